@@ -1,0 +1,152 @@
+"""The configuration schema: one pydantic model per TOML table.
+
+Every model forbids unknown keys, so a typo fails loudly instead of being
+silently ignored overnight. Paths stay as written here; `load.py` resolves
+them against the config file's folder and checks that they exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetSettings(_Strict):
+    """Which repository to optimise and from which commit."""
+
+    repo: str = Field(".", description="local path or git URL of the target repository")
+    base: str = Field("HEAD", description="commit, branch or tag the baseline is taken from")
+    goal: str = Field(..., min_length=1, description="what to make faster, in words")
+
+
+class CommandSpec(_Strict):
+    """A shell command run inside an experiment's worktree."""
+
+    run: str = Field(..., min_length=1)
+    timeout_s: float = Field(600.0, gt=0)
+
+
+class BenchSettings(CommandSpec):
+    """The benchmark command and how many times it is run per decision."""
+
+    pairs: int = Field(6, ge=3, le=1000, description="interleaved parent/candidate pairs")
+    warmup: int = Field(1, ge=0, le=100, description="uncounted runs of each side first")
+
+
+class MetricSpec(_Strict):
+    """One metric; the list order in the config is the priority order."""
+
+    name: str = Field(..., min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+    unit: str = ""
+    direction: Literal["lower", "higher"] = "lower"
+    source: Literal["metric_lines", "csv"] = "metric_lines"
+    csv_path: str | None = Field(None, description="CSV file (relative to the worktree)")
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> MetricSpec:
+        if self.source == "csv" and not self.csv_path:
+            raise ValueError("source = 'csv' needs csv_path")
+        return self
+
+
+class AccessRules(_Strict):
+    """Which files the model may see and change."""
+
+    writable: list[str] = Field(..., min_length=1)
+    protected: list[str] = Field(default_factory=list)
+    hidden: list[str] = Field(default_factory=list)
+
+
+class ModelSettings(_Strict):
+    """Which model proposes changes."""
+
+    backend: Literal["scripted", "ollama", "llama"] = "scripted"
+    name: str = ""
+    host: str = "http://127.0.0.1:11434"
+    gguf_path: str | None = None
+    script: str | None = Field(None, description="answer file for the scripted backend")
+    context_tokens: int = Field(8192, ge=512)
+    max_answer_tokens: int = Field(2048, ge=64)
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    edit_format: Literal["auto", "search_replace", "region"] = "auto"
+    max_retries: int = Field(2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _backend_needs(self) -> ModelSettings:
+        if self.backend == "scripted" and not self.script:
+            raise ValueError("backend = 'scripted' needs script (a path to an answer file)")
+        if self.backend == "llama" and not self.gguf_path:
+            raise ValueError("backend = 'llama' needs gguf_path")
+        if self.backend == "ollama" and not self.name:
+            raise ValueError("backend = 'ollama' needs name (for example 'qwen2.5-coder:7b')")
+        return self
+
+
+class Budgets(_Strict):
+    """When the run ends by itself."""
+
+    max_experiments: int = Field(50, ge=1)
+    max_tokens: int = Field(2_000_000, ge=1)
+    calls_per_hour: int = Field(120, ge=1)
+    deadline: datetime | time | None = Field(
+        None, description="stop at this local time (07:00) or date-time"
+    )
+    max_depth: int = Field(12, ge=1)
+    max_children: int = Field(8, ge=1)
+    max_failures_in_a_row: int = Field(4, ge=1)
+
+
+class DecisionSettings(_Strict):
+    """How sure perfsup must be before it keeps a change."""
+
+    min_effect: float = Field(0.02, ge=0.0, lt=1.0, description="smallest relative gain kept")
+    alpha: float = Field(0.05, gt=0.0, lt=0.5)
+
+
+class RunSettings(_Strict):
+    """Where the run's store, logs and worktrees live."""
+
+    dir: str | None = Field(None, description="run directory; default outside the repository")
+    keep_worktrees: Literal["none", "kept", "all"] = "kept"
+
+
+class TuiSettings(_Strict):
+    """Look and keys of the TUI."""
+
+    theme: str | None = None
+    keys: dict[str, str] = Field(default_factory=dict)
+
+
+class Config(_Strict):
+    """A whole perfsup.toml."""
+
+    target: TargetSettings
+    build: CommandSpec | None = None
+    check: CommandSpec | None = None
+    bench: BenchSettings
+    metrics: list[MetricSpec] = Field(..., min_length=1)
+    access: AccessRules
+    model: ModelSettings
+    budgets: Budgets = Budgets()
+    decision: DecisionSettings = DecisionSettings()
+    run: RunSettings = RunSettings()
+    tui: TuiSettings = TuiSettings()
+
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metric_names(cls, metrics: list[MetricSpec]) -> list[MetricSpec]:
+        names = [m.name for m in metrics]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"metric names must be unique, repeated: {', '.join(dupes)}")
+        return metrics
+
+    @property
+    def primary_metric(self) -> MetricSpec:
+        return self.metrics[0]

@@ -1,0 +1,105 @@
+"""Open a run store: one SQLite file in WAL mode, migrated to the newest schema.
+
+The engine is the single writer; any number of TUIs read at the same time
+(WAL readers never block the writer). Foreign keys are enforced and a busy
+timeout rides out the short write locks of the other process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+from alembic import command
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be opened or migrated; the message says why."""
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: inside the wheel, or at the top of a source checkout."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise StoreError("perfsup's migrations folder is missing from the installation")
+
+
+def alembic_config(connection: Any = None) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Store:
+    """A migrated SQLite store and the sessions opened on it."""
+
+    def __init__(self, path: Path, engine: Engine) -> None:
+        self.path = path
+        self.engine = engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(path: str | Path, *, migrate: bool = True) -> Store:
+    """Open (creating if needed) the store at `path` and bring its schema to head."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder for the store {path}: {exc}") from None
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _set_pragmas)
+    if migrate:
+        _upgrade(engine, path)
+    return Store(path, engine)
+
+
+def _upgrade(engine: Engine, path: Path) -> None:
+    try:
+        with engine.begin() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            if current == head_revision():
+                return
+            command.upgrade(alembic_config(connection), "head")
+    except Exception as exc:  # sqlite3 and Alembic errors alike: say which file
+        raise StoreError(f"cannot open or migrate the store {path}: {exc}") from exc

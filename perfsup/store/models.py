@@ -1,0 +1,190 @@
+"""The SQLModel tables of a run store.
+
+One SQLite file holds everything a night produced: runs, the experiment tree,
+every benchmark sample, every model call, an audit log of events and the
+queue of commands from the TUI to the engine. The Alembic migrations in
+`migrations/` create exactly these tables; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class NodeStatus(StrEnum):
+    """The state machine of an experiment (DESIGN section 3)."""
+
+    QUEUED = "queued"
+    PROPOSING = "proposing"
+    APPLYING = "applying"
+    BUILDING = "building"
+    CHECKING = "checking"
+    BENCHMARKING = "benchmarking"
+    KEPT = "kept"
+    DISCARDED = "discarded"
+    CHECKS_FAILED = "checks_failed"
+    BUILD_FAILED = "build_failed"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+    MALFORMED = "malformed"
+    REJECTED = "rejected"
+    PRUNED = "pruned"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+
+    @property
+    def in_flight(self) -> bool:
+        return self in IN_FLIGHT
+
+    @property
+    def finished(self) -> bool:
+        return self not in IN_FLIGHT and self is not NodeStatus.QUEUED
+
+
+IN_FLIGHT = frozenset(
+    {
+        NodeStatus.PROPOSING,
+        NodeStatus.APPLYING,
+        NodeStatus.BUILDING,
+        NodeStatus.CHECKING,
+        NodeStatus.BENCHMARKING,
+    }
+)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class CommandStatus(StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class Run(SQLModel, table=True):
+    """One run: a root node and the criteria its experiments are judged by."""
+
+    id: int = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    status: str = Field(default=RunStatus.RUNNING, index=True)
+    stop_reason: str | None = None
+    goal: str
+    config_toml: str
+    repo_path: str
+    baseline_commit: str
+    root_node_id: str
+    from_node_id: str | None = None
+    tokens_used: int = 0
+
+
+class Node(SQLModel, table=True):
+    """One experiment: a change on top of its parent and what it measured."""
+
+    id: str = Field(primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    parent_id: str | None = Field(default=None, foreign_key="node.id", index=True)
+    ordinal: int = 0
+    depth: int = 0
+    status: str = Field(default=NodeStatus.QUEUED, index=True)
+    priority: int = 0
+    description: str = ""
+    rationale: str = ""
+    answer_text: str = ""
+    diff: str = ""
+    diff_hash: str | None = Field(default=None, index=True)
+    commit_sha: str | None = None
+    branch: str | None = None
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reason: str | None = None
+    decision_rule: str | None = None
+    effect: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    pairs_used: int | None = None
+    analysis: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class Sample(SQLModel, table=True):
+    """One benchmark measurement of one side of one pair."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: str = Field(foreign_key="node.id", index=True)
+    metric: str
+    side: str  # "parent" or "candidate"
+    pair_index: int
+    warmup: bool = False
+    value: float
+    host: str = ""
+    measured_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelCall(SQLModel, table=True):
+    """One call to the model, with its token use and timings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    node_id: str | None = Field(default=None, foreign_key="node.id", index=True)
+    model: str
+    attempt: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int | None = None
+    ttft_s: float | None = None
+    total_s: float | None = None
+    ok: bool = True
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """An audit log line: what the engine did and what people asked for."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int | None = Field(default=None, foreign_key="run.id", index=True)
+    node_id: str | None = None
+    kind: str
+    actor: str = "engine"
+    message: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Command(SQLModel, table=True):
+    """A request from a person (TUI or `perfsup ctl`) waiting for the engine."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    args_json: str = "{}"
+    status: str = Field(default=CommandStatus.PENDING, index=True)
+    result: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    handled_at: datetime | None = None
+
+
+class Artifact(SQLModel, table=True):
+    """A file that belongs to a node: a step's log, a profile, a report."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: str = Field(foreign_key="node.id", index=True)
+    kind: str  # "log" or "profile" ...
+    step: str  # "agent", "build", "check", "bench", ...
+    path: str
+    created_at: datetime = Field(default_factory=utcnow)
