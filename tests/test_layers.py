@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = "perfsup.engine, perfsup.store, perfsup.workspace, perfsup.agent, perfsup.metrics, perfsup.config"
+CORE = ", ".join(
+    f"perfsup.{layer}" for layer in ("engine", "store", "workspace", "agent", "metrics", "config")
+)
 
 
 def test_core_imports_without_textual_in_a_fresh_interpreter() -> None:

@@ -1,6 +1,6 @@
 """Typed configuration, loaded from TOML with errors that name the key."""
 
-from perfsup.config.load import ConfigError, load_config, parse_config
+from perfsup.config.load import ConfigError, is_git_url, load_config, parse_config
 from perfsup.config.model import (
     AccessRules,
     BenchSettings,
@@ -22,6 +22,7 @@ __all__ = [
     "DecisionSettings",
     "MetricSpec",
     "ModelSettings",
+    "is_git_url",
     "load_config",
     "parse_config",
 ]

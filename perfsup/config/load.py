@@ -31,7 +31,9 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file (run `perfsup init` to write one)") from None
+        raise ConfigError(
+            f"{path}: no such config file (run `perfsup init` to write one)"
+        ) from None
     except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
     return parse_config(text, path)
@@ -99,8 +101,7 @@ def _resolve(config: Config, base: Path, path: Path) -> Config:
 def _check_relative(path: Path, key: str, entry: str) -> None:
     if Path(entry).is_absolute() or ".." in Path(entry).parts:
         raise ConfigError(
-            f"{path}: {key} = {entry!r}: expected a path relative to the repository, "
-            "without '..'"
+            f"{path}: {key} = {entry!r}: expected a path relative to the repository, without '..'"
         )
 
 
@@ -115,9 +116,7 @@ def _describe(path: Path, exc: ValidationError, raw: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         where = f"in [{_dotted(loc[:-1])}]" if loc[:-1] else "at the top level"
-        return (
-            f"{path}: unknown key {key} {where}: expected one of {', '.join(allowed)}"
-        )
+        return f"{path}: unknown key {key} {where}: expected one of {', '.join(allowed)}"
     value = error.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
     message = error["msg"].removeprefix("Value error, ")
@@ -167,5 +166,6 @@ def _expected(loc: list[Any]) -> str:
             return f"expected {field.description}"
         sub = _inner_model(field.annotation) if field is not None else None
         if sub is not None:
-            return f"expected a table [{_dotted(loc)}] with keys {', '.join(sorted(sub.model_fields))}"
+            keys = ", ".join(sorted(sub.model_fields))
+            return f"expected a table [{_dotted(loc)}] with keys {keys}"
     return "expected a value"

@@ -13,13 +13,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
-
-from alembic import command
 
 BUSY_TIMEOUT_MS = 10_000
 

@@ -1,0 +1,398 @@
+"""Write a parsed edit into the files of a worktree, repairing safe near misses.
+
+A search/replace block is matched line by line, trying in order:
+
+1. the exact lines, once;
+2. the same lines ignoring trailing whitespace;
+3. the same, after dropping blank lines at the edges of the block (from the
+   search and the replace text alike);
+4. a uniform indentation shift: every line indented by the same extra (or
+   missing) amount, the replace text shifted the same way;
+5. a unique close match: the window of the file most similar to the search
+   text (difflib ratio >= 0.95) when the best window not overlapping it is
+   clearly worse.
+
+The first step that finds the block decides: one place applies, two or more
+places raise `EditDoesNotApply` (ambiguous), none moves on. Matching is by
+whole lines, never inside a line: a search fragment like `x = 1` must not
+match the tail of `max = 1`.
+
+All blocks are applied in memory first; nothing is written unless every block
+applies, so a failed edit never leaves a half-changed worktree. A Python file
+that no longer parses after the edit is refused too.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfsup.agent.edits import ProposedEdit, RegionRewrite, SearchReplace
+
+NEAR_MATCH_RATIO = 0.95
+_RUNNER_UP_GAP = 0.02  # the best near match must beat any other window by this much
+_HINT_RATIO = 0.6  # below this the closest lines are not worth showing the model
+
+
+class EditDoesNotApply(ValueError):
+    """An edit that cannot be applied; the message names the file, block and reason."""
+
+
+@dataclass
+class _Text:
+    """A file as lines without line ends, plus how to write it back the same way."""
+
+    lines: list[str]
+    newline: str
+    final_newline: bool
+
+    @classmethod
+    def parse(cls, content: str) -> _Text:
+        newline = "\r\n" if "\r\n" in content else "\n"
+        return cls(_split(content), newline, content.endswith("\n"))
+
+    def render(self) -> str:
+        body = self.newline.join(self.lines)
+        return body + self.newline if self.lines and self.final_newline else body
+
+
+def apply_edit(root: Path, edit: ProposedEdit) -> list[str]:
+    """Apply `edit` to the files under `root`; return the paths that changed.
+
+    Paths are taken as given (relative to `root`); the caller has checked them
+    against the access rules. Raises `EditDoesNotApply` if a block does not
+    match exactly one place, a region is not found, a Python file would no
+    longer parse, or the edit as a whole changes nothing.
+    """
+    originals: dict[str, str | None] = {}
+    current: dict[str, str] = {}
+
+    def load(path: str) -> str | None:
+        if path not in originals:
+            originals[path] = _read(root, path)
+            if originals[path] is not None:
+                current[path] = originals[path] or ""
+        return current.get(path)
+
+    for number, block in enumerate(edit.blocks, start=1):
+        current[block.path] = _apply_block(block, number, load(block.path))
+    if edit.region is not None:
+        content = load(edit.region.path)
+        if content is None:
+            raise EditDoesNotApply(
+                f"{edit.region.path}: no such file; expected REGION to name an existing file"
+            )
+        current[edit.region.path] = _apply_region(edit.region, content)
+
+    changed = [path for path in current if current[path] != originals[path]]
+    if not changed:
+        raise EditDoesNotApply(
+            "the edit changes nothing: the new text is the same as the old; expected a "
+            "change to the code"
+        )
+    for path in changed:
+        _check_parses(path, current[path])
+    for path in changed:
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(current[path], encoding="utf-8", newline="")
+    return changed
+
+
+def _read(root: Path, path: str) -> str | None:
+    target = root / path
+    if not target.exists():
+        return None
+    try:
+        return target.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditDoesNotApply(f"{path}: not UTF-8 text; expected a source file") from None
+    except IsADirectoryError:
+        raise EditDoesNotApply(f"{path}: is a folder; expected a file") from None
+
+
+def _apply_block(block: SearchReplace, number: int, content: str | None) -> str:
+    where = f"{block.path}, block {number}"
+    if not block.search.strip():
+        if content is not None:
+            raise EditDoesNotApply(
+                f"{where}: the SEARCH section is empty but the file exists; an empty SEARCH "
+                "only creates a new file, expected SEARCH to copy the lines to change"
+            )
+        return block.replace
+    if content is None:
+        raise EditDoesNotApply(
+            f"{where}: no such file; expected the path of an existing file (or an empty "
+            "SEARCH section to create it)"
+        )
+    text = _Text.parse(content)
+    search = _split(block.search)
+    replace = _split(block.replace)
+    start, length, new_lines = _locate(text.lines, search, replace, block.path, where)
+    text.lines[start : start + length] = new_lines
+    return text.render()
+
+
+_Found = list[tuple[int, int, list[str]]]  # (start, length, new lines) per matching place
+_Matcher = Callable[[list[str], list[str], list[str]], _Found]
+
+
+def _locate(
+    lines: list[str], search: list[str], replace: list[str], path: str, where: str
+) -> tuple[int, int, list[str]]:
+    """(start, length, new lines) of the one place the block applies to."""
+    trimmed_search, trimmed_replace = _trim_blank_edges(search, replace)
+    attempts: list[tuple[str, _Matcher, list[str], list[str]]] = [
+        ("exactly", _exact, search, replace),
+        ("ignoring trailing whitespace", _loose, search, replace),
+        ("without its blank edge lines", _loose, trimmed_search, trimmed_replace),
+        ("with shifted indentation", _shifted, trimmed_search, trimmed_replace),
+        ("as a close match", _near, trimmed_search, trimmed_replace),
+    ]
+    for how, matcher, s, r in attempts:
+        if not s:
+            continue
+        found = matcher(lines, s, r)
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            places = ", ".join(str(start + 1) for start, _, _ in found[:5])
+            raise EditDoesNotApply(
+                f"{where}: the SEARCH text matches {len(found)} places ({how}, at lines "
+                f"{places}); expected it to match exactly one: add surrounding lines to make "
+                f"it unique. SEARCH starts with: {_first_lines(search)}"
+            )
+    raise EditDoesNotApply(
+        f"{where}: the SEARCH text does not match the file; expected SEARCH to copy lines "
+        f"of {path} exactly. SEARCH starts with: {_first_lines(search)}"
+        + _closest_hint(lines, trimmed_search)
+    )
+
+
+def _exact(lines: list[str], search: list[str], replace: list[str]) -> _Found:
+    k = len(search)
+    return [(i, k, replace) for i in range(len(lines) - k + 1) if lines[i : i + k] == search]
+
+
+def _loose(lines: list[str], search: list[str], replace: list[str]) -> _Found:
+    stripped = [line.rstrip() for line in lines]
+    target = [line.rstrip() for line in search]
+    k = len(target)
+    return [(i, k, replace) for i in range(len(lines) - k + 1) if stripped[i : i + k] == target]
+
+
+def _shifted(lines: list[str], search: list[str], replace: list[str]) -> _Found:
+    """Windows equal to `search` once both sides lose their common indentation."""
+    k = len(search)
+    s_indent = _common_indent(search)
+    target = [_dedent_line(line, s_indent) for line in search]
+    found: _Found = []
+    for i in range(len(lines) - k + 1):
+        window = lines[i : i + k]
+        f_indent = _common_indent(window)
+        if [_dedent_line(line, f_indent) for line in window] != target:
+            continue
+        prefix = _indent_of(next(line for line in window if line.strip()))[:f_indent]
+        found.append((i, k, _reindent(replace, s_indent, prefix)))
+    return found
+
+
+def _near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
+    """The one window clearly most similar to `search`, if it is similar enough."""
+    scored = _similar_windows(lines, search, NEAR_MATCH_RATIO)
+    if not scored:
+        return []
+    best_ratio, best = scored[0]
+    k = len(search)
+    for ratio, start in scored[1:]:
+        overlaps = abs(start - best) < k
+        if not overlaps and ratio > best_ratio - _RUNNER_UP_GAP:
+            # two distinct places are about as close: ambiguous
+            return [(best, k, replace), (start, k, replace)]
+    return [(best, k, replace)]
+
+
+def _similar_windows(lines: list[str], search: list[str], floor: float) -> list[tuple[float, int]]:
+    """(ratio, start) of windows of len(search) lines with ratio >= floor, best first."""
+    k = len(search)
+    needle = "\n".join(line.rstrip() for line in search)
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(needle)
+    scored: list[tuple[float, int]] = []
+    for i in range(len(lines) - k + 1):
+        matcher.set_seq1("\n".join(line.rstrip() for line in lines[i : i + k]))
+        if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= floor:
+            scored.append((ratio, i))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return scored
+
+
+def _closest_hint(lines: list[str], search: list[str]) -> str:
+    if not search or len(lines) > 20_000:
+        return ""
+    scored = _similar_windows(lines, search, _HINT_RATIO)
+    if not scored:
+        return ""
+    ratio, start = scored[0]
+    return (
+        f". The closest lines in the file ({ratio:.0%} similar) start at line {start + 1}: "
+        f"{_first_lines(lines[start : start + len(search)])}"
+    )
+
+
+def _apply_region(region: RegionRewrite, content: str) -> str:
+    """Replace the region's lines; a `perfsup:begin NAME` marker wins over a def of that name."""
+    text = _Text.parse(content)
+    span = _marker_span(region, text.lines) or _python_span(region, text.lines, content)
+    if span is None:
+        raise EditDoesNotApply(
+            f"{region.path}: no function or method {region.region!r} and no "
+            f"'perfsup:begin {region.region}' marker; expected REGION to name a top-level "
+            "function, a method as Class.method, or a marked block"
+        )
+    start, end, indent, markers = span
+    new_lines = _split(region.new_text)
+    if markers:  # keep the marker lines; drop them if the model repeated them
+        new_lines = [line for line in new_lines if not _is_marker(line, region.region)]
+    dedented = _split(textwrap.dedent("\n".join(new_lines)))
+    text.lines[start:end] = _reindent(dedented, 0, indent)
+    return text.render()
+
+
+def _marker_span(region: RegionRewrite, lines: list[str]) -> tuple[int, int, str, bool] | None:
+    """Lines strictly between `perfsup:begin NAME` and `perfsup:end NAME`."""
+    begin = _marker_pattern("begin", region.region)
+    end = _marker_pattern("end", region.region)
+    begins = [i for i, line in enumerate(lines) if begin.search(line)]
+    if not begins:
+        return None
+    if len(begins) > 1:
+        raise EditDoesNotApply(
+            f"{region.path}: the marker 'perfsup:begin {region.region}' appears "
+            f"{len(begins)} times; expected it once"
+        )
+    ends = [i for i, line in enumerate(lines) if end.search(line) and i > begins[0]]
+    if not ends:
+        raise EditDoesNotApply(
+            f"{region.path}: 'perfsup:begin {region.region}' has no 'perfsup:end "
+            f"{region.region}' after it; expected a closing marker"
+        )
+    inner = lines[begins[0] + 1 : ends[0]]
+    body = [line for line in inner if line.strip()]
+    indent = _indent_of(body[0])[: _common_indent(body)] if body else _indent_of(lines[begins[0]])
+    return begins[0] + 1, ends[0], indent, True
+
+
+def _python_span(
+    region: RegionRewrite, lines: list[str], content: str
+) -> tuple[int, int, str, bool] | None:
+    """Lines of the function, method or class named `region` (decorators included)."""
+    if not region.path.endswith((".py", ".pyi")):
+        return None
+    try:
+        tree = ast.parse(content)
+    except SyntaxError:
+        return None
+    nodes: list[ast.stmt] = list(tree.body)
+    found: list[ast.stmt] = []
+    parts = region.region.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        kinds: tuple[type, ...] = (
+            (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) if last else (ast.ClassDef,)
+        )
+        found = [n for n in nodes if isinstance(n, kinds) and getattr(n, "name", None) == part]
+        if len(found) > 1:
+            raise EditDoesNotApply(
+                f"{region.path}: {len(found)} definitions named {part!r}; expected one "
+                "(name the region by a marker instead)"
+            )
+        if not found:
+            return None
+        nodes = list(getattr(found[0], "body", []))
+    node = found[0]
+    decorators = getattr(node, "decorator_list", [])
+    start = min([node.lineno, *(d.lineno for d in decorators)]) - 1
+    end = node.end_lineno or node.lineno
+    return start, end, _indent_of(lines[start]), False
+
+
+def _check_parses(path: str, content: str) -> None:
+    if not path.endswith((".py", ".pyi")):
+        return
+    try:
+        ast.parse(content)
+    except SyntaxError as exc:
+        raise EditDoesNotApply(
+            f"{path}: after the edit the file no longer parses (line {exc.lineno}: {exc.msg}); "
+            "expected valid Python with consistent indentation"
+        ) from None
+
+
+def _trim_blank_edges(search: list[str], replace: list[str]) -> tuple[list[str], list[str]]:
+    def trim(lines: list[str]) -> list[str]:
+        start, end = 0, len(lines)
+        while start < end and not lines[start].strip():
+            start += 1
+        while end > start and not lines[end - 1].strip():
+            end -= 1
+        return lines[start:end]
+
+    return trim(search), trim(replace)
+
+
+def _split(text: str) -> list[str]:
+    """Lines without their ends. Unlike str.splitlines, only \\n and \\r\\n end a line:
+    a form feed or a Unicode line separator inside a source line stays put."""
+    if not text:
+        return []
+    lines = re.split(r"\r?\n", text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _indent_of(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _common_indent(lines: list[str]) -> int:
+    widths = [len(_indent_of(line)) for line in lines if line.strip()]
+    return min(widths) if widths else 0
+
+
+def _dedent_line(line: str, width: int) -> str:
+    return line[width:].rstrip() if line.strip() else ""
+
+
+def _reindent(lines: list[str], old_width: int, prefix: str) -> list[str]:
+    """Move lines from a common indentation of `old_width` to `prefix`."""
+    out: list[str] = []
+    for line in lines:
+        if not line.strip():
+            out.append("")
+            continue
+        own = len(_indent_of(line))
+        out.append(prefix + line[min(own, old_width) :])
+    return out
+
+
+def _marker_pattern(kind: str, name: str) -> re.Pattern[str]:
+    return re.compile(rf"perfsup:{kind}\s+{re.escape(name)}(?![\w.\-])")
+
+
+def _is_marker(line: str, name: str) -> bool:
+    return any(_marker_pattern(kind, name).search(line) for kind in ("begin", "end"))
+
+
+def _first_lines(lines: list[str], count: int = 3) -> str:
+    shown = [line.strip() for line in lines if line.strip()][:count]
+    return " / ".join(repr(line) for line in shown) or "(blank lines)"

@@ -1,0 +1,315 @@
+"""The edit format models answer in, and its parser.
+
+Search/replace blocks (for larger models)::
+
+    DESCRIPTION: <one line>
+    RATIONALE: <optional text, may span lines until the first block>
+    path/to/file.py
+    <<<<<<< SEARCH
+    exact old lines
+    =======
+    new lines
+    >>>>>>> REPLACE
+
+or the rewrite of one region (safest for small models)::
+
+    DESCRIPTION: <one line>
+    REGION: path/to/file.py::function_name
+    ```python
+    def function_name(...):
+        ... complete new text ...
+    ```
+
+Tolerated because models do it: ``` fences around blocks with the path line
+inside or outside the fence, `DESCRIPTION`/`RATIONALE`/`REGION` in any case
+or in **bold**, 5 to 9 marker characters, a path written as `path`, **path**
+or `File: path`, prose between blocks, and a block without its own path line
+right after another block (it reuses that block's path). Refused with
+`MalformedAnswer`, whose message is meant to be fed back to the model: no
+DESCRIPTION, no block and no REGION, a block cut off before its end marker,
+a path line that is not a path (paths may not contain spaces), and
+placeholder code such as "rest unchanged" or a bare `...` line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HEADER = r"^\s*(?:\*\*)?{word}(?:\*\*)?\s*:(?:\*\*)?\s*(?P<text>.*?)\s*$"
+_DESCRIPTION = re.compile(_HEADER.format(word="DESCRIPTION"), re.IGNORECASE)
+_RATIONALE = re.compile(_HEADER.format(word="RATIONALE"), re.IGNORECASE)
+_REGION = re.compile(_HEADER.format(word="REGION"), re.IGNORECASE)
+_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
+_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
+_FENCE = re.compile(r"^\s*```")
+_PATH_DECOR = re.compile(r"^(?:#+\s*)?(?:(?:file|path)\s*:\s*)?", re.IGNORECASE)
+
+# Phrases models use instead of writing the code out. Matched case-insensitively
+# anywhere in a line of new text.
+_PLACEHOLDER_PHRASES = re.compile(
+    r"rest\s+(?:of\s+(?:the\s+)?(?:\w+\s+)?)?(?:is\s+|remains\s+|stays\s+)?unchanged"
+    r"|^\s*(?:#|//|/\*|--)?\s*(?:\.\.\.|…)?\s*"
+    r"(?:existing|remaining|other|previous|original|unchanged|same)\s+"
+    r"(?:code|lines|implementation|logic)(?:\s+(?:here|unchanged|as\s+before))?"
+    r"\s*(?:\.\.\.|…)?\s*(?:\*/)?\s*$"
+    r"|(?:#|//|/\*)\s*(?:\.\.\.|…)\s*(?:existing|rest|remaining|other|previous|unchanged)"
+    r"|(?:code|implementation)\s+(?:remains|stays)\s+(?:the\s+same|unchanged)",
+    re.IGNORECASE,
+)
+# A line that is only dots, optionally as a comment: `...`, `# ...`, `// ...`, `/* ... */`.
+_DOTS_LINE = re.compile(r"^\s*(?:#|//|/\*|--|;)?\s*(?:\.\.\.|…)\s*(?:\*/)?\s*$")
+
+
+class MalformedAnswer(ValueError):
+    """A model answer that does not follow the edit format.
+
+    The message says what is wrong and what was expected, in words fit to be
+    sent back to the model as the reason its answer was refused.
+    """
+
+
+@dataclass
+class SearchReplace:
+    """Replace the exact lines `search` in `path` with `replace`.
+
+    Both texts end with a newline unless empty; an empty `search` creates a new file.
+    """
+
+    path: str
+    search: str
+    replace: str
+
+
+@dataclass
+class RegionRewrite:
+    """Replace the whole of `region` in `path` with `new_text`.
+
+    `region` is a Python function (`name`), a method (`Class.name`) or the name
+    of a `perfsup:begin NAME` ... `perfsup:end NAME` marked block.
+    """
+
+    path: str
+    region: str
+    new_text: str
+
+
+@dataclass
+class ProposedEdit:
+    """One parsed answer: what the change is, why, and the change itself."""
+
+    description: str
+    rationale: str
+    blocks: list[SearchReplace]
+    region: RegionRewrite | None
+
+    @property
+    def paths(self) -> list[str]:
+        """Every file the edit touches, once each, in order of first mention."""
+        paths = [block.path for block in self.blocks]
+        if self.region is not None:
+            paths.append(self.region.path)
+        return list(dict.fromkeys(paths))
+
+
+def parse_answer(text: str) -> ProposedEdit:
+    """Parse a model answer into a `ProposedEdit`, or raise `MalformedAnswer`."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    search_at = [i for i, line in enumerate(lines) if _SEARCH.match(line)]
+    region_at = [i for i, line in enumerate(lines) if _REGION.match(line)]
+    if search_at and region_at:
+        raise MalformedAnswer(
+            "the answer mixes a REGION rewrite with SEARCH/REPLACE blocks; expected one format only"
+        )
+    if len(region_at) > 1:
+        raise MalformedAnswer(
+            f"the answer has {len(region_at)} REGION lines; expected exactly one region per answer"
+        )
+    first_block = _first_block_line(lines, search_at, region_at)
+    description, rationale = _head(lines[:first_block])
+    if region_at:
+        region = _parse_region(lines, region_at[0])
+        _refuse_placeholders(region.new_text, "", f"the REGION {region.path}::{region.region}")
+        return ProposedEdit(description, rationale, [], region)
+    if not search_at:
+        raise MalformedAnswer(
+            "the answer has no change in it; expected either search/replace blocks (a file "
+            "path line, then '<<<<<<< SEARCH', the exact old lines, '=======', the new lines, "
+            "'>>>>>>> REPLACE') or one 'REGION: path::name' followed by the new code in a "
+            "``` fence"
+        )
+    blocks = _parse_blocks(lines, search_at)
+    for number, block in enumerate(blocks, start=1):
+        _refuse_placeholders(block.replace, block.search, f"block {number} ({block.path})")
+    return ProposedEdit(description, rationale, blocks, None)
+
+
+def _first_block_line(lines: list[str], search_at: list[int], region_at: list[int]) -> int:
+    """Index where the change starts: the REGION line, or the first block's path line."""
+    if region_at:
+        return region_at[0]
+    if not search_at:
+        return len(lines)
+    start = search_at[0]
+    path_line = _previous_significant(lines, start, stop=0)
+    if path_line is not None and _looks_like_path(_clean_path(lines[path_line])):
+        start = path_line
+    # an opening fence right before the path (or the marker) belongs to the block
+    while start > 0 and (not lines[start - 1].strip() or _FENCE.match(lines[start - 1])):
+        start -= 1
+    return start
+
+
+def _head(lines: list[str]) -> tuple[str, str]:
+    """DESCRIPTION (required, one line) and RATIONALE (optional, multi-line)."""
+    description: str | None = None
+    rationale: list[str] | None = None
+    for line in lines:
+        match = _DESCRIPTION.match(line)
+        if match and description is None:
+            description = match.group("text")
+            continue
+        match = _RATIONALE.match(line)
+        if match and rationale is None:
+            rationale = [match.group("text")]
+            continue
+        if rationale is not None and not _FENCE.match(line):
+            rationale.append(line)
+    if description is None:
+        raise MalformedAnswer(
+            "the answer has no DESCRIPTION line; expected the answer to start with "
+            "'DESCRIPTION: <one line saying what the change does>'"
+        )
+    if not description:
+        raise MalformedAnswer(
+            "the DESCRIPTION line is empty; expected 'DESCRIPTION: <one line saying what the "
+            "change does>'"
+        )
+    return description, "\n".join(rationale or []).strip()
+
+
+def _parse_blocks(lines: list[str], search_at: list[int]) -> list[SearchReplace]:
+    blocks: list[SearchReplace] = []
+    previous_end = 0
+    for number, start in enumerate(search_at, start=1):
+        path = _block_path(lines, start, previous_end, number, blocks)
+        divider = _find(lines, _DIVIDER, start + 1)
+        end = _find(lines, _REPLACE, (divider if divider is not None else start) + 1)
+        next_start = search_at[number] if number < len(search_at) else len(lines)
+        if divider is None or divider > next_start:
+            raise MalformedAnswer(
+                f"block {number} ({path}) has no '=======' line after '<<<<<<< SEARCH'; "
+                "expected the exact old lines, then '=======', then the new lines, then "
+                "'>>>>>>> REPLACE' (was the answer cut off?)"
+            )
+        if end is None or end > next_start:
+            raise MalformedAnswer(
+                f"block {number} ({path}) is not closed by '>>>>>>> REPLACE'; expected the new "
+                "lines to end with a '>>>>>>> REPLACE' line (was the answer cut off?)"
+            )
+        blocks.append(
+            SearchReplace(path, _join(lines[start + 1 : divider]), _join(lines[divider + 1 : end]))
+        )
+        previous_end = end
+    return blocks
+
+
+def _block_path(
+    lines: list[str], start: int, previous_end: int, number: int, blocks: list[SearchReplace]
+) -> str:
+    """The path line right before a SEARCH marker (fences and blank lines skipped)."""
+    index = _previous_significant(lines, start, stop=previous_end + 1 if blocks else 0)
+    if index is not None and (_DESCRIPTION.match(lines[index]) or _RATIONALE.match(lines[index])):
+        index = None  # the header runs straight into the block: the path line is missing
+    if index is None:
+        if blocks:  # straight after the previous block: same file
+            return blocks[-1].path
+        raise MalformedAnswer(
+            f"block {number} has no file path line before '<<<<<<< SEARCH'; expected the "
+            "path of the file to change (for example 'src/module.py') on the line right "
+            "before each '<<<<<<< SEARCH'"
+        )
+    path = _clean_path(lines[index])
+    if not _looks_like_path(path):
+        raise MalformedAnswer(
+            f"block {number}: the line before '<<<<<<< SEARCH' is {lines[index].strip()!r}, "
+            "which is not a file path; expected the path of the file to change (for example "
+            "'src/module.py', no spaces) on the line right before each '<<<<<<< SEARCH'"
+        )
+    return path
+
+
+def _parse_region(lines: list[str], at: int) -> RegionRewrite:
+    match = _REGION.match(lines[at])
+    spec = match.group("text").strip("`* ") if match else ""
+    path, sep, name = spec.partition("::")
+    path, name = _clean_path(path), name.strip()
+    if not sep or not path or not name or not _looks_like_path(path):
+        raise MalformedAnswer(
+            f"the REGION line {lines[at].strip()!r} does not name a region; expected "
+            "'REGION: path/to/file.py::function_name' (or Class.method, or the NAME of a "
+            "'perfsup:begin NAME' marker)"
+        )
+    opening = _find(lines, _FENCE, at + 1)
+    if opening is None:
+        raise MalformedAnswer(
+            f"REGION {path}::{name} is not followed by code in a ``` fence; expected the "
+            "complete new text of the region between a ```python line and a ``` line"
+        )
+    closing = _find(lines, _FENCE, opening + 1)
+    if closing is None:
+        raise MalformedAnswer(
+            f"the code of REGION {path}::{name} is not closed by a ``` line; expected the "
+            "complete new text followed by ``` (was the answer cut off?)"
+        )
+    new_text = _join(lines[opening + 1 : closing])
+    if not new_text.strip():
+        raise MalformedAnswer(
+            f"the code of REGION {path}::{name} is empty; expected the complete new text of "
+            "the region"
+        )
+    return RegionRewrite(path, name, new_text)
+
+
+def _refuse_placeholders(new: str, old: str, where: str) -> None:
+    """Refuse new text that stands for code instead of being code."""
+    old_lines = {line.strip() for line in old.splitlines()}
+    for line in new.splitlines():
+        if line.strip() in old_lines:
+            continue  # already in the file (a Python `...` body, say): not a placeholder
+        if _DOTS_LINE.match(line) or _PLACEHOLDER_PHRASES.search(line):
+            raise MalformedAnswer(
+                f"{where} contains the placeholder line {line.strip()!r}; expected complete "
+                "code: write out every line of the new text, nothing may be left out or "
+                "summarised"
+            )
+
+
+def _previous_significant(lines: list[str], index: int, stop: int) -> int | None:
+    """Nearest line above `index` (not above `stop`) that is neither blank nor a fence."""
+    for i in range(index - 1, stop - 1, -1):
+        if lines[i].strip() and not _FENCE.match(lines[i]):
+            return i
+    return None
+
+
+def _clean_path(line: str) -> str:
+    path = line.strip().strip("`*").strip()
+    path = _PATH_DECOR.sub("", path).strip().strip("`*").strip()
+    return path.removesuffix(":").strip()
+
+
+def _looks_like_path(path: str) -> bool:
+    return bool(path) and not any(ch.isspace() for ch in path) and not _SEARCH.match(path)
+
+
+def _find(lines: list[str], pattern: re.Pattern[str], start: int) -> int | None:
+    for i in range(start, len(lines)):
+        if pattern.match(lines[i]):
+            return i
+    return None
+
+
+def _join(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)

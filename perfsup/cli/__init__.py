@@ -1,0 +1,255 @@
+"""Command-line entry point: argument parsing and wiring of the layers.
+
+Expected failures (a bad config, a store that cannot be opened, an unknown
+node) print one line to stderr and exit non-zero; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from perfsup import __version__
+from perfsup.config import Config, ConfigError, load_config
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfsup",
+        description="Let a local model make your code faster overnight, with honest benchmarks.",
+    )
+    parser.add_argument("--version", action="version", version=f"perfsup {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "-c", "--config", default="perfsup.toml", help="config file (default: ./perfsup.toml)"
+        )
+        p.add_argument("--run-dir", help="run directory (default: from the config)")
+
+    p = sub.add_parser("init", help="write a perfsup.toml for a repository")
+    p.add_argument("path", nargs="?", default=".", help="the repository (default: .)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing perfsup.toml")
+
+    p = sub.add_parser("run", help="run the experiment loop on the configured target")
+    with_config(p)
+    p.add_argument("--headless", action="store_true", help="run in the foreground, plain output")
+    p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
+
+    p = sub.add_parser("status", help="print the experiment tree of a run")
+    with_config(p)
+    p.add_argument("--run", type=int, default=None, help="only this run")
+    p.add_argument("--events", type=int, default=0, help="also show the last N events")
+
+    p = sub.add_parser("export", help="write the patch series from the run root to a node")
+    with_config(p)
+    p.add_argument("node", help="node id, for example 1.3.2")
+    p.add_argument("-o", "--output", help="patch file (default: stdout)")
+
+    p = sub.add_parser("demo", help="run perfsup on the bundled demo target")
+    p.add_argument("--headless", action="store_true", help="plain output, no TUI")
+    p.add_argument("--dir", help="folder for the demo (default: a new temporary folder)")
+    p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        handler = HANDLERS[args.command]
+        return handler(args)
+    except ConfigError as exc:
+        print(f"perfsup: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"perfsup: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("perfsup: interrupted", file=sys.stderr)
+        return 130
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, Path]:
+    path = Path(args.config)
+    return load_config(path), path.resolve()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from perfsup.config.guess import write_init
+
+    repo = Path(args.path).resolve()
+    if not repo.is_dir():
+        raise CliError(f"{args.path}: no such folder (expected a repository folder)", EXIT_USAGE)
+    try:
+        written = write_init(repo, force=args.force)
+    except FileExistsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    print(f"wrote {written}; edit the commands, metrics and access rules, then `perfsup run`")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config, config_path = _load(args)
+    if not args.headless:
+        print("perfsup: the TUI is not built yet; running headless in the foreground")
+    return _run_engine(config, config_path, args.run_dir, args.seed)
+
+
+def _run_engine(config: Config, config_path: Path, run_dir: str | None, seed: int | None) -> int:
+    from perfsup.engine.loop import Engine
+    from perfsup.engine.rundir import run_paths
+    from perfsup.store import RunStatus, StoreError, open_store
+    from perfsup.workspace.executor import LocalExecutor
+
+    paths = run_paths(config, run_dir)
+    try:
+        store = open_store(paths.store)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    backend = _backend(config)
+    engine = Engine(
+        config=config,
+        store=store,
+        paths=paths,
+        backend=backend,
+        executor=LocalExecutor(),
+        seed=seed,
+        config_path=config_path,
+        report=lambda line: print(line, flush=True),
+    )
+    try:
+        outcome = engine.run()
+    finally:
+        store.close()
+    print(f"store: {paths.store}")
+    return 1 if outcome.status == RunStatus.FAILED else 0
+
+
+def _backend(config: Config):  # type: ignore[no-untyped-def]
+    from perfsup.agent.scripted import ScriptedBackend
+
+    if config.model.backend == "scripted":
+        assert config.model.script is not None
+        try:
+            return ScriptedBackend(Path(config.model.script))
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from None
+    raise CliError(
+        f"model.backend = {config.model.backend!r} is not available in this version "
+        "(expected 'scripted')",
+        EXIT_USAGE,
+    )
+
+
+def _open_existing_store(config: Config, run_dir: str | None):  # type: ignore[no-untyped-def]
+    from perfsup.engine.rundir import run_paths
+    from perfsup.store import StoreError, open_store
+
+    paths = run_paths(config, run_dir)
+    if not paths.store.exists():
+        raise CliError(f"no run store at {paths.store} (start one with `perfsup run`)")
+    try:
+        return open_store(paths.store)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from perfsup.cli.status import render_store
+
+    config, _ = _load(args)
+    store = _open_existing_store(config, args.run_dir)
+    try:
+        with store.session() as session:
+            print(render_store(session, config.primary_metric.name, args.run, args.events))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from perfsup.store import Node, Run
+    from perfsup.store.tree import is_valid_id
+    from perfsup.workspace.git import GitWorkspace
+
+    config, _ = _load(args)
+    if not is_valid_id(args.node):
+        raise CliError(f"{args.node!r} is not a node id (expected numbers with dots, like 1.3.2)")
+    store = _open_existing_store(config, args.run_dir)
+    try:
+        with store.session() as session:
+            node = session.get(Node, args.node)
+            if node is None:
+                raise CliError(f"no node {args.node} in {store.path}")
+            run = session.get(Run, node.run_id)
+            assert run is not None
+    finally:
+        store.close()
+    if node.commit_sha is None or node.parent_id is None:
+        raise CliError(f"node {node.id} has no change to export (status {node.status})")
+    from perfsup.engine.rundir import run_paths
+
+    git = GitWorkspace(Path(run.repo_path), run_paths(config, args.run_dir).worktrees)
+    patch = git.format_patch(run.baseline_commit, node.commit_sha)
+    if args.output:
+        Path(args.output).write_text(patch, encoding="utf-8")
+        print(f"wrote {args.output}: patches from the baseline to {node.id} ({node.status})")
+    else:
+        sys.stdout.write(patch)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from perfsup.cli.status import render_store
+    from perfsup.demo import prepare_demo
+    from perfsup.engine.rundir import RunPaths
+    from perfsup.store import open_store
+
+    base = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="perfsup-demo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    try:
+        repo = prepare_demo(base)
+    except FileExistsError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    config_path = repo / "perfsup.toml"
+    config = load_config(config_path)
+    run_dir = base / "run"
+    if not args.headless:
+        print("perfsup: the TUI is not built yet; running the demo headless")
+    print(f"demo repository: {repo}\nrun directory:   {run_dir}\n")
+    _run_engine(config, config_path, str(run_dir), args.seed)
+    store = open_store(RunPaths(run_dir).store)
+    try:
+        with store.session() as session:
+            print()
+            print(render_store(session, config.primary_metric.name))
+    finally:
+        store.close()
+    print(
+        "\nTry:\n"
+        f"  perfsup status -c {config_path} --run-dir {run_dir}\n"
+        f"  perfsup export 1.2 -c {config_path} --run-dir {run_dir} -o speedup.patch"
+    )
+    return 0
+
+
+HANDLERS = {
+    "init": cmd_init,
+    "run": cmd_run,
+    "status": cmd_status,
+    "export": cmd_export,
+    "demo": cmd_demo,
+}

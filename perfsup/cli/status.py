@@ -1,0 +1,68 @@
+"""`perfsup status`: the tree of a run as plain text."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from perfsup.store import Node, NodeStatus, Run
+from perfsup.store.tree import latest_events, run_nodes
+
+GLYPHS = {
+    NodeStatus.KEPT: "✔",
+    NodeStatus.DISCARDED: "·",
+    NodeStatus.CHECKS_FAILED: "✘",
+    NodeStatus.BUILD_FAILED: "✘",
+    NodeStatus.CRASHED: "✘",
+    NodeStatus.TIMEOUT: "⧗",
+    NodeStatus.MALFORMED: "?",
+    NodeStatus.REJECTED: "⊘",
+    NodeStatus.PRUNED: "✂",
+    NodeStatus.INTERRUPTED: "!",
+    NodeStatus.CANCELLED: "-",
+}
+
+
+def effect_text(node: Node, metric: str) -> str:
+    """`time_ms +41.2% [+39.0, +43.1]`: positive means better in the metric's direction."""
+    if node.effect is None:
+        return ""
+    interval = ""
+    if node.ci_low is not None and node.ci_high is not None:
+        interval = f" [{node.ci_low * 100:+.1f}, {node.ci_high * 100:+.1f}]"
+    return f"{metric} {node.effect * 100:+.1f}%{interval}"
+
+
+def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> str:
+    lines = [
+        f"run {run.id}  {run.status}"
+        + (f": {run.stop_reason}" if run.stop_reason else "")
+        + f"  (tokens used {run.tokens_used})",
+        f"goal: {run.goal}",
+    ]
+    nodes = run_nodes(session, run.id)
+    id_width = max((len(n.id) + 2 * n.depth for n in nodes), default=4) + 2
+    for node in nodes:
+        status = NodeStatus(node.status)
+        glyph = GLYPHS.get(status, "…")
+        label = "  " * node.depth + node.id
+        effect = effect_text(node, metric)
+        text = f"{glyph} {label:<{id_width}} {status.value:<14} {effect:<34} {node.description}"
+        lines.append(text.rstrip())
+        if node.reason and status not in (NodeStatus.KEPT, NodeStatus.DISCARDED):
+            lines.append(f"  {'':<{id_width}} {'':<14} reason: {node.reason}")
+    if events:
+        lines.append("")
+        lines.append("recent events:")
+        for event in latest_events(session, run.id, events):
+            lines.append(f"  {event.created_at:%H:%M:%S} {event.kind:<16} {event.message}")
+    return "\n".join(lines)
+
+
+def render_store(session: Session, metric: str, run_id: int | None = None, events: int = 0) -> str:
+    query = select(Run).order_by(col(Run.id))
+    if run_id is not None:
+        query = query.where(Run.id == run_id)
+    runs = session.exec(query).all()
+    if not runs:
+        return "no runs in this store yet"
+    return "\n\n".join(render_run(session, run, metric, events=events) for run in runs)

@@ -1,0 +1,640 @@
+"""The experiment loop: pick a parent, ask the model, apply, build, check,
+benchmark against the parent, decide, record; until a budget ends the run.
+
+The engine is the only writer of the store. Every state change is committed
+as it happens, so a person (or `perfsup status`) sees the tree grow live and
+a crash loses at most the step in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import random
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable
+from perfsup.agent.prompt import build_messages
+from perfsup.config import Config, is_git_url
+from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
+from perfsup.engine.clock import Clock, SystemClock
+from perfsup.engine.policy import PolicyLimits, choose_parent
+from perfsup.engine.proposal import Proposal, propose
+from perfsup.engine.rundir import RunPaths
+from perfsup.metrics.stats import decide
+from perfsup.store import (
+    Artifact,
+    ModelCall,
+    Node,
+    NodeStatus,
+    Run,
+    RunStatus,
+    Sample,
+    Store,
+)
+from perfsup.store.models import IN_FLIGHT, utcnow
+from perfsup.store.tree import child_id, children, lineage, next_ordinal, record_event, run_nodes
+from perfsup.workspace.access import visible_files
+from perfsup.workspace.executor import Executor
+from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
+
+MAX_SOURCE_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    status: RunStatus
+    reason: str
+
+
+class RunFailed(Exception):
+    """The run cannot go on (for example the baseline fails its checks)."""
+
+
+class Engine:
+    """Runs experiments on one target until a budget, the tree or the model ends the run."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        paths: RunPaths,
+        backend: ModelBackend,
+        executor: Executor,
+        clock: Clock | None = None,
+        report: Callable[[str], None] = print,
+        seed: int | None = None,
+        config_path: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.paths = paths
+        self.backend = backend
+        self.executor = executor
+        self.clock = clock or SystemClock()
+        self.report = report
+        self.rng = random.Random(seed)
+        self.config_path = config_path
+        self.host = platform.node()
+        self.repo_path = self._repo_path()
+        self.git = GitWorkspace(self.repo_path, paths.worktrees)
+        self.env = _command_env(paths.root / "bin")
+        self.extra_protected = self._extra_protected()
+        self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
+        self._deadline = _deadline(config, self.clock.now())
+
+    # ----------------------------------------------------------------- run
+    def run(self) -> RunOutcome:
+        """Run the loop to its end and return why it ended."""
+        run_id = self._open_run()
+        try:
+            self._check_baseline(run_id)
+            reason = self._loop(run_id)
+        except RunFailed as exc:
+            self._finish(run_id, RunStatus.FAILED, str(exc))
+            return RunOutcome(run_id, RunStatus.FAILED, str(exc))
+        self._finish(run_id, RunStatus.FINISHED, reason)
+        return RunOutcome(run_id, RunStatus.FINISHED, reason)
+
+    def _loop(self, run_id: int) -> str:
+        limits = PolicyLimits(
+            max_depth=self.config.budgets.max_depth,
+            max_children=self.config.budgets.max_children,
+            max_failures_in_a_row=self.config.budgets.max_failures_in_a_row,
+        )
+        while True:
+            reason = self._budget_reason(run_id)
+            if reason:
+                return reason
+            with self.store.session() as s:
+                parent = choose_parent(run_nodes(s, run_id), limits)
+                if parent is None:
+                    return (
+                        "no node left to expand (limits on depth, children per node "
+                        "and failures in a row)"
+                    )
+                ordinal = next_ordinal(s, parent.id)
+                node = Node(
+                    id=child_id(parent.id, ordinal),
+                    run_id=run_id,
+                    parent_id=parent.id,
+                    ordinal=ordinal,
+                    depth=parent.depth + 1,
+                )
+                s.add(node)
+            try:
+                self._experiment(run_id, node, parent)
+            except ModelUnavailable as exc:
+                self._drop_unanswered(node)
+                return f"the model is unavailable: {exc}"
+
+    # ---------------------------------------------------------- experiment
+    def _experiment(self, run_id: int, node: Node, parent: Node) -> None:
+        assert parent.commit_sha is not None
+        parent_dir = self._built_worktree(parent)
+        self._set(node, status=NodeStatus.PROPOSING, started_at=utcnow())
+        self.report(f"{node.id:<10} proposing on top of {parent.id}")
+        agent_log = self.paths.log(node.id, "agent")
+        self._artifact(node.id, "agent", agent_log)
+        candidate_dir = self.git.add_worktree(node.id, parent.commit_sha)
+        proposal = self._propose(run_id, node, parent, parent_dir, candidate_dir, agent_log)
+        if proposal.edit is None:
+            self.git.remove_worktree(candidate_dir)
+            status = NodeStatus.REJECTED if proposal.refusal else NodeStatus.MALFORMED
+            self._end(node, status, proposal.refusal or proposal.malformed or "")
+            return
+
+        self._set(node, status=NodeStatus.APPLYING)
+        message = (
+            f"perfsup {node.id}: {proposal.edit.description}\n\n"
+            f"{proposal.edit.rationale}\n\nperfsup-node: {node.id}\n"
+        )
+        try:
+            sha = self.git.commit_all(candidate_dir, f"perfsup/{node.id}", message)
+        except NothingToCommit:
+            self.git.remove_worktree(candidate_dir)
+            self._end(node, NodeStatus.MALFORMED, "the edit changes nothing")
+            return
+        diff = self.git.diff(parent.commit_sha, sha)
+        self._set(
+            node,
+            commit_sha=sha,
+            branch=f"perfsup/{node.id}",
+            diff=diff,
+            diff_hash=hashlib.sha256(diff.encode()).hexdigest(),
+        )
+
+        failure = self._build_and_check(node, candidate_dir)
+        if failure is not None:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, *failure)
+            return
+
+        self._set(node, status=NodeStatus.BENCHMARKING)
+        pairs = self.config.bench.pairs
+        self.report(f"{node.id:<10} benchmarking {pairs} pairs against {parent.id}")
+        outcome = self._bench(node, {PARENT: parent_dir, "candidate": candidate_dir})
+        if outcome.failure is not None:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, *outcome.failure)
+            return
+        self._decide(node, outcome, candidate_dir)
+
+    def _propose(
+        self,
+        run_id: int,
+        node: Node,
+        parent: Node,
+        parent_dir: Path,
+        candidate_dir: Path,
+        agent_log: Path,
+    ) -> Proposal:
+        try:
+            messages = build_messages(**self._context(run_id, parent, parent_dir))
+        except ValueError as exc:  # the instructions alone do not fit the context
+            raise RunFailed(f"cannot build a prompt: {exc}") from None
+        agent_log.parent.mkdir(parents=True, exist_ok=True)
+        prompt_file = self.paths.log(node.id, "prompt")
+        prompt_file.write_text(
+            "\n\n".join(f"### {m.role}\n{m.content}" for m in messages), encoding="utf-8"
+        )
+        self._artifact(node.id, "prompt", prompt_file)
+        with agent_log.open("a", encoding="utf-8") as log:
+
+            def on_token(chunk: str) -> None:
+                log.write(chunk)
+                log.flush()
+
+            def on_reply(reply: ModelReply, attempt: int) -> None:
+                self._record_call(run_id, node, reply, attempt)
+
+            proposal = propose(
+                backend=self.backend,
+                messages=messages,
+                max_retries=self.config.model.max_retries,
+                worktree=candidate_dir,
+                rules=self.config.access,
+                extra_protected=self.extra_protected,
+                on_token=on_token,
+                on_reply=on_reply,
+                before_call=lambda: self._pace_calls(run_id),
+            )
+        self._set(
+            node,
+            answer_text=proposal.answer_text,
+            description=proposal.description,
+            rationale=proposal.rationale,
+        )
+        return proposal
+
+    def _context(self, run_id: int, parent: Node, parent_dir: Path) -> dict[str, Any]:
+        sources: dict[str, str] = {}
+        for rel in visible_files(parent_dir, self.config.access):
+            path = parent_dir / rel
+            try:
+                if path.stat().st_size > MAX_SOURCE_BYTES:
+                    continue
+                sources[rel] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # binary or unreadable files are not source for the model
+        with self.store.session() as s:
+            inquiry = [_summary(n) for n in lineage(s, parent)[1:]]
+            tried = [n for n in children(s, parent.id) if NodeStatus(n.status).finished]
+            run = s.get(Run, run_id)
+            goal = run.goal if run else self.config.target.goal
+        failed = [_summary(n) for n in tried if n.status != NodeStatus.KEPT]
+        last_failure = tried[-1].reason if tried and tried[-1].status != NodeStatus.KEPT else None
+        fmt = self.config.model.edit_format
+        return {
+            "goal": goal,
+            "rules": self.config.access,
+            "sources": sources,
+            "inquiry": inquiry,
+            "failed_tries": failed,
+            "last_failure": last_failure,
+            "hints": [],
+            "edit_format": "search_replace" if fmt == "auto" else fmt,
+            "context_tokens": self.config.model.context_tokens,
+            "answer_tokens": self.config.model.max_answer_tokens,
+        }
+
+    def _build_and_check(self, node: Node, workdir: Path) -> tuple[NodeStatus, str] | None:
+        steps = (
+            ("build", self.config.build, NodeStatus.BUILDING, NodeStatus.BUILD_FAILED),
+            ("check", self.config.check, NodeStatus.CHECKING, NodeStatus.CHECKS_FAILED),
+        )
+        for step, spec, running, failed in steps:
+            if spec is None:
+                continue
+            self._set(node, status=running)
+            self.report(f"{node.id:<10} {running.value}")
+            log = self.paths.log(node.id, step)
+            self._artifact(node.id, step, log)
+            result = self.executor.run(spec.run, workdir, log, spec.timeout_s, env=self.env)
+            if result.timed_out:
+                return NodeStatus.TIMEOUT, f"{step} did not finish within {spec.timeout_s:g} s"
+            if result.exit_code != 0:
+                return failed, f"{step} exited with status {result.exit_code}: {_last_line(log)}"
+        return None
+
+    def _bench(self, node: Node, dirs: dict[str, Path]) -> BenchOutcome:
+        log = self.paths.log(node.id, "bench")
+        self._artifact(node.id, "bench", log)
+
+        def sink(side: str, index: int, warmup: bool, values: dict[str, float]) -> None:
+            with self.store.session() as s:
+                for metric, value in values.items():
+                    s.add(
+                        Sample(
+                            node_id=node.id,
+                            metric=metric,
+                            side=side,
+                            pair_index=index,
+                            warmup=warmup,
+                            value=value,
+                            host=self.host,
+                        )
+                    )
+
+        return run_pairs(
+            executor=self.executor,
+            bench=self.config.bench,
+            metrics=self.config.metrics,
+            dirs=dirs,
+            log_path=log,
+            env=self.env,
+            rng=self.rng,
+            sink=sink,
+        )
+
+    def _decide(self, node: Node, outcome: BenchOutcome, candidate_dir: Path) -> None:
+        try:
+            decision = decide(
+                outcome.pairs,
+                self.config.metrics,
+                self.config.decision.min_effect,
+                self.config.decision.alpha,
+            )
+        except ValueError as exc:  # zero, negative or missing samples: no ratio to judge
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, NodeStatus.CRASHED, f"cannot decide on these samples: {exc}")
+            return
+        primary = decision.per_metric[0]
+        analysis = "\n".join(
+            f"{m.metric}: {m.verdict}, effect {m.effect:+.2%} "
+            f"(CI {m.ci_low:+.2%}..{m.ci_high:+.2%}, p={m.p_value:.3g}, {m.pairs} pairs)"
+            for m in decision.per_metric
+        )
+        self._set(
+            node,
+            decision_rule=decision.rule,
+            effect=primary.effect,
+            ci_low=primary.ci_low,
+            ci_high=primary.ci_high,
+            p_value=primary.p_value,
+            pairs_used=primary.pairs,
+            analysis=analysis,
+        )
+        if decision.keep:
+            self._built[node.id] = candidate_dir
+            self._end(node, NodeStatus.KEPT, decision.reason)
+        else:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, NodeStatus.DISCARDED, decision.reason)
+
+    # ------------------------------------------------------------ worktrees
+    def _built_worktree(self, node: Node) -> Path:
+        """A worktree of `node`'s commit with its build done, reused across its children."""
+        cached = self._built.get(node.id)
+        if cached is not None and cached.is_dir():
+            return cached
+        assert node.commit_sha is not None
+        workdir = self.git.add_worktree(node.id, node.commit_sha)
+        if self.config.build is not None:
+            log = self.paths.log(node.id, "build")
+            result = self.executor.run(
+                self.config.build.run, workdir, log, self.config.build.timeout_s, env=self.env
+            )
+            if result.exit_code != 0:
+                raise RunFailed(
+                    f"node {node.id} no longer builds "
+                    f"(status {result.exit_code}): {_last_line(log)}"
+                )
+        self._built[node.id] = workdir
+        return workdir
+
+    def _discard_worktree(self, node_id: str, path: Path) -> None:
+        if self.config.run.keep_worktrees != "all":
+            self.git.remove_worktree(path)
+
+    # -------------------------------------------------------------- run setup
+    def _repo_path(self) -> Path:
+        repo = self.config.target.repo
+        if is_git_url(repo):
+            return clone_or_fetch(repo, self.paths.repo_cache)
+        return Path(repo)
+
+    def _extra_protected(self) -> list[str]:
+        """The config and the answer script are never the model's to change."""
+        found = []
+        for path in (self.config_path, self.config.model.script):
+            if path is None:
+                continue
+            try:
+                found.append(Path(path).resolve().relative_to(self.repo_path.resolve()).as_posix())
+            except ValueError:
+                continue
+        return found
+
+    def _open_run(self) -> int:
+        """Continue the newest run in the store, or start run 1 from the baseline."""
+        with self.store.session() as s:
+            run = s.exec(select(Run).order_by(col(Run.id).desc())).first()
+            if run is None:
+                baseline = self.git.resolve(self.config.target.base)
+                run = Run(
+                    id=1,
+                    goal=self.config.target.goal,
+                    config_toml=_config_text(self.config_path),
+                    repo_path=str(self.repo_path),
+                    baseline_commit=baseline,
+                    root_node_id="1",
+                )
+                s.add(run)
+                s.flush()
+                s.add(
+                    Node(
+                        id="1",
+                        run_id=1,
+                        description="baseline",
+                        commit_sha=baseline,
+                        status=NodeStatus.QUEUED,
+                    )
+                )
+                record_event(s, "run_started", f"run 1 started at {baseline[:12]}", run_id=1)
+                self.report(f"run 1: baseline {baseline[:12]} in {self.repo_path}")
+                return 1
+            run.status = RunStatus.RUNNING
+            run.finished_at = None
+            self._reconcile(s, run.id)
+            record_event(s, "run_resumed", f"run {run.id} resumed", run_id=run.id)
+            self.report(f"run {run.id}: resumed")
+            return run.id
+
+    def _reconcile(self, s: Session, run_id: int) -> None:
+        """Nodes left in flight by a dead engine are marked interrupted."""
+        stale = s.exec(
+            select(Node).where(Node.run_id == run_id, col(Node.status).in_(list(IN_FLIGHT)))
+        ).all()
+        for node in stale:
+            node.status = NodeStatus.INTERRUPTED
+            node.reason = "the engine stopped while this experiment was in flight"
+            node.finished_at = utcnow()
+            record_event(s, "node_interrupted", node.reason, run_id=run_id, node_id=node.id)
+        self.git.remove_orphan_worktrees(keep=[])
+
+    def _check_baseline(self, run_id: int) -> None:
+        with self.store.session() as s:
+            root = (
+                s.get(Node, str(run_id))
+                or s.exec(
+                    select(Node).where(Node.run_id == run_id, col(Node.parent_id).is_(None))
+                ).one()
+            )
+        if root.status == NodeStatus.KEPT:
+            return
+        self.report(f"{root.id:<10} checking the baseline builds and passes its checks")
+        assert root.commit_sha is not None
+        workdir = self.git.add_worktree(root.id, root.commit_sha)
+        failure = self._build_and_check(root, workdir)
+        if failure is not None:
+            self.git.remove_worktree(workdir)
+            self._end(root, failure[0], failure[1])
+            raise RunFailed(f"the baseline fails: {failure[1]}")
+        self._built[root.id] = workdir
+        self._end(root, NodeStatus.KEPT, "baseline")
+
+    # ------------------------------------------------------------- budgets
+    def _budget_reason(self, run_id: int) -> str | None:
+        budgets = self.config.budgets
+        with self.store.session() as s:
+            run = s.get(Run, run_id)
+            assert run is not None
+            experiments = len(
+                s.exec(
+                    select(Node.id).where(Node.run_id == run_id, col(Node.parent_id).is_not(None))
+                ).all()
+            )
+            tokens = run.tokens_used
+        if experiments >= budgets.max_experiments:
+            return f"experiment budget reached ({experiments} of {budgets.max_experiments})"
+        if tokens >= budgets.max_tokens:
+            return f"token budget reached ({tokens} of {budgets.max_tokens})"
+        if self._deadline is not None and self.clock.now() >= self._deadline:
+            return f"deadline reached ({self._deadline:%Y-%m-%d %H:%M})"
+        return None
+
+    def _pace_calls(self, run_id: int) -> None:
+        """Keep to calls_per_hour over a sliding hour; refuse a call past the token budget."""
+        limit = self.config.budgets.calls_per_hour
+        while True:
+            with self.store.session() as s:
+                since = utcnow() - timedelta(hours=1)
+                recent = s.exec(
+                    select(ModelCall.created_at)
+                    .where(ModelCall.run_id == run_id, col(ModelCall.created_at) >= since)
+                    .order_by(col(ModelCall.created_at))
+                ).all()
+                run = s.get(Run, run_id)
+                if run is not None and run.tokens_used >= self.config.budgets.max_tokens:
+                    raise ModelUnavailable(
+                        f"token budget reached ({run.tokens_used} of "
+                        f"{self.config.budgets.max_tokens})"
+                    )
+            if len(recent) < limit:
+                return
+            wait = (recent[0] + timedelta(hours=1) - utcnow()).total_seconds()
+            self.report(f"rate limit: {limit} calls per hour reached, waiting {wait:.0f} s")
+            self.clock.sleep(max(wait, 1.0))
+
+    # ------------------------------------------------------------- records
+    def _record_call(self, run_id: int, node: Node, reply: ModelReply, attempt: int) -> None:
+        with self.store.session() as s:
+            s.add(
+                ModelCall(
+                    run_id=run_id,
+                    node_id=node.id,
+                    model=reply.model,
+                    attempt=attempt,
+                    prompt_tokens=reply.prompt_tokens,
+                    completion_tokens=reply.completion_tokens,
+                    cached_tokens=reply.cached_tokens,
+                    ttft_s=reply.ttft_s,
+                    total_s=reply.total_s,
+                )
+            )
+            stored = s.get(Node, node.id)
+            run = s.get(Run, run_id)
+            assert stored is not None and run is not None
+            stored.model = reply.model
+            stored.prompt_tokens += reply.prompt_tokens
+            stored.completion_tokens += reply.completion_tokens
+            run.tokens_used += reply.prompt_tokens + reply.completion_tokens
+
+    def _set(self, node: Node, **fields: Any) -> None:
+        with self.store.session() as s:
+            stored = s.get(Node, node.id)
+            assert stored is not None
+            for key, value in fields.items():
+                setattr(stored, key, value)
+                setattr(node, key, value)
+
+    def _end(self, node: Node, status: NodeStatus, reason: str) -> None:
+        self._set(node, status=status, reason=reason, finished_at=utcnow())
+        with self.store.session() as s:
+            record_event(
+                s, "node_finished", f"{status.value}: {reason}", run_id=node.run_id, node_id=node.id
+            )
+        self.report(f"{node.id:<10} {status.value.upper()}: {reason}")
+
+    def _artifact(self, node_id: str, step: str, path: Path) -> None:
+        with self.store.session() as s:
+            exists = s.exec(
+                select(Artifact.id).where(Artifact.node_id == node_id, Artifact.step == step)
+            ).first()
+            if exists is None:
+                s.add(Artifact(node_id=node_id, kind="log", step=step, path=str(path)))
+
+    def _drop_unanswered(self, node: Node) -> None:
+        """A node the model never answered is not an experiment: remove it."""
+        with self.store.session() as s:
+            stored = s.get(Node, node.id)
+            if stored is not None and stored.status in (NodeStatus.QUEUED, NodeStatus.PROPOSING):
+                for artifact in s.exec(select(Artifact).where(Artifact.node_id == node.id)).all():
+                    s.delete(artifact)
+                s.delete(stored)
+        worktree = self.paths.worktrees / node.id
+        if worktree.exists():
+            self.git.remove_worktree(worktree)
+        shutil.rmtree(self.paths.logs / node.id, ignore_errors=True)
+
+    def _finish(self, run_id: int, status: RunStatus, reason: str) -> None:
+        with self.store.session() as s:
+            run = s.get(Run, run_id)
+            assert run is not None
+            run.status = status
+            run.stop_reason = reason
+            run.finished_at = utcnow()
+            record_event(s, "run_finished", reason, run_id=run_id)
+        for node_id, path in list(self._built.items()):
+            if self.config.run.keep_worktrees == "none":
+                self.git.remove_worktree(path)
+                del self._built[node_id]
+        self.report(f"run {run_id} {status.value}: {reason}")
+
+
+def _summary(node: Node) -> str:
+    effect = f", effect {node.effect:+.1%}" if node.effect is not None else ""
+    reason = f" ({node.reason})" if node.reason and node.status != NodeStatus.KEPT else ""
+    return f"{node.id}: {node.description or '(no description)'} -> {node.status}{effect}{reason}"
+
+
+def _last_line(log: Path) -> str:
+    """The last non-empty line of a log, for a one-line failure reason."""
+    try:
+        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln]
+    except OSError:
+        return "(no log)"
+    meaningful = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- "))]
+    return (meaningful or lines or ["(no output)"])[-1][:300]
+
+
+def _command_env(bin_dir: Path) -> dict[str, str]:
+    """The environment for build, check and bench: `python` is this interpreter.
+
+    A folder of our own with `python` and `python3` links first on PATH, so a
+    target's `python bench.py` runs where perfsup's dependencies are, even
+    when the interpreter's own folder only has `python3` (or a slow shim).
+    """
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        link = bin_dir / name
+        if link.is_symlink() and Path(os.readlink(link)) == Path(sys.executable):
+            continue
+        link.unlink(missing_ok=True)
+        link.symlink_to(sys.executable)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    return env
+
+
+def _config_text(path: Path | None) -> str:
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _deadline(config: Config, now: datetime) -> datetime | None:
+    deadline = config.budgets.deadline
+    if deadline is None:
+        return None
+    if isinstance(deadline, datetime):
+        if deadline.tzinfo is not None:  # compare in local time, like the clock
+            return deadline.astimezone().replace(tzinfo=None)
+        return deadline
+    candidate = datetime.combine(now.date(), deadline)
+    return candidate if candidate > now else candidate + timedelta(days=1)

@@ -1,0 +1,88 @@
+"""Ask the model for a change and turn its answer into an applied edit.
+
+The model gets a bounded number of tries: an answer that does not parse, or
+whose search blocks do not match the files, is sent back with exactly what
+was wrong. An edit that breaks the access rules is not retried: the node is
+`rejected` and the reason reaches the next prompt through the failed tries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfsup.agent.apply import EditDoesNotApply, apply_edit
+from perfsup.agent.backend import ChatMessage, ModelBackend, ModelReply
+from perfsup.agent.edits import MalformedAnswer, ProposedEdit, parse_answer
+from perfsup.config import AccessRules
+from perfsup.workspace.access import AccessDenied, check_edit_path
+
+
+@dataclass
+class Proposal:
+    """What came of asking: an applied edit, or why there is none."""
+
+    edit: ProposedEdit | None
+    answer_text: str
+    description: str = ""
+    rationale: str = ""
+    refusal: str | None = None  # access rules broken -> rejected
+    malformed: str | None = None  # no usable answer after every try
+
+
+def propose(
+    *,
+    backend: ModelBackend,
+    messages: Sequence[ChatMessage],
+    max_retries: int,
+    worktree: Path,
+    rules: AccessRules,
+    extra_protected: Sequence[str],
+    on_token: Callable[[str], None],
+    on_reply: Callable[[ModelReply, int], None],
+    before_call: Callable[[], None],
+) -> Proposal:
+    """Call the model up to 1 + max_retries times until an edit applies to `worktree`."""
+    conversation = list(messages)
+    problem = ""
+    answer = ""
+    for attempt in range(max_retries + 1):
+        before_call()
+        reply = backend.complete(conversation, on_token=on_token, seed=attempt)
+        on_reply(reply, attempt)
+        answer = reply.text
+        try:
+            edit = parse_answer(answer)
+            for path in edit.paths:
+                check_edit_path(worktree, path, rules, extra_protected)
+            apply_edit(worktree, edit)
+        except AccessDenied as exc:
+            return Proposal(
+                edit=None,
+                answer_text=answer,
+                description=edit.description,
+                rationale=edit.rationale,
+                refusal=str(exc),
+            )
+        except (MalformedAnswer, EditDoesNotApply) as exc:
+            problem = str(exc)
+            on_token(f"\n\n[perfsup] answer not usable: {problem}\n\n")
+            conversation += [
+                ChatMessage(role="assistant", content=answer),
+                ChatMessage(
+                    role="user",
+                    content=f"Your answer could not be used: {problem}\n"
+                    "Answer again in the exact edit format, changing only what is needed.",
+                ),
+            ]
+            continue
+        return Proposal(
+            edit=edit, answer_text=answer, description=edit.description, rationale=edit.rationale
+        )
+    tries = max_retries + 1
+    return Proposal(
+        edit=None,
+        answer_text=answer,
+        malformed=f"no usable edit after {tries} {'try' if tries == 1 else 'tries'}: {problem}",
+    )

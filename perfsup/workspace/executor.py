@@ -1,0 +1,56 @@
+"""The executor interface: how the engine runs a command somewhere.
+
+The engine only ever runs build, check and bench commands through an
+`Executor`, so tests can swap in a scripted one and later engines (another
+host, a sandbox) can slot in without touching the loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from perfsup.workspace.runner import CommandResult, run_command
+
+__all__ = ["Executor", "LocalExecutor"]
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs one shell command and reports how it went (see `run_command`)."""
+
+    def run(
+        self,
+        command: str,
+        cwd: Path,
+        log_path: Path,
+        timeout_s: float,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run `command`; never raise because the command failed."""
+        ...
+
+
+class LocalExecutor:
+    """Runs commands on this machine with `run_command`."""
+
+    def run(
+        self,
+        command: str,
+        cwd: Path,
+        log_path: Path,
+        timeout_s: float,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run `command` here, in its own process group."""
+        return run_command(
+            command, cwd, log_path, timeout_s, env=env, on_line=on_line, cancel=cancel
+        )

@@ -1,0 +1,324 @@
+"""Git operations on the target repository: worktrees, perfsup branches, patches.
+
+Hard rule: nothing here touches the user's own working tree, index, HEAD or
+current branch. We only create and remove worktrees under `worktrees_dir`,
+move branches named `perfsup/*`, and edit `git worktree` metadata. Every git
+call passes `-C <dir>` explicitly, because GitPython silently falls back to
+the current directory when a cwd does not exist, and that directory may be
+the user's checkout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import git
+
+__all__ = ["PERFSUP_BRANCH_PREFIX", "GitWorkspace", "NothingToCommit", "clone_or_fetch"]
+
+PERFSUP_BRANCH_PREFIX = "perfsup/"
+_IDENTITY_NAME = "perfsup"
+_IDENTITY_EMAIL = "perfsup@localhost"
+
+# Config that keeps our commits deterministic and quiet whatever the user's
+# git config says: a fixed identity, no signing prompt, no hooks, and no
+# background `gc`/maintenance that would disturb a benchmark.
+_COMMIT_CONFIG = (
+    f"user.name={_IDENTITY_NAME}",
+    f"user.email={_IDENTITY_EMAIL}",
+    "user.useConfigOnly=false",
+    "commit.gpgSign=false",
+    f"core.hooksPath={os.devnull}",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+_IDENTITY_ENV = {
+    "GIT_AUTHOR_NAME": _IDENTITY_NAME,
+    "GIT_AUTHOR_EMAIL": _IDENTITY_EMAIL,
+    "GIT_COMMITTER_NAME": _IDENTITY_NAME,
+    "GIT_COMMITTER_EMAIL": _IDENTITY_EMAIL,
+}
+# Diff output must not depend on the user's diff config (prefixes, colour,
+# external diff tools).
+_DIFF_CONFIG = ("diff.noprefix=false", "diff.mnemonicPrefix=false", "diff.external=")
+_DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/")
+_WORKTREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+# Set by git inside hooks; they would override `-C` and point our commands at
+# the user's repository or index.
+_REDIRECTING_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")
+
+
+class NothingToCommit(Exception):
+    """The worktree has no change to commit."""
+
+
+def _run_git(
+    cwd: Path,
+    *args: str,
+    config: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """Run `git -C cwd [-c k=v ...] args...` and return stdout as text.
+
+    Output is decoded as UTF-8 with replacement, exactly as produced (no
+    newline stripped: a patch needs its last newline).
+    """
+    redirecting = [name for name in _REDIRECTING_ENV if os.environ.get(name)]
+    if redirecting:
+        raise RuntimeError(
+            f"refusing to run git with {', '.join(redirecting)} set: it would redirect "
+            "perfsup's git commands to another repository or index"
+        )
+    cmd: list[str] = ["git", "-C", str(cwd)]
+    for item in config:
+        cmd += ["-c", item]
+    cmd += args
+    out = git.Git().execute(cmd, env=env, stdout_as_string=False, strip_newline_in_stdout=False)
+    assert isinstance(out, bytes)
+    return out.decode("utf-8", errors="replace")
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _rmtree(path: Path) -> None:
+    """Delete a folder even if a tool left read-only entries in it (Go does)."""
+
+    def make_writable_and_retry(func: Callable[[str], object], p: str, _exc: object) -> None:
+        try:
+            os.chmod(os.path.dirname(p), stat.S_IRWXU)
+            os.chmod(p, stat.S_IRWXU)
+            func(p)
+        except OSError:
+            pass  # nothing more we can do; the caller checks what is left
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=make_writable_and_retry)
+    else:
+        shutil.rmtree(path, onerror=make_writable_and_retry)
+
+
+class GitWorkspace:
+    """Worktrees and perfsup branches of one repository."""
+
+    def __init__(self, repo_path: Path, worktrees_dir: Path) -> None:
+        repo_path = Path(repo_path)
+        try:
+            git.Repo(repo_path)  # fail early, with a clear message, on a non-repo
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+            raise ValueError(f"not a git repository: {repo_path}") from exc
+        self.repo_path = repo_path.resolve()
+        self.worktrees_dir = Path(worktrees_dir).resolve()
+        common = _run_git(self.repo_path, "rev-parse", "--git-common-dir").strip()
+        # Folders that hold the user's work: never deleted, whatever happens.
+        self._precious = (self.repo_path, (self.repo_path / common).resolve())
+        for precious in self._precious:
+            if _is_under(precious, self.worktrees_dir):
+                raise ValueError(
+                    f"worktrees_dir {self.worktrees_dir} must not contain the repository {precious}"
+                )
+
+    def _git(self, *args: str, config: Iterable[str] = ()) -> str:
+        return _run_git(self.repo_path, *args, config=config)
+
+    def _check_worktree_path(self, path: Path) -> Path:
+        """Resolve `path` and refuse anything outside worktrees_dir."""
+        resolved = Path(path).resolve()
+        if resolved == self.worktrees_dir or not _is_under(resolved, self.worktrees_dir):
+            raise ValueError(f"not a perfsup worktree (outside {self.worktrees_dir}): {path}")
+        if any(_is_under(precious, resolved) for precious in self._precious):
+            raise ValueError(f"refusing to touch {path}: it holds the user's repository")
+        return resolved
+
+    def _check_branch(self, branch: str) -> None:
+        if not branch.startswith(PERFSUP_BRANCH_PREFIX) or branch == PERFSUP_BRANCH_PREFIX:
+            raise ValueError(f"perfsup only moves branches named perfsup/*, not {branch!r}")
+        try:
+            self._git("check-ref-format", "--branch", branch)
+        except git.GitCommandError as exc:
+            raise ValueError(f"invalid branch name {branch!r}") from exc
+
+    def resolve(self, ref: str) -> str:
+        """Return the full sha of the commit `ref` names; ValueError if unknown."""
+        if not ref or ref.startswith("-"):
+            raise ValueError(f"unknown git ref {ref!r} in {self.repo_path}")
+        try:
+            out = self._git(
+                "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+            )
+        except git.GitCommandError as exc:
+            raise ValueError(f"unknown git ref {ref!r} in {self.repo_path}") from exc
+        return out.strip()
+
+    def add_worktree(self, name: str, commit: str) -> Path:
+        """Check out `commit` detached at worktrees_dir/name; replace a stale one."""
+        if not _WORKTREE_NAME.match(name):
+            raise ValueError(f"bad worktree name {name!r} (letters, digits, '.', '_', '-')")
+        sha = self.resolve(commit)
+        path = self.worktrees_dir / name
+        self.worktrees_dir.mkdir(parents=True, exist_ok=True)
+        if path.exists() or path in self._registered_worktrees():
+            self.remove_worktree(path)
+        self._git("worktree", "add", "--detach", "--quiet", str(path), sha)
+        return path
+
+    def remove_worktree(self, path: Path) -> None:
+        """Force-remove a worktree under worktrees_dir and prune; no error if gone."""
+        resolved = self._check_worktree_path(path)
+        if resolved in self._registered_worktrees():
+            # Twice --force: also removes a locked worktree. If git still
+            # fails, the folder is deleted below and the metadata pruned.
+            with contextlib.suppress(git.GitCommandError):
+                self._git("worktree", "remove", "--force", "--force", str(resolved))
+        if resolved.exists() or resolved.is_symlink():
+            if resolved.is_dir() and not resolved.is_symlink():
+                _rmtree(resolved)
+            else:
+                resolved.unlink(missing_ok=True)
+        self._git("worktree", "prune")
+
+    def commit_all(self, worktree: Path, branch: str, message: str) -> str:
+        """Commit every change in `worktree` and force `branch` onto it.
+
+        Author and committer are always "perfsup <perfsup@localhost>". Raises
+        NothingToCommit if the worktree is clean.
+        """
+        self._check_branch(branch)
+        wt = self._check_worktree_path(worktree)
+        if not wt.is_dir():
+            raise FileNotFoundError(f"worktree does not exist: {worktree}")
+        _run_git(wt, "add", "--all", "--", ".")
+        if not _run_git(wt, "diff", "--cached", "--name-only", "--no-ext-diff").strip():
+            raise NothingToCommit(f"no change to commit in {worktree}")
+        _run_git(
+            wt,
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--no-edit",
+            "-m",
+            message,
+            config=_COMMIT_CONFIG,
+            env=_IDENTITY_ENV,
+        )
+        sha = _run_git(wt, "rev-parse", "--verify", "HEAD").strip()
+        # `git branch -f` (not update-ref) refuses to move a branch checked out
+        # anywhere, so the user's current branch can never move under them.
+        try:
+            self._git("branch", "--force", "--no-track", branch, sha)
+        except git.GitCommandError as exc:
+            reason = str(exc.stderr).strip().removeprefix("stderr:").strip(" '\n")
+            raise RuntimeError(f"cannot point {branch} at {sha[:12]}: {reason}") from exc
+        return sha
+
+    def diff(self, old: str, new: str) -> str:
+        """Unified diff text from commit `old` to commit `new`."""
+        return self._git(
+            "diff", *_DIFF_FLAGS, self.resolve(old), self.resolve(new), "--", config=_DIFF_CONFIG
+        )
+
+    def format_patch(self, base: str, tip: str) -> str:
+        """`git format-patch --stdout base..tip`: a patch series for `git am`."""
+        rng = f"{self.resolve(base)}..{self.resolve(tip)}"
+        return self._git("format-patch", "--stdout", *_DIFF_FLAGS, rng, "--", config=_DIFF_CONFIG)
+
+    def branch_commit(self, branch: str) -> str | None:
+        """The sha branch `branch` points at, or None if it does not exist."""
+        if not branch or branch.startswith("-"):
+            return None
+        try:
+            out = self._git(
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                f"refs/heads/{branch}^{{commit}}",
+            )
+        except git.GitCommandError:
+            return None
+        return out.strip() or None
+
+    def remove_orphan_worktrees(self, keep: Iterable[Path]) -> list[Path]:
+        """Remove worktrees (and stray folders) under worktrees_dir not in `keep`.
+
+        Used after a crash: a worktree the store does not know about is an
+        orphan. Returns the removed paths.
+        """
+        kept = {Path(p).resolve() for p in keep}
+        # Listed before any prune, so worktrees whose folder vanished are
+        # reported too.
+        candidates = {p for p in self._registered_worktrees() if _is_under(p, self.worktrees_dir)}
+        candidates.discard(self.worktrees_dir)
+        if self.worktrees_dir.is_dir():
+            # Folders left by a crash in the middle of `git worktree add`.
+            candidates.update(p.resolve() for p in self.worktrees_dir.iterdir())
+        removed = []
+        for path in sorted(candidates - kept):
+            self.remove_worktree(path)
+            removed.append(path)
+        self._git("worktree", "prune")
+        return removed
+
+    def _registered_worktrees(self) -> set[Path]:
+        out = self._git("worktree", "list", "--porcelain", "-z")
+        paths = set()
+        for field in out.split("\0"):
+            if field.startswith("worktree "):
+                paths.add(Path(field.removeprefix("worktree ")).resolve())
+        return paths
+
+
+def _cache_name(url: str) -> str:
+    """A readable, collision-free folder name for a clone of `url`."""
+    stem = re.split(r"[/:\\]", url.rstrip("/"))[-1].removesuffix(".git")
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "repo"
+    digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:10]
+    return f"{stem[:40]}-{digest}.git"
+
+
+def clone_or_fetch(url: str, cache_dir: Path) -> Path:
+    """Clone `url` (bare) into cache_dir once; on later calls fetch. Return its path.
+
+    The clone is bare and its branches track the remote's directly, so after a
+    fetch `HEAD` and branch names resolve to the remote's newest commits. Our
+    own perfsup/* branches are excluded from the fetch so it never clobbers
+    them.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    dest = cache_dir / _cache_name(url)
+    if dest.is_dir():
+        _run_git(dest, "fetch", "--quiet", "--force", "--tags", "origin")
+        return dest
+    # Clone next to the destination and rename, so an interrupted clone
+    # never leaves a half repository that later calls would trust.
+    tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=cache_dir))
+    try:
+        _run_git(cache_dir, "clone", "--bare", "--quiet", "--", url, str(tmp))
+        _run_git(
+            tmp, "config", "--replace-all", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"
+        )
+        _run_git(
+            tmp, "config", "--add", "remote.origin.fetch", f"^refs/heads/{PERFSUP_BRANCH_PREFIX}*"
+        )
+        try:
+            tmp.rename(dest)
+        except OSError:
+            if not dest.is_dir():  # not a concurrent clone that won the race
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
