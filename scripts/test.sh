@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run it.
+# System tools (Go, hyperfine, valgrind, tmux, bubblewrap) come from the
+# distribution when we are root on Debian/Ubuntu; Python packages from the
+# project's own extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(git golang-go hyperfine valgrind tmux bubblewrap)
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "scripts/test.sh: missing system packages: ${missing[*]} (tests that need them skip)" >&2
+    fi
+fi
+
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+python -m pip install -q -e '.[dev]'
+exec python -m pytest "$@"
