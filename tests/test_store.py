@@ -98,3 +98,49 @@ def test_garbage_file_gives_a_clear_error(tmp_path: Path) -> None:
     # nothing overwritten
     assert path.read_bytes().startswith(b"this is not a database")
     sqlite3.connect(":memory:").close()
+
+
+def test_upgrade_keeps_rows_written_by_an_older_schema(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from perfsup.store.db import alembic_config
+
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO run (id, created_at, status, goal, config_toml, repo_path, "
+            "baseline_commit, root_node_id, tokens_used) "
+            "VALUES (1, '2026-01-01 00:00:00', 'finished', 'old goal', '', '/r', 'abc', '1', 7)"
+        )
+    engine.dispose()
+    store = open_store(path)
+    with store.session() as s:
+        run = s.exec(select(Run)).one()
+        assert (run.goal, run.tokens_used, run.engine_state) == ("old goal", 7, "stopped")
+    store.close()
+
+
+def test_command_queue_round_trip(tmp_path: Path) -> None:
+    from perfsup.store.commands import (
+        command_args,
+        enqueue_command,
+        pending_commands,
+        settle_command,
+    )
+
+    store = open_store(tmp_path / "s.db")
+    with store.session() as s:
+        enqueue_command(s, "prune", {"node": "1.3"})
+        enqueue_command(s, "pause")
+    with store.session() as s:
+        first, _second = pending_commands(s)
+        assert (first.kind, command_args(first)) == ("prune", {"node": "1.3"})
+        settle_command(first, applied=False, result="no node 1.3")
+    with store.session() as s:
+        assert [c.kind for c in pending_commands(s)] == ["pause"]
+    with pytest.raises(ValueError):
+        enqueue_command(s, "dance")
+    store.close()

@@ -73,6 +73,20 @@ class CommandStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class CommandKind(StrEnum):
+    """What a person can ask of a running engine (args in Command.args_json)."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    ABORT = "abort"  # the current experiment, now
+    PRUNE = "prune"  # {"node": "1.3"}
+    PRIORITY = "priority"  # {"node": "1.3", "priority": 2}
+    PROMOTE = "promote"  # {"node": "1.3"}: start a new run from it
+    STEER = "steer"  # {"goal": "..."} and/or {"hint": "..."}
+    BUDGETS = "budgets"  # {"max_experiments": 80, ...}
+    STOP = "stop"
+
+
 class Run(SQLModel, table=True):
     """One run: a root node and the criteria its experiments are judged by."""
 
@@ -88,6 +102,11 @@ class Run(SQLModel, table=True):
     root_node_id: str
     from_node_id: str | None = None
     tokens_used: int = 0
+    # What the engine is doing now, for the TUI's status line and `perfsup status`.
+    engine_state: str = "stopped"  # running, paused, waiting, stopped ...
+    engine_detail: str = ""  # current step or why it waits, one line
+    engine_pid: int | None = None
+    heartbeat_at: datetime | None = None
 
 
 class Node(SQLModel, table=True):
