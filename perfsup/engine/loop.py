@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable
+from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable, ScriptExhausted
 from perfsup.agent.prompt import build_messages
 from perfsup.config import Config, is_git_url
 from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
@@ -135,6 +135,9 @@ class Engine:
                 s.add(node)
             try:
                 self._experiment(run_id, node, parent)
+            except ScriptExhausted as exc:
+                self._drop_unanswered(node)
+                return str(exc)
             except ModelUnavailable as exc:
                 self._drop_unanswered(node)
                 return f"the model is unavailable: {exc}"
