@@ -15,6 +15,20 @@ GIT_ENV = {
 }
 
 
+def perfsup(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `perfsup` command line in a child process, with no stdin."""
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "perfsup", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+
+
 def git(repo: Path, *args: str) -> str:
     import os
 

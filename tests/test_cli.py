@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import make_repo
+from tests.conftest import make_repo, perfsup
 
 BENCH = (
     "import time\nt = time.perf_counter()\nsum(range(10**5))\n"
     "print(f'METRIC t={time.perf_counter() - t}')\n"
 )
-
-
-def perfsup(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perfsup", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
 
 
 def test_init_writes_a_config_and_refuses_to_overwrite(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT_ENV, git
+from tests.conftest import GIT_ENV, git, perfsup
 
 pytestmark = pytest.mark.slow
 
@@ -25,17 +25,6 @@ EXPECTED = {
     "1.2.2": "build_failed",
     "1.2.3": "rejected",  # edits the protected bench.py
 }
-
-
-def perfsup(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "perfsup", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
