@@ -24,9 +24,11 @@ from sqlmodel import Session, col, select
 
 from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable, ScriptExhausted
 from perfsup.agent.prompt import build_messages
-from perfsup.config import Config, is_git_url
+from perfsup.config import Budgets, Config, is_git_url
 from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock, SystemClock
+from perfsup.engine.commands import CommandWatcher, read_text
+from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.policy import PolicyLimits, choose_parent
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.rundir import RunPaths
@@ -48,6 +50,9 @@ from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
 
 MAX_SOURCE_BYTES = 200_000
+# Every build, check and bench process carries the run directory in this
+# variable, so a restarted engine can find and kill what a dead one left.
+RUN_DIR_MARKER = "PERFSUP_RUN_DIR"
 
 
 @dataclass(frozen=True)
@@ -81,39 +86,75 @@ class Engine:
         self.store = store
         self.paths = paths
         self.backend = backend
-        self.executor = executor
+        self.controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
+        self.executor = ControlledExecutor(executor, self.controls)
         self.clock = clock or SystemClock()
-        self.report = report
+        self.report = self._reporter(report)
         self.rng = random.Random(seed)
         self.config_path = config_path
         self.host = platform.node()
         self.repo_path = self._repo_path()
         self.git = GitWorkspace(self.repo_path, paths.worktrees)
         self.env = _command_env(paths.root / "bin")
+        self.env[RUN_DIR_MARKER] = str(paths.root)  # finds our strays after a crash
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
-        self._deadline = _deadline(config, self.clock.now())
+        self._deadline_for = self.controls.budgets
+        self._deadline = _deadline(self.controls.budgets, self.clock.now())
 
     # ----------------------------------------------------------------- run
     def run(self) -> RunOutcome:
         """Run the loop to its end and return why it ended."""
+        watcher = CommandWatcher(
+            self.store,
+            self.controls,
+            config_text=lambda: read_text(self.config_path),
+            report=self.report,
+        )
         run_id = self._open_run()
+        self.controls.run_id = run_id
+        self.controls.set_state("running", "starting")
+        watcher.start()
         try:
-            self._check_baseline(run_id)
-            reason = self._loop(run_id)
-        except RunFailed as exc:
-            self._finish(run_id, RunStatus.FAILED, str(exc))
-            return RunOutcome(run_id, RunStatus.FAILED, str(exc))
-        self._finish(run_id, RunStatus.FINISHED, reason)
-        return RunOutcome(run_id, RunStatus.FINISHED, reason)
+            return self._run_until_done(run_id)
+        finally:
+            self.controls.set_state("stopped", "")
+            watcher.close()
+
+    def _run_until_done(self, run_id: int) -> RunOutcome:
+        while True:
+            try:
+                self._check_baseline(run_id)
+                reason = self._loop(run_id)
+            except RunFailed as exc:
+                self._finish(run_id, RunStatus.FAILED, str(exc))
+                return RunOutcome(run_id, RunStatus.FAILED, str(exc))
+            except StepAborted as exc:  # stopped during the baseline check
+                reason = exc.reason
+            if self.controls.stop_reason is not None:
+                self._finish(run_id, RunStatus.STOPPED, self.controls.stop_reason)
+                return RunOutcome(run_id, RunStatus.STOPPED, self.controls.stop_reason)
+            new_run = self.controls.promoted_run
+            if new_run is None:
+                self._finish(run_id, RunStatus.FINISHED, reason)
+                return RunOutcome(run_id, RunStatus.FINISHED, reason)
+            self._finish(run_id, RunStatus.FINISHED, f"a person promoted a node to run {new_run}")
+            self.controls.promoted_run = None
+            run_id = self.controls.run_id = new_run
+            self.report(f"run {run_id}: started from a promoted node")
 
     def _loop(self, run_id: int) -> str:
-        limits = PolicyLimits(
-            max_depth=self.config.budgets.max_depth,
-            max_children=self.config.budgets.max_children,
-            max_failures_in_a_row=self.config.budgets.max_failures_in_a_row,
-        )
         while True:
+            self.controls.set_state("running")
+            reason = self.controls.safe_point()
+            if reason:
+                return reason
+            budgets = self.controls.budgets
+            limits = PolicyLimits(
+                max_depth=budgets.max_depth,
+                max_children=budgets.max_children,
+                max_failures_in_a_row=budgets.max_failures_in_a_row,
+            )
             reason = self._budget_reason(run_id)
             if reason:
                 return reason
@@ -133,14 +174,19 @@ class Engine:
                     depth=parent.depth + 1,
                 )
                 s.add(node)
+            self.controls.begin(node.id)
             try:
                 self._experiment(run_id, node, parent)
+            except StepAborted as exc:
+                self._aborted(node, exc)
             except ScriptExhausted as exc:
                 self._drop_unanswered(node)
                 return str(exc)
             except ModelUnavailable as exc:
                 self._drop_unanswered(node)
                 return f"the model is unavailable: {exc}"
+            finally:
+                self.controls.end()
 
     # ---------------------------------------------------------- experiment
     def _experiment(self, run_id: int, node: Node, parent: Node) -> None:
@@ -152,6 +198,7 @@ class Engine:
         self._artifact(node.id, "agent", agent_log)
         candidate_dir = self.git.add_worktree(node.id, parent.commit_sha)
         proposal = self._propose(run_id, node, parent, parent_dir, candidate_dir, agent_log)
+        self.controls.raise_if_aborted()
         if proposal.edit is None:
             self.git.remove_worktree(candidate_dir)
             status = NodeStatus.REJECTED if proposal.refusal else NodeStatus.MALFORMED
@@ -266,7 +313,7 @@ class Engine:
             "inquiry": inquiry,
             "failed_tries": failed,
             "last_failure": last_failure,
-            "hints": [],
+            "hints": self.controls.hint_list(),
             "edit_format": "search_replace" if fmt == "auto" else fmt,
             "context_tokens": self.config.model.context_tokens,
             "answer_tokens": self.config.model.max_answer_tokens,
@@ -285,6 +332,8 @@ class Engine:
             log = self.paths.log(node.id, step)
             self._artifact(node.id, step, log)
             result = self.executor.run(spec.run, workdir, log, spec.timeout_s, env=self.env)
+            if result.cancelled:
+                return NodeStatus.CANCELLED, f"{step} was cancelled"
             if result.timed_out:
                 return NodeStatus.TIMEOUT, f"{step} did not finish within {spec.timeout_s:g} s"
             if result.exit_code != 0:
@@ -460,7 +509,15 @@ class Engine:
         self.report(f"{root.id:<10} checking the baseline builds and passes its checks")
         assert root.commit_sha is not None
         workdir = self.git.add_worktree(root.id, root.commit_sha)
-        failure = self._build_and_check(root, workdir)
+        self.controls.begin(root.id)
+        try:
+            failure = self._build_and_check(root, workdir)
+        except StepAborted:  # stopped: the baseline is checked again next start
+            self._set(root, status=NodeStatus.QUEUED)
+            self.git.remove_worktree(workdir)
+            raise
+        finally:
+            self.controls.end()
         if failure is not None:
             self.git.remove_worktree(workdir)
             self._end(root, failure[0], failure[1])
@@ -470,7 +527,10 @@ class Engine:
 
     # ------------------------------------------------------------- budgets
     def _budget_reason(self, run_id: int) -> str | None:
-        budgets = self.config.budgets
+        budgets = self.controls.budgets
+        if budgets is not self._deadline_for:  # a person changed the budgets
+            self._deadline_for = budgets
+            self._deadline = _deadline(budgets, self.clock.now())
         with self.store.session() as s:
             run = s.get(Run, run_id)
             assert run is not None
@@ -490,7 +550,7 @@ class Engine:
 
     def _pace_calls(self, run_id: int) -> None:
         """Keep to calls_per_hour over a sliding hour; refuse a call past the token budget."""
-        limit = self.config.budgets.calls_per_hour
+        limit = self.controls.budgets.calls_per_hour
         while True:
             with self.store.session() as s:
                 since = utcnow() - timedelta(hours=1)
@@ -500,10 +560,10 @@ class Engine:
                     .order_by(col(ModelCall.created_at))
                 ).all()
                 run = s.get(Run, run_id)
-                if run is not None and run.tokens_used >= self.config.budgets.max_tokens:
+                if run is not None and run.tokens_used >= self.controls.budgets.max_tokens:
                     raise ModelUnavailable(
                         f"token budget reached ({run.tokens_used} of "
-                        f"{self.config.budgets.max_tokens})"
+                        f"{self.controls.budgets.max_tokens})"
                     )
             if len(recent) < limit:
                 return
@@ -558,6 +618,22 @@ class Engine:
             ).first()
             if exists is None:
                 s.add(Artifact(node_id=node_id, kind="log", step=step, path=str(path)))
+
+    def _aborted(self, node: Node, exc: StepAborted) -> None:
+        """A person ended the experiment in flight: its processes are gone, record it."""
+        worktree = self.paths.worktrees / node.id
+        if worktree.exists() and self._built.get(node.id) != worktree:
+            self.git.remove_worktree(worktree)
+        self._end(node, exc.status, exc.reason)
+
+    def _reporter(self, report: Callable[[str], None]) -> Callable[[str], None]:
+        """Every progress line is also the engine's current detail for the TUI."""
+
+        def both(line: str) -> None:
+            self.controls.set_state(self.controls.state, line.strip())
+            report(line)
+
+        return both
 
     def _drop_unanswered(self, node: Node) -> None:
         """A node the model never answered is not an experiment: remove it."""
@@ -631,8 +707,8 @@ def _config_text(path: Path | None) -> str:
         return ""
 
 
-def _deadline(config: Config, now: datetime) -> datetime | None:
-    deadline = config.budgets.deadline
+def _deadline(budgets: Budgets, now: datetime) -> datetime | None:
+    deadline = budgets.deadline
     if deadline is None:
         return None
     if isinstance(deadline, datetime):
