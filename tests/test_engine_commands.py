@@ -59,15 +59,15 @@ class Live:
     engine: Engine
     store: Store
     delay: Path  # while this file exists, every benchmark run waits
+    paths: RunPaths
+    thread: threading.Thread
+    outcome: list[RunOutcome]
 
     def hold(self) -> None:
         self.delay.write_text("hold")
 
     def release(self) -> None:
         self.delay.unlink(missing_ok=True)
-    paths: RunPaths
-    thread: threading.Thread
-    outcome: list[RunOutcome]
 
     def node(self, node_id: str) -> Node | None:
         with self.store.session() as s:

@@ -129,9 +129,7 @@ class CommandWatcher:
             try:
                 priority = int(args.get("priority"))  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                raise Refused(
-                    f"priority {args.get('priority')!r} is not a whole number"
-                ) from None
+                raise Refused(f"priority {args.get('priority')!r} is not a whole number") from None
             node.priority = priority
             s.add(node)
             return f"priority of {node.id} set to {priority}"
