@@ -7,10 +7,12 @@ node) print one line to stderr and exit non-zero; they never show a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from perfsup import __version__
 from perfsup.config import Config, ConfigError, load_config
@@ -59,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("node", help="node id, for example 1.3.2")
     p.add_argument("-o", "--output", help="patch file (default: stdout)")
 
+    from perfsup.cli.ctl import add_ctl_parser
+
+    add_ctl_parser(sub, with_config)
+    p = sub.add_parser("stop", help="stop the running engine (same as `perfsup ctl stop`)")
+    with_config(p)
+    p = sub.add_parser("attach", help="follow a running engine")
+    with_config(p)
+
     p = sub.add_parser("demo", help="run perfsup on the bundled demo target")
     p.add_argument("--headless", action="store_true", help="plain output, no TUI")
     p.add_argument("--dir", help="folder for the demo (default: a new temporary folder)")
@@ -103,18 +113,62 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config, config_path = _load(args)
-    if not args.headless:
-        print("perfsup: the TUI is not built yet; running headless in the foreground")
-    return _run_engine(config, config_path, args.run_dir, args.seed)
+    if args.headless:
+        return _run_engine(config, config_path, args.run_dir, args.seed)
+    return _run_detached(config, config_path, args)
+
+
+def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -> int:
+    """Start the engine in its own session, then follow it until Ctrl-C detaches."""
+    from perfsup.cli.detach import follow, pid_alive, start_detached
+    from perfsup.engine.lock import lock_holder
+    from perfsup.engine.rundir import run_paths
+
+    paths = run_paths(config, args.run_dir)
+    holder = lock_holder(paths.root)
+    if holder is not None:
+        raise CliError(
+            f"an engine (pid {holder}) is already running on {paths.root}; "
+            "`perfsup attach` follows it, `perfsup stop` stops it"
+        )
+    argv = ["run", "--headless", "-c", str(config_path), "--run-dir", str(paths.root)]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
+    old_log = paths.root / "engine.log"
+    offset = old_log.stat().st_size if old_log.exists() else 0
+    pid, log = start_detached(argv, paths.root)
+    print(
+        f"perfsup: engine started in the background (pid {pid}), log {log}\n"
+        "perfsup: the TUI is not available yet; following the log. "
+        "Ctrl-C detaches (the engine keeps running); `perfsup stop` stops it.",
+        flush=True,
+    )
+    try:
+        follow(log, lambda: pid_alive(pid), offset)
+    except KeyboardInterrupt:
+        print(f"\nperfsup: detached; the engine keeps running (pid {pid})")
+    return 0
 
 
 def _run_engine(config: Config, config_path: Path, run_dir: str | None, seed: int | None) -> int:
-    from perfsup.engine.loop import Engine
+    from perfsup.engine.lock import EngineRunning, engine_lock
     from perfsup.engine.rundir import run_paths
+
+    paths = run_paths(config, run_dir)
+    try:
+        with engine_lock(paths.root):
+            return _run_locked(config, config_path, paths, seed)
+    except EngineRunning as exc:
+        raise CliError(f"{exc}; `perfsup attach` follows it, `perfsup stop` stops it") from None
+
+
+def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None) -> int:
+    import signal
+
+    from perfsup.engine.loop import Engine
     from perfsup.store import RunStatus, StoreError, open_store
     from perfsup.workspace.executor import LocalExecutor
 
-    paths = run_paths(config, run_dir)
     try:
         store = open_store(paths.store)
     except StoreError as exc:
@@ -128,14 +182,81 @@ def _run_engine(config: Config, config_path: Path, run_dir: str | None, seed: in
         executor=LocalExecutor(),
         seed=seed,
         config_path=config_path,
-        report=lambda line: print(line, flush=True),
+        report=_say,
     )
+    # The engine outlives its terminal: a hang-up is ignored (output that
+    # cannot be written is dropped) and SIGTERM stops it like `perfsup stop`.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: engine.controls.stop("stopped by SIGTERM"))
     try:
         outcome = engine.run()
     finally:
         store.close()
-    print(f"store: {paths.store}")
+    _say(f"store: {paths.store}")
     return 1 if outcome.status == RunStatus.FAILED else 0
+
+
+def _say(line: str) -> None:
+    """Print a progress line; a closed terminal must not stop the engine."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    from perfsup.cli.ctl import CtlError, command_args, send
+
+    config, _ = _load(args)
+    kind = "stop" if args.command == "stop" else args.kind
+    try:
+        payload = command_args(args) if args.command == "ctl" else {}
+    except CtlError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    _require_engine(config, args.run_dir)
+    store = _open_existing_store(config, args.run_dir)
+    try:
+        command = send(store, kind, payload)
+    except CtlError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    if command.status == "applied":
+        print(f"{kind}: {command.result}")
+        return 0
+    print(f"perfsup: {kind} refused: {command.result}", file=sys.stderr)
+    return 1
+
+
+def _require_engine(config: Config, run_dir: str | None) -> int:
+    from perfsup.engine.lock import lock_holder
+    from perfsup.engine.rundir import run_paths
+
+    root = run_paths(config, run_dir).root
+    pid = lock_holder(root)
+    if pid is None:
+        raise CliError(f"no engine is running on {root} (start one with `perfsup run`)")
+    return pid
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from perfsup.cli.detach import LOG_NAME, follow
+    from perfsup.engine.lock import lock_holder
+    from perfsup.engine.rundir import run_paths
+
+    config, _ = _load(args)
+    pid = _require_engine(config, args.run_dir)
+    root = run_paths(config, args.run_dir).root
+    print(
+        f"perfsup: the TUI is not available yet; following the engine (pid {pid}) log. "
+        "Ctrl-C detaches.",
+        flush=True,
+    )
+    log = root / LOG_NAME
+    start = max(0, log.stat().st_size - 4000) if log.exists() else 0
+    try:
+        follow(log, lambda: lock_holder(root) is not None, start)
+    except KeyboardInterrupt:
+        print(f"\nperfsup: detached; the engine keeps running (pid {pid})")
+    return 0
 
 
 def _backend(config: Config):  # type: ignore[no-untyped-def]
@@ -175,9 +296,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     try:
         with store.session() as session:
             print(render_store(session, config.primary_metric.name, args.run, args.events))
+            print(_engine_status(session, config, args.run_dir))
     finally:
         store.close()
     return 0
+
+
+def _engine_status(session: Any, config: Config, run_dir: str | None) -> str:
+    from sqlmodel import col, select
+
+    from perfsup.cli.status import engine_line
+    from perfsup.engine.lock import lock_holder
+    from perfsup.engine.rundir import run_paths
+    from perfsup.store import Run
+
+    run = session.exec(select(Run).order_by(col(Run.id).desc())).first()
+    if run is None:
+        return "engine: not running"
+    return "\n" + engine_line(run, lock_holder(run_paths(config, run_dir).root))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -252,4 +388,7 @@ HANDLERS = {
     "status": cmd_status,
     "export": cmd_export,
     "demo": cmd_demo,
+    "ctl": cmd_ctl,
+    "stop": cmd_ctl,
+    "attach": cmd_attach,
 }

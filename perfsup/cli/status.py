@@ -66,3 +66,15 @@ def render_store(session: Session, metric: str, run_id: int | None = None, event
     if not runs:
         return "no runs in this store yet"
     return "\n\n".join(render_run(session, run, metric, events=events) for run in runs)
+
+
+def engine_line(run: Run, holder: int | None, sandbox: str = "") -> str:
+    """`engine: running (pid 123): 1.4 benchmarking ...`, or why none runs."""
+    box = f"; sandbox: {sandbox}" if sandbox else ""
+    if holder is None:
+        if run.engine_state not in ("stopped", ""):
+            died = f"it died while {run.engine_state}; `perfsup run` continues the run"
+            return f"engine: not running ({died}){box}"
+        return f"engine: not running{box}"
+    detail = f": {run.engine_detail}" if run.engine_detail else ""
+    return f"engine: {run.engine_state} (pid {holder}){detail}{box}"

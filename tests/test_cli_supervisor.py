@@ -1,0 +1,213 @@
+"""The engine as a background process: `perfsup run` detaches it, `ctl`,
+`status`, `attach` and `stop` talk to it, one engine per run directory, and
+a headless engine survives its terminal closing. Real processes throughout."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import signal
+import subprocess
+import sys
+import termios
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from perfsup.engine.lock import lock_holder
+from perfsup.store import Node, Run, open_store
+from tests.conftest import make_repo
+from tests.test_engine_commands import APP, BENCH, NO_GAIN
+
+
+def perfsup(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "perfsup", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class Target:
+    def __init__(self, tmp_path: Path) -> None:
+        self.hold = tmp_path / "hold"
+        self.hold.write_text("hold")
+        make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": BENCH.format(delay=self.hold)})
+        (tmp_path / "answers.toml").write_text(
+            "".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in [NO_GAIN] * 3)
+        )
+        self.config = tmp_path / "perfsup.toml"
+        self.run_dir = tmp_path / "run"
+        self.config.write_text(
+            textwrap.dedent(
+                """
+                [target]
+                repo = "repo"
+                goal = "lower the cost"
+                [bench]
+                run = "bash bench.sh"
+                pairs = 3
+                warmup = 0
+                [[metrics]]
+                name = "t"
+                [access]
+                writable = ["src"]
+                protected = ["bench.sh"]
+                [model]
+                backend = "scripted"
+                script = "answers.toml"
+                [budgets]
+                max_experiments = 2
+                """
+            )
+        )
+
+    @property
+    def opts(self) -> list[str]:
+        return ["-c", str(self.config), "--run-dir", str(self.run_dir)]
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return perfsup("ctl", *args, *self.opts)
+
+    def node_status(self, node_id: str) -> str | None:
+        if lock_holder(self.run_dir) is None and not (self.run_dir / "perfsup.db").exists():
+            return None
+        # Read only: the engine creates and migrates the store (a reader that
+        # migrated a brand-new store at the same moment would race it).
+        store = open_store(self.run_dir / "perfsup.db", migrate=False)
+        try:
+            with store.session() as s:
+                node = s.get(Node, node_id)
+                return node.status if node else None
+        except OperationalError:  # the engine is still creating the tables
+            return None
+        finally:
+            store.close()
+
+    def run_row(self) -> Run:
+        store = open_store(self.run_dir / "perfsup.db", migrate=False)
+        try:
+            with store.session() as s:
+                run = s.get(Run, 1)
+                assert run is not None
+                return run
+        finally:
+            store.close()
+
+
+def wait(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[Target]:
+    made = Target(tmp_path)
+    yield made
+    made.hold.unlink(missing_ok=True)
+    pid = lock_holder(made.run_dir)
+    if pid is not None and pid > 0:  # never leave an engine behind
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_run_detaches_and_ctl_status_stop_drive_the_engine(target: Target) -> None:
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "perfsup", "run", *target.opts],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait("1.1 benchmarking", lambda: target.node_status("1.1") == "benchmarking")
+        pid = lock_holder(target.run_dir)
+        assert pid is not None and pid != launcher.pid
+        assert os.getsid(pid) != os.getsid(0)  # its own session: no terminal reaches it
+        launcher.send_signal(signal.SIGINT)  # Ctrl-C only detaches
+        out, _ = launcher.communicate(timeout=10)
+        assert "detached; the engine keeps running" in out
+        assert lock_holder(target.run_dir) == pid
+
+        second = perfsup("run", "--headless", *target.opts)
+        assert second.returncode == 1
+        assert f"an engine (pid {pid}) is already running" in second.stderr
+
+        sent = time.monotonic()
+        paused = target.ctl("pause")
+        assert paused.returncode == 0, paused.stderr
+        assert paused.stdout.startswith("pause: paused")
+        wait("paused", lambda: target.run_row().engine_state == "paused", timeout=1)
+        assert time.monotonic() - sent < 3  # the CLI's own start-up included
+        again = target.ctl("pause")
+        assert again.returncode == 1 and "already paused" in again.stderr
+
+        status = perfsup("status", *target.opts)
+        assert f"engine: paused (pid {pid})" in status.stdout
+
+        prio = target.ctl("priority", "1", "3")
+        assert prio.returncode == 0 and "priority of 1 set to 3" in prio.stdout
+        bad = target.ctl("budgets", "max_experiments")
+        assert bad.returncode == 2 and "is not KEY=VALUE" in bad.stderr
+
+        stopped = perfsup("stop", *target.opts)
+        assert stopped.returncode == 0, stopped.stderr
+        wait("engine gone", lambda: lock_holder(target.run_dir) is None, timeout=10)
+        assert target.run_row().status == "stopped"
+        assert target.node_status("1.1") == "cancelled"
+        status = perfsup("status", *target.opts)
+        assert "engine: not running" in status.stdout
+        log = (target.run_dir / "engine.log").read_text()
+        assert "command stop" in log
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+            launcher.wait()
+
+
+def test_ctl_without_an_engine_says_so(target: Target) -> None:
+    done = target.ctl("pause")
+    assert done.returncode == 1
+    assert "no engine is running" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_headless_engine_survives_its_terminal_closing(target: Target) -> None:
+    master, slave = pty.openpty()
+
+    def take_terminal() -> None:  # the pty becomes the controlling terminal, like a shell's
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "perfsup", "run", "--headless", *target.opts],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
+    os.close(slave)
+    try:
+        wait("1.1 benchmarking", lambda: target.node_status("1.1") == "benchmarking")
+        os.close(master)  # the terminal goes away: the kernel hangs up the session
+        time.sleep(0.5)
+        assert engine.poll() is None
+        target.hold.unlink()
+        wait("run finished", lambda: engine.poll() is not None, timeout=60)
+        assert target.run_row().status == "finished"
+        assert target.node_status("1.2") == "discarded"
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
