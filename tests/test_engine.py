@@ -160,7 +160,8 @@ def test_baseline_that_fails_its_build_fails_the_run(tmp_path: Path) -> None:
 
 
 def test_restart_marks_in_flight_nodes_interrupted_and_continues(tmp_path: Path) -> None:
-    config = setup_target(tmp_path, "echo 'METRIC t=1'\n", [CHANGE, CHANGE])
+    other = answer("count from zero", "    return sum(range(n))\n", "    return sum(range(0, n))\n")
+    config = setup_target(tmp_path, "echo 'METRIC t=1'\n", [CHANGE, other])
     engine, _ = run_engine(config, tmp_path)
     before = nodes(engine)
     assert before["1.2"].status == "discarded"
@@ -178,3 +179,13 @@ def test_restart_marks_in_flight_nodes_interrupted_and_continues(tmp_path: Path)
     with again.store.session() as s:
         events = [e.kind for e in s.exec(select(Event)).all()]
     assert "node_interrupted" in events and "run_resumed" in events
+
+
+def test_an_identical_diff_is_refused_before_it_is_built(tmp_path: Path) -> None:
+    config = setup_target(tmp_path, "echo 'METRIC t=1'\n", [CHANGE, CHANGE])
+    engine, paths = run_engine(config, tmp_path)
+    found = nodes(engine)
+    assert found["1.2"].status == "rejected"
+    assert found["1.2"].reason == "identical to 1.1"
+    assert found["1.2"].diff == found["1.1"].diff
+    assert not paths.log("1.2", "build").exists()  # never built, never measured

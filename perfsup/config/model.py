@@ -100,6 +100,9 @@ class Budgets(_Strict):
     max_depth: int = Field(12, ge=1)
     max_children: int = Field(8, ge=1)
     max_failures_in_a_row: int = Field(4, ge=1)
+    explore: float = Field(
+        0.1, ge=0.0, le=1.0, description="share of experiments on a random node, not the best"
+    )
 
 
 class DecisionSettings(_Strict):

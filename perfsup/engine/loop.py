@@ -29,7 +29,8 @@ from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
-from perfsup.engine.policy import PolicyLimits, choose_parent
+from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
+from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.rundir import RunPaths
 from perfsup.metrics.stats import decide
@@ -50,9 +51,6 @@ from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
 
 MAX_SOURCE_BYTES = 200_000
-# Every build, check and bench process carries the run directory in this
-# variable, so a restarted engine can find and kill what a dead one left.
-RUN_DIR_MARKER = "PERFSUP_RUN_DIR"
 
 
 @dataclass(frozen=True)
@@ -154,12 +152,13 @@ class Engine:
                 max_depth=budgets.max_depth,
                 max_children=budgets.max_children,
                 max_failures_in_a_row=budgets.max_failures_in_a_row,
+                explore=budgets.explore,
             )
             reason = self._budget_reason(run_id)
             if reason:
                 return reason
             with self.store.session() as s:
-                parent = choose_parent(run_nodes(s, run_id), limits)
+                parent = choose_parent(run_nodes(s, run_id), limits, self.rng)
                 if parent is None:
                     return (
                         "no node left to expand (limits on depth, children per node "
@@ -225,6 +224,11 @@ class Engine:
             diff_hash=hashlib.sha256(diff.encode()).hexdigest(),
         )
 
+        twin = find_twin(self.store, node)
+        if twin is not None:  # an identical diff is never built or measured twice
+            self.git.remove_worktree(candidate_dir)
+            self._end(node, NodeStatus.REJECTED, f"identical to {twin}")
+            return
         failure = self._build_and_check(node, candidate_dir)
         if failure is not None:
             self._discard_worktree(node.id, candidate_dir)
@@ -485,7 +489,13 @@ class Engine:
             return run.id
 
     def _reconcile(self, s: Session, run_id: int) -> None:
-        """Nodes left in flight by a dead engine are marked interrupted."""
+        """Nodes left in flight by a dead engine are marked interrupted; its strays die."""
+        killed = kill_orphans(self.paths.root)
+        if killed:
+            pids = ", ".join(map(str, killed))
+            record_event(
+                s, "orphans_killed", f"killed processes left running: {pids}", run_id=run_id
+            )
         stale = s.exec(
             select(Node).where(Node.run_id == run_id, col(Node.status).in_(list(IN_FLIGHT)))
         ).all()

@@ -1,17 +1,25 @@
 """Which node to expand next.
 
 Best-first: the person's priority first, then the measured gain from the run
-root, deeper nodes breaking ties (a kept node's children build on it). A node
+root, deeper nodes breaking ties (a kept node's children build on it). A
+configured share of choices explores instead: a random eligible node. A node
 is never expanded below a pruned one, past the depth limit, past its
-children limit, or after too many failures in a row among its children.
+children limit, or after too many failures in a row among its children (then
+the policy turns elsewhere). Experiments that never got to test their idea
+(interrupted by a crash, cancelled or pruned by a person) count neither as
+failures nor towards the children limit.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlmodel import col, select
+
+from perfsup.store.db import Store
 from perfsup.store.models import Node, NodeStatus
 from perfsup.store.tree import id_key
 
@@ -21,6 +29,16 @@ class PolicyLimits:
     max_depth: int
     max_children: int
     max_failures_in_a_row: int
+    explore: float = 0.0  # share of choices that pick a random eligible node
+
+
+# Ended by a crash or a person, not by what the change did.
+NOT_TRIED = frozenset({NodeStatus.INTERRUPTED, NodeStatus.CANCELLED, NodeStatus.PRUNED})
+
+
+def tried(children: Sequence[Node]) -> list[Node]:
+    """The children that really tested their idea (or are testing it now)."""
+    return [c for c in children if c.status not in NOT_TRIED]
 
 
 def cumulative_gain(node: Node, by_id: Mapping[str, Node]) -> float:
@@ -37,7 +55,7 @@ def cumulative_gain(node: Node, by_id: Mapping[str, Node]) -> float:
 def failures_in_a_row(children: Sequence[Node]) -> int:
     """How many of the most recent finished children failed or were discarded."""
     count = 0
-    for child in sorted(children, key=lambda n: id_key(n.id), reverse=True):
+    for child in sorted(tried(children), key=lambda n: id_key(n.id), reverse=True):
         if child.status == NodeStatus.KEPT:
             break
         if NodeStatus(child.status).finished:
@@ -45,7 +63,9 @@ def failures_in_a_row(children: Sequence[Node]) -> int:
     return count
 
 
-def choose_parent(nodes: Sequence[Node], limits: PolicyLimits) -> Node | None:
+def choose_parent(
+    nodes: Sequence[Node], limits: PolicyLimits, rng: random.Random | None = None
+) -> Node | None:
     """The kept node to try a new change on, or None when the tree is exhausted."""
     by_id = {n.id: n for n in nodes}
     kids: dict[str, list[Node]] = {}
@@ -66,10 +86,25 @@ def choose_parent(nodes: Sequence[Node], limits: PolicyLimits) -> Node | None:
         for n in nodes
         if n.status == NodeStatus.KEPT
         and n.depth < limits.max_depth
-        and len(kids.get(n.id, [])) < limits.max_children
+        and len(tried(kids.get(n.id, []))) < limits.max_children
         and failures_in_a_row(kids.get(n.id, [])) < limits.max_failures_in_a_row
         and not blocked(n)
     ]
     if not candidates:
         return None
+    if rng is not None and limits.explore > 0 and rng.random() < limits.explore:
+        return rng.choice(sorted(candidates, key=lambda n: id_key(n.id)))
     return max(candidates, key=lambda n: (n.priority, cumulative_gain(n, by_id), n.depth))
+
+
+def find_twin(store: Store, node: Node) -> str | None:
+    """The id of an earlier node with the same diff as `node`, or None."""
+    if node.diff_hash is None:
+        return None
+    with store.session() as s:
+        twin = s.exec(
+            select(Node.id)
+            .where(Node.diff_hash == node.diff_hash, Node.id != node.id)
+            .order_by(col(Node.created_at))
+        ).first()
+    return twin
