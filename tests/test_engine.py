@@ -189,3 +189,17 @@ def test_an_identical_diff_is_refused_before_it_is_built(tmp_path: Path) -> None
     assert found["1.2"].reason == "identical to 1.1"
     assert found["1.2"].diff == found["1.1"].diff
     assert not paths.log("1.2", "build").exists()  # never built, never measured
+
+
+def test_a_change_interrupted_by_a_crash_may_be_tried_again(tmp_path: Path) -> None:
+    config = setup_target(tmp_path, "echo 'METRIC t=1'\n", [CHANGE])
+    engine, _ = run_engine(config, tmp_path)
+    with engine.store.session() as s:  # pretend the engine died while measuring 1.1
+        node = s.get(Node, "1.1")
+        assert node is not None
+        node.status = "benchmarking"
+    engine.store.close()
+    again, _ = run_engine(config, tmp_path)
+    found = nodes(again)
+    assert found["1.1"].status == "interrupted"
+    assert found["1.2"].status == "discarded"  # the same diff, measured this time

@@ -52,7 +52,7 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
             run = "python check.py"
             [bench]
             run = "python bench.py"
-            pairs = 3
+            pairs = 6
             warmup = 0
             [[metrics]]
             name = "time_ms"
@@ -63,7 +63,9 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
             backend = "scripted"
             script = "{repo / "answers.toml"}"
             [budgets]
-            max_experiments = 60
+            max_experiments = 80
+            max_children = 100
+            max_failures_in_a_row = 100
             [run]
             keep_worktrees = "none"
             """
@@ -86,7 +88,7 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
                 while not finished_nodes(db) and time.monotonic() < deadline:
                     time.sleep(0.05)
             if kill < KILLS:
-                time.sleep(rng.uniform(0.0, 3.0))
+                time.sleep(rng.uniform(0.0, 4.0))
                 engine.send_signal(signal.SIGKILL)
             engine.wait(timeout=120)
             now = finished_nodes(db)
@@ -108,7 +110,9 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
     assert status == "finished", reason
     assert len(ids) == len(set(ids))
     assert in_flight == 0
-    assert len(seen) > 10  # the run really made progress across the kills
+    # The run got through all five scripted answers despite the kills.
+    outcomes = {status for status, _diff, _reason in seen.values()}
+    assert {"kept", "discarded", "checks_failed", "build_failed", "rejected"} <= outcomes
     assert not marked_processes(run_dir)  # no build, check or bench process left
     worktrees = run_dir / "worktrees"
     assert not worktrees.exists() or not list(worktrees.iterdir())

@@ -98,13 +98,21 @@ def choose_parent(
 
 
 def find_twin(store: Store, node: Node) -> str | None:
-    """The id of an earlier node with the same diff as `node`, or None."""
+    """The id of an earlier node with the same diff as `node`, or None.
+
+    A twin that never tested its idea (interrupted, cancelled, pruned) does
+    not count: the same change may then be tried again.
+    """
     if node.diff_hash is None:
         return None
     with store.session() as s:
         twin = s.exec(
             select(Node.id)
-            .where(Node.diff_hash == node.diff_hash, Node.id != node.id)
+            .where(
+                Node.diff_hash == node.diff_hash,
+                Node.id != node.id,
+                col(Node.status).not_in([s.value for s in NOT_TRIED]),
+            )
             .order_by(col(Node.created_at))
         ).first()
     return twin
