@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlmodel import select
 
 from perfsup.engine.lock import lock_holder
-from perfsup.store import Node, Run, open_store
+from perfsup.store import Event, Node, Run, open_store
 from tests.conftest import make_repo
 from tests.test_engine_commands import APP, BENCH, NO_GAIN
 
@@ -211,3 +212,38 @@ def test_headless_engine_survives_its_terminal_closing(target: Target) -> None:
         if engine.poll() is None:
             engine.kill()
             engine.wait()
+
+
+def test_restart_after_kill_9_kills_the_dead_engines_processes(target: Target) -> None:
+    from perfsup.engine.orphans import marked_processes
+
+    argv = [sys.executable, "-m", "perfsup", "run", "--headless", *target.opts]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait("1.1 benchmarking", lambda: target.node_status("1.1") == "benchmarking")
+        strays = wait(  # the shell waiting on the hold file; its `sleep 0.05`s come and go
+            "a bench process",
+            lambda: [p for p in marked_processes(target.run_dir) if "bench.sh" in p.cmdline()],
+        )
+        first.kill()
+        first.wait()
+        time.sleep(0.3)
+        assert all(p.is_running() for p in strays)  # the held bench outlived its engine
+        second = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait("1.1 interrupted", lambda: target.node_status("1.1") == "interrupted")
+            assert not any(p.is_running() and p.status() != "zombie" for p in strays)
+            store = open_store(target.run_dir / "perfsup.db", migrate=False)
+            try:
+                with store.session() as s:
+                    events = s.exec(select(Event).where(Event.kind == "orphans_killed")).all()
+            finally:
+                store.close()
+            assert len(events) == 1 and str(strays[0].pid) in events[0].message
+        finally:
+            second.kill()
+            second.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
