@@ -168,6 +168,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
     from perfsup.engine.loop import Engine
     from perfsup.store import RunStatus, StoreError, open_store
     from perfsup.workspace.executor import LocalExecutor
+    from perfsup.workspace.sandbox import SandboxExecutor
 
     try:
         store = open_store(paths.store)
@@ -179,7 +180,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         store=store,
         paths=paths,
         backend=backend,
-        executor=LocalExecutor(),
+        executor=SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], _say),
         seed=seed,
         config_path=config_path,
         report=_say,
@@ -309,11 +310,13 @@ def _engine_status(session: Any, config: Config, run_dir: str | None) -> str:
     from perfsup.engine.lock import lock_holder
     from perfsup.engine.rundir import run_paths
     from perfsup.store import Run
+    from perfsup.workspace.sandbox import detect_isolation
 
     run = session.exec(select(Run).order_by(col(Run.id).desc())).first()
     if run is None:
         return "engine: not running"
-    return "\n" + engine_line(run, lock_holder(run_paths(config, run_dir).root))
+    sandbox = detect_isolation(config.sandbox).description
+    return "\n" + engine_line(run, lock_holder(run_paths(config, run_dir).root), sandbox)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -119,6 +119,21 @@ class RunSettings(_Strict):
     keep_worktrees: Literal["none", "kept", "all"] = "kept"
 
 
+class SandboxSettings(_Strict):
+    """The box build, check and bench commands run in (the model wrote that code)."""
+
+    kind: Literal["auto", "bwrap", "unshare", "none"] = "auto"
+    network: bool = Field(False, description="allow network access (off by default)")
+    cpu_s: int = Field(3600, ge=1, description="CPU seconds per command")
+    memory_mb: int = Field(8192, ge=64, description="address space per process, MiB")
+    file_mb: int = Field(2048, ge=1, description="largest file a command may write, MiB")
+    processes: int = Field(512, ge=8, description="processes and threads at once")
+    pass_env: list[str] = Field(default_factory=list, description="variables passed through")
+    writable_paths: list[str] = Field(
+        default_factory=list, description="extra writable folders (for example a build cache)"
+    )
+
+
 class TuiSettings(_Strict):
     """Look and keys of the TUI."""
 
@@ -139,6 +154,7 @@ class Config(_Strict):
     budgets: Budgets = Budgets()
     decision: DecisionSettings = DecisionSettings()
     run: RunSettings = RunSettings()
+    sandbox: SandboxSettings = SandboxSettings()
     tui: TuiSettings = TuiSettings()
 
     @field_validator("metrics")

@@ -1,0 +1,215 @@
+"""Run build, check and bench commands in a box: the model writes that code.
+
+The command line is wrapped, in this order:
+
+1. a pids cgroup (only when running as root with a writable cgroup v1
+   `pids` hierarchy: the kernel never applies RLIMIT_NPROC to root);
+2. `prlimit`: CPU time, address space, file size and process count;
+3. the isolation: `bwrap` (no network, everything read-only except the
+   worktree, the run directory, a private /tmp and configured paths, its
+   own pid namespace so nothing outlives the command), else `unshare -rn`
+   (no network only), else nothing, with a warning that isolation is off.
+
+The environment is scrubbed: only PATH, HOME, LANG and friends, perfsup's
+own marks and the configured `pass_env` variables reach the command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfsup.config.model import SandboxSettings
+from perfsup.workspace.executor import Executor
+from perfsup.workspace.runner import CommandResult
+
+__all__ = ["Isolation", "SandboxExecutor", "detect_isolation", "scrub_env"]
+
+# Always passed: what any build needs to find tools and speak a language.
+BASIC_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "USER", "LOGNAME", "TZ")
+# perfsup's own marks (the run directory, for finding strays after a crash).
+PERFSUP_PREFIX = "PERFSUP_"
+_PIDS_V1 = Path("/sys/fs/cgroup/pids")
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """Which isolation is in use and a one-line description for `perfsup status`."""
+
+    kind: str  # "bwrap", "unshare" or "none"
+    network: bool
+
+    @property
+    def description(self) -> str:
+        net = "network allowed" if self.network else "no network"
+        if self.kind == "bwrap":
+            return f"bubblewrap ({net}, read-only outside the worktree and run directory)"
+        if self.kind == "unshare":
+            return f"unshare ({net}; writes outside the worktree are NOT refused)"
+        return "none: isolation is OFF (install bubblewrap); resource limits only"
+
+
+def _works(argv: list[str]) -> bool:
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+@functools.cache
+def _bwrap_works() -> bool:
+    return shutil.which("bwrap") is not None and _works(
+        ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-net", "true"]
+    )
+
+
+@functools.cache
+def _unshare_works() -> bool:
+    return shutil.which("unshare") is not None and _works(["unshare", "-rn", "true"])
+
+
+def detect_isolation(settings: SandboxSettings) -> Isolation:
+    """The strongest isolation this machine offers within what the config allows."""
+    wanted = settings.kind
+    if wanted in ("auto", "bwrap") and _bwrap_works():
+        return Isolation("bwrap", settings.network)
+    if wanted in ("auto", "unshare") and _unshare_works():
+        return Isolation("unshare", settings.network)
+    return Isolation("none", True)
+
+
+def scrub_env(env: Mapping[str, str], passed: Iterable[str]) -> dict[str, str]:
+    """Only the basics, perfsup's marks and the configured variables."""
+    keep = set(BASIC_ENV) | set(passed)
+    return {k: v for k, v in env.items() if k in keep or k.startswith(PERFSUP_PREFIX)}
+
+
+class SandboxExecutor:
+    """An executor that runs every command inside the sandbox."""
+
+    def __init__(
+        self,
+        inner: Executor,
+        settings: SandboxSettings,
+        writable: Iterable[Path],
+        report: Callable[[str], None] = print,
+    ) -> None:
+        self.inner = inner
+        self.settings = settings
+        self.writable = [Path(p).resolve() for p in writable]
+        self.writable += [Path(p).expanduser().resolve() for p in settings.writable_paths]
+        self.isolation = detect_isolation(settings)
+        remove_stale_cgroups()
+        if self.isolation.kind == "none":
+            report("warning: sandbox isolation is OFF (no bubblewrap or unshare usable here)")
+
+    def wrap(self, command: str, cwd: Path, cgroup: Path | None = None) -> str:
+        """The shell line that runs `command` in the box."""
+        s = self.settings
+        limits = [
+            "prlimit",
+            f"--cpu={s.cpu_s}",
+            f"--as={s.memory_mb * 1024 * 1024}",
+            f"--fsize={s.file_mb * 1024 * 1024}",
+            f"--nproc={s.processes}",
+            "--",
+        ]
+        inner = ["/bin/bash", "-c", command]
+        argv = limits + self._isolate(cwd) + inner
+        line = shlex.join(argv)
+        if cgroup is not None:
+            line = f"echo $$ > {shlex.quote(str(cgroup / 'cgroup.procs'))} && exec {line}"
+        return f"exec {line}" if cgroup is None else line
+
+    def _isolate(self, cwd: Path) -> list[str]:
+        iso = self.isolation
+        if iso.kind == "bwrap":
+            argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+            argv += ["--tmpfs", "/tmp", "--unshare-pid", "--die-with-parent"]
+            if not iso.network:
+                argv.append("--unshare-net")
+            for path in dict.fromkeys([cwd.resolve(), *self.writable]):
+                if path.exists():
+                    argv += ["--bind", str(path), str(path)]
+            return [*argv, "--chdir", str(cwd.resolve()), "--"]
+        if iso.kind == "unshare" and not iso.network:
+            return ["unshare", "-rn", "--"]
+        return []
+
+    def run(
+        self,
+        command: str,
+        cwd: Path,
+        log_path: Path,
+        timeout_s: float,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        """Run `command` in the box; the inner executor does the waiting and killing."""
+        cgroup = _make_pids_cgroup(self.settings.processes)
+        try:
+            return self.inner.run(
+                self.wrap(command, cwd, cgroup),
+                cwd,
+                log_path,
+                timeout_s,
+                env=scrub_env(env if env is not None else os.environ, self.settings.pass_env),
+                on_line=on_line,
+                cancel=cancel,
+            )
+        finally:
+            if cgroup is not None:
+                with contextlib.suppress(OSError):
+                    cgroup.rmdir()
+
+
+def _make_pids_cgroup(limit: int) -> Path | None:
+    """A fresh pids cgroup holding at most `limit` tasks, when root can make one."""
+    if os.geteuid() != 0 or not os.access(_PIDS_V1, os.W_OK):
+        return None
+    path = _PIDS_V1 / f"perfsup-{os.getpid()}-{next(_counter)}"
+    try:
+        path.mkdir()
+        (path / "pids.max").write_text(str(limit))
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+        return None
+    return path
+
+
+def remove_stale_cgroups() -> None:
+    """Remove empty pids cgroups left by engines that died (kill -9) before cleanup."""
+    if not _PIDS_V1.is_dir():
+        return
+    for path in _PIDS_V1.glob("perfsup-*-*"):
+        try:
+            owner = int(path.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if owner != os.getpid() and not _alive(owner):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # fails while a task is still inside: left for next time
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
