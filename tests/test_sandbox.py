@@ -1,0 +1,80 @@
+"""The sandbox executor on real commands: environment, writes, network, limits."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from perfsup.config.model import SandboxSettings
+from perfsup.workspace.executor import LocalExecutor
+from perfsup.workspace.sandbox import SandboxExecutor, detect_isolation
+
+HAS_BWRAP = detect_isolation(SandboxSettings(kind="bwrap")).kind == "bwrap"
+HAS_UNSHARE = detect_isolation(SandboxSettings(kind="unshare")).kind == "unshare"
+
+
+def box(tmp_path: Path, **settings: object) -> tuple[SandboxExecutor, Path, list[str]]:
+    said: list[str] = []
+    work = tmp_path / "run" / "worktrees" / "1.1"
+    work.mkdir(parents=True)
+    executor = SandboxExecutor(
+        LocalExecutor(),
+        SandboxSettings.model_validate(settings),
+        [tmp_path / "run"],
+        report=said.append,
+    )
+    return executor, work, said
+
+
+def test_only_basic_and_configured_variables_pass(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="none", pass_env=["PASS_ME"])
+    env = {"PATH": "/usr/bin:/bin", "SECRET_TOKEN": "x", "PASS_ME": "yes", "PERFSUP_RUN_DIR": "r"}
+    result = executor.run("env", work, tmp_path / "env.log", 10, env=env)
+    assert result.ok
+    assert "PASS_ME=yes" in result.stdout and "PERFSUP_RUN_DIR=r" in result.stdout
+    assert "SECRET_TOKEN" not in result.stdout
+
+
+def test_no_isolation_says_so(tmp_path: Path) -> None:
+    executor, _, said = box(tmp_path, kind="none")
+    assert executor.isolation.kind == "none"
+    assert said and "isolation is OFF" in said[0]
+    assert "OFF" in executor.isolation.description
+
+
+def test_resource_limits_apply(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="none", file_mb=1, memory_mb=256)
+    big = executor.run("head -c 3000000 /dev/zero > big", work, tmp_path / "f.log", 10)
+    assert not big.ok and (work / "big").stat().st_size <= 1024 * 1024
+    hog = executor.run("python -c 'bytearray(1024 * 1024 * 1024)'", work, tmp_path / "m.log", 10)
+    assert not hog.ok and "MemoryError" in (tmp_path / "m.log").read_text()
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_bwrap_refuses_writes_outside_worktree_and_run_dir(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="bwrap")
+    victim = Path.home() / ".perfsup-sandbox-test"
+    try:
+        result = executor.run(
+            f"touch inside ../../made-in-run && touch {victim}", work, tmp_path / "w.log", 10
+        )
+        assert not result.ok
+        assert "Read-only file system" in (tmp_path / "w.log").read_text()
+        assert (work / "inside").exists() and (tmp_path / "run" / "made-in-run").exists()
+        assert not victim.exists()
+    finally:
+        victim.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not HAS_UNSHARE, reason="needs unshare -rn")
+def test_unshare_cuts_the_network(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="unshare")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        probe = f"python -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2)'"
+        result = executor.run(probe, work, tmp_path / "n.log", 10)
+        assert not result.ok
+        allowed, _, _ = box(tmp_path / "open", kind="unshare", network=True)
+        assert allowed.run(probe, work, tmp_path / "n2.log", 10).ok
