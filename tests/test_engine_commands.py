@@ -108,6 +108,11 @@ class Live:
             assert run is not None
             return run
 
+    def engine_state(self) -> str:
+        with self.store.session() as s:
+            run = s.get(Run, 1)
+            return run.engine_state if run else ""
+
     def events(self, actor: str = "human") -> list[Event]:
         with self.store.session() as s:
             return list(s.exec(select(Event).where(Event.actor == actor)).all())
@@ -338,3 +343,32 @@ def test_stop_cancels_the_experiment_and_stops_the_run(live: Callable[..., Live]
     assert not run.thread.is_alive()
     assert run.run().status == "stopped" and run.run().engine_state == "stopped"
     assert not run.bench_processes()
+
+
+BROKEN = [
+    cost_answer(100, n, f"break it {n}").replace(f"COST = {n}", f"COST = {n} +") for n in (1, 2, 3)
+]
+
+
+def test_failures_in_a_row_pause_the_run_and_say_why(live: Callable[..., Live]) -> None:
+    run = live([*BROKEN, NO_GAIN], extra="[budgets]\npause_after_failures = 2\n", hold=False)
+    run.wait("paused", lambda: run.engine_state() == "paused")
+    detail = run.run().engine_detail
+    assert "2 experiments in a row failed" in detail and "1.2 malformed" in detail
+    with run.store.session() as s:
+        paused = s.exec(select(Event).where(Event.kind == "paused")).all()
+    assert len(paused) == 1 and paused[0].actor == "engine"
+    assert run.status_of("1.3") is None  # nothing new while paused
+    assert run.send("resume").status == "applied"
+    run.wait_status("1.4", "discarded")  # 1.3 fails once more, then the good answer
+    run.finish()
+
+
+def test_a_nearly_full_disk_pauses_the_run_with_a_message(live: Callable[..., Live]) -> None:
+    run = live([NO_GAIN], extra="[run]\nmin_free_mb = 1000000000\n", hold=False)
+    run.wait("paused", lambda: run.engine_state() == "paused")
+    assert "MiB free on the disk" in run.run().engine_detail
+    assert run.status_of("1.1") is None
+    assert run.send("stop").status == "applied"
+    run.thread.join(10)
+    assert run.run().status == "stopped"

@@ -100,6 +100,9 @@ class Budgets(_Strict):
     max_depth: int = Field(12, ge=1)
     max_children: int = Field(8, ge=1)
     max_failures_in_a_row: int = Field(4, ge=1)
+    pause_after_failures: int = Field(
+        10, ge=1, description="pause after this many failed experiments in a row"
+    )
     explore: float = Field(
         0.1, ge=0.0, le=1.0, description="share of experiments on a random node, not the best"
     )
@@ -117,6 +120,8 @@ class RunSettings(_Strict):
 
     dir: str | None = Field(None, description="run directory; default outside the repository")
     keep_worktrees: Literal["none", "kept", "all"] = "kept"
+    max_disk_mb: int = Field(0, ge=0, description="worktrees + logs limit, MiB (0: none)")
+    min_free_mb: int = Field(1024, ge=0, description="pause when the disk has less free, MiB")
 
 
 class SandboxSettings(_Strict):

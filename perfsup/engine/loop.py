@@ -29,6 +29,7 @@ from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
+from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.proposal import Proposal, propose
@@ -51,6 +52,16 @@ from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
 
 MAX_SOURCE_BYTES = 200_000
+# Outcomes that count towards the pause after failures in a row.
+FAILURES = frozenset(
+    {
+        NodeStatus.BUILD_FAILED,
+        NodeStatus.CHECKS_FAILED,
+        NodeStatus.CRASHED,
+        NodeStatus.TIMEOUT,
+        NodeStatus.MALFORMED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,7 @@ class Engine:
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
         self._deadline_for = self.controls.budgets
+        self._failures = FailureStreak()
         self._deadline = _deadline(self.controls.budgets, self.clock.now())
 
     # ----------------------------------------------------------------- run
@@ -147,6 +159,10 @@ class Engine:
             reason = self.controls.safe_point()
             if reason:
                 return reason
+            problem = self._guard()
+            if problem is not None:
+                self._pause_for(run_id, problem)
+                continue
             budgets = self.controls.budgets
             limits = PolicyLimits(
                 max_depth=budgets.max_depth,
@@ -176,6 +192,7 @@ class Engine:
             self.controls.begin(node.id)
             try:
                 self._experiment(run_id, node, parent)
+                self._count_failure(run_id, node)
             except StepAborted as exc:
                 self._aborted(node, exc)
             except ScriptExhausted as exc:
@@ -628,6 +645,37 @@ class Engine:
             ).first()
             if exists is None:
                 s.add(Artifact(node_id=node_id, kind="log", step=step, path=str(path)))
+
+    def _guard(self) -> str | None:
+        """A disk problem that old worktrees cannot solve, or None."""
+        run = self.config.run
+        problem = disk_problem(self.paths.root, run.max_disk_mb, run.min_free_mb)
+        if problem is None:
+            return None
+        # Old worktrees of finished nodes go first: they are rebuilt when needed.
+        self._built.clear()
+        self.git.remove_orphan_worktrees(keep=[])
+        return disk_problem(self.paths.root, run.max_disk_mb, run.min_free_mb)
+
+    def _count_failure(self, run_id: int, node: Node) -> None:
+        failed = node.status in FAILURES
+        self._failures.record(failed, f"{node.id} {node.status}: {node.reason}")
+        limit = self.controls.budgets.pause_after_failures
+        if self._failures.count >= limit:
+            self._failures.reset()
+            self._pause_for(
+                run_id,
+                f"{limit} experiments in a row failed (last: {self._failures.last_reason}); "
+                "check the build and check commands or steer the model, then resume",
+            )
+
+    def _pause_for(self, run_id: int, why: str) -> None:
+        """Pause the run by itself and say why (the person resumes it)."""
+        self.controls.pause()
+        self.controls.set_state("paused", f"paused: {why}")
+        with self.store.session() as s:
+            record_event(s, "paused", why, run_id=run_id)
+        self.report(f"paused: {why}")
 
     def _aborted(self, node: Node, exc: StepAborted) -> None:
         """A person ended the experiment in flight: its processes are gone, record it."""
