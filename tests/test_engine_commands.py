@@ -372,3 +372,29 @@ def test_a_nearly_full_disk_pauses_the_run_with_a_message(live: Callable[..., Li
     assert run.send("stop").status == "applied"
     run.thread.join(10)
     assert run.run().status == "stopped"
+
+
+def test_editing_the_config_applies_live_keys_and_refuses_others(
+    live: Callable[..., Live], tmp_path: Path
+) -> None:
+    run = live([NO_GAIN, NO_GAIN, NO_GAIN])
+    run.wait_status("1.1", "benchmarking")
+    config = tmp_path / "perfsup.toml"
+    text = config.read_text()
+    config.write_text(text.replace("pairs = 6", "pairs = x"))  # broken: refused, run goes on
+    run.wait("refusal", lambda: [e for e in run.events() if "not reloaded" in e.message])
+    edited = text.replace(
+        'goal = "lower the cost"', 'goal = "lower the cost a lot"\nhints = ["try caching"]'
+    )
+    config.write_text(edited.replace("pairs = 6", "pairs = 4") + "[budgets]\nmax_experiments = 1\n")
+    run.wait("goal", lambda: run.run().goal == "lower the cost a lot", timeout=10)
+    refused = run.wait(
+        "refusal of bench.pairs",
+        lambda: [e for e in run.events() if "bench.pairs" in e.message],
+    )
+    assert "target.goal" not in refused[0].message
+    run.wait("budgets", lambda: run.engine.controls.budgets.max_experiments == 1)
+    assert "try caching" in run.engine.controls.hint_list()
+    assert run.engine.config.bench.pairs == 6  # the criteria did not change under the run
+    outcome = run.finish()
+    assert outcome.reason == "experiment budget reached (1 of 1)"

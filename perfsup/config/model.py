@@ -23,6 +23,7 @@ class TargetSettings(_Strict):
     repo: str = Field(".", description="local path or git URL of the target repository")
     base: str = Field("HEAD", description="commit, branch or tag the baseline is taken from")
     goal: str = Field(..., min_length=1, description="what to make faster, in words")
+    hints: list[str] = Field(default_factory=list, description="extra advice for every prompt")
 
 
 class CommandSpec(_Strict):

@@ -33,6 +33,7 @@ from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.proposal import Proposal, propose
+from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.rundir import RunPaths
 from perfsup.metrics.stats import decide
 from perfsup.store import (
@@ -125,10 +126,18 @@ class Engine:
         self.controls.run_id = run_id
         self.controls.set_state("running", "starting")
         watcher.start()
+        reloader = None
+        if self.config_path is not None and self.config_path.is_file():
+            reloader = ConfigWatcher(
+                self.config_path, self.config, self.store, lambda: self.controls.run_id, self.report
+            )
+            reloader.start()
         try:
             return self._run_until_done(run_id)
         finally:
             self.controls.set_state("stopped", "")
+            if reloader is not None:
+                reloader.close()
             watcher.close()
 
     def _run_until_done(self, run_id: int) -> RunOutcome:
@@ -334,7 +343,7 @@ class Engine:
             "inquiry": inquiry,
             "failed_tries": failed,
             "last_failure": last_failure,
-            "hints": self.controls.hint_list(),
+            "hints": list(dict.fromkeys([*self.config.target.hints, *self.controls.hint_list()])),
             "edit_format": "search_replace" if fmt == "auto" else fmt,
             "context_tokens": self.config.model.context_tokens,
             "answer_tokens": self.config.model.max_answer_tokens,
