@@ -1,0 +1,131 @@
+"""A target given as a git URL: cloned into the run's cache once, fetched on
+later runs. Served by a real `git daemon` on 127.0.0.1 (killed at the end)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from perfsup.agent.scripted import ScriptedBackend
+from perfsup.config import load_config
+from perfsup.engine.loop import Engine
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import Node, open_store
+from perfsup.workspace.executor import LocalExecutor
+from tests.conftest import git, make_repo
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """(git:// URL, working clone to push from) of a repository on a local git daemon."""
+    work = make_repo(
+        tmp_path / "work",
+        {"src/app.py": "def work(n):\n    return sum(range(n))\n", "bench.sh": "echo METRIC t=1\n"},
+    )
+    base = tmp_path / "served"
+    base.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(base / "app.git")], check=True)
+    git(work, "remote", "add", "origin", str(base / "app.git"))
+    port = free_port()
+    serve = ["--listen=127.0.0.1", f"--port={port}", "--export-all", f"--base-path={base}"]
+    daemon = subprocess.Popen(
+        ["git", "daemon", *serve, "--reuseaddr", str(base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"git://127.0.0.1:{port}/app.git", work
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
+def run_once(tmp_path: Path, url: str, experiments: int) -> Path:
+    (tmp_path / "answers.toml").write_text(
+        "[[answer]]\ntext = '''\nDESCRIPTION: closed form\nsrc/app.py\n<<<<<<< SEARCH\n"
+        "    return sum(range(n))\n=======\n    return n * (n - 1) // 2\n>>>>>>> REPLACE\n'''\n"
+    )
+    config_path = tmp_path / "perfsup.toml"
+    config_path.write_text(
+        textwrap.dedent(
+            f"""
+            [target]
+            repo = "{url}"
+            goal = "make work() faster"
+            [bench]
+            run = "bash bench.sh"
+            pairs = 3
+            warmup = 0
+            [[metrics]]
+            name = "t"
+            [access]
+            writable = ["src"]
+            protected = ["bench.sh"]
+            [model]
+            backend = "scripted"
+            script = "answers.toml"
+            [budgets]
+            max_experiments = {experiments}
+            """
+        )
+    )
+    config = load_config(config_path)
+    paths = RunPaths(tmp_path / "run")
+    store = open_store(paths.store)
+    try:
+        Engine(
+            config=config,
+            store=store,
+            paths=paths,
+            backend=ScriptedBackend(Path(config.model.script or "")),
+            executor=LocalExecutor(),
+            seed=1,
+            config_path=config_path,
+            report=lambda _line: None,
+        ).run()
+        with store.session() as s:
+            node = s.get(Node, "1.1")
+            assert node is not None and node.status == "discarded"
+    finally:
+        store.close()
+    caches = [p for p in paths.repo_cache.iterdir() if not p.name.startswith(".")]
+    assert len(caches) == 1
+    return caches[0]
+
+
+def test_a_git_url_is_cloned_once_and_fetched_later(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, work = served
+    cache = run_once(tmp_path, url, experiments=1)
+    assert git(cache, "rev-parse", "HEAD") == git(work, "rev-parse", "HEAD")
+    (cache / "perfsup-was-here").write_text("same clone")
+
+    (work / "README").write_text("new upstream commit\n")
+    git(work, "add", "README")
+    git(work, "commit", "-qm", "upstream moves on")
+    git(work, "push", "-q", "origin", "main")
+
+    again = run_once(tmp_path, url, experiments=2)
+    assert again == cache and (cache / "perfsup-was-here").exists()  # fetched, not cloned
+    assert git(cache, "rev-parse", "HEAD") == git(work, "rev-parse", "HEAD")
+    assert git(cache, "branch", "--list", "perfsup/1.1")  # our branches survive the fetch
