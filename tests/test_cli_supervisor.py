@@ -24,7 +24,7 @@ from sqlmodel import select
 from perfsup.engine.lock import lock_holder
 from perfsup.store import Event, Node, Run, open_store
 from tests.conftest import make_repo
-from tests.test_engine_commands import APP, BENCH, NO_GAIN
+from tests.test_engine_commands import APP, BENCH, NO_GAINS
 
 
 def perfsup(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -43,7 +43,7 @@ class Target:
         self.hold.write_text("hold")
         make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": BENCH.format(delay=self.hold)})
         (tmp_path / "answers.toml").write_text(
-            "".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in [NO_GAIN] * 3)
+            "".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in NO_GAINS[:3])
         )
         self.config = tmp_path / "perfsup.toml"
         self.run_dir = tmp_path / "run"

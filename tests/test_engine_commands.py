@@ -46,10 +46,19 @@ def cost_answer(old: int, new: int, what: str) -> str:
 
 FASTER = cost_answer(100, 50, "halve the cost")  # kept: every pair wins by half
 FASTER_AGAIN = cost_answer(50, 25, "halve it again")
-NO_GAIN = (
-    "DESCRIPTION: count from zero\nsrc/app.py\n<<<<<<< SEARCH\n    return sum(range(n))\n"
-    "=======\n    return sum(range(0, n))\n>>>>>>> REPLACE\n"
-)
+
+
+def no_gain(i: int) -> str:
+    """A change that does not change the cost; each i gives a different diff."""
+    return (
+        f"DESCRIPTION: count from zero {i}\nsrc/app.py\n<<<<<<< SEARCH\n"
+        "    return sum(range(n))\n=======\n"
+        f"    return sum(range(0, n)) + {i} * 0\n>>>>>>> REPLACE\n"
+    )
+
+
+NO_GAINS = [no_gain(i) for i in range(1, 6)]
+NO_GAIN = NO_GAINS[0]
 
 
 @dataclass
@@ -234,7 +243,7 @@ def test_resume_when_not_paused_is_refused_with_a_reason(live: Callable[..., Liv
 
 
 def test_abort_cancels_the_experiment_and_kills_its_processes(live: Callable[..., Live]) -> None:
-    run = live([NO_GAIN, NO_GAIN])
+    run = live(NO_GAINS[:2])
     run.wait_status("1.1", "benchmarking")
     run.wait("a bench process", run.bench_processes)
     assert run.send("abort").status == "applied"
@@ -250,7 +259,7 @@ def test_abort_cancels_the_experiment_and_kills_its_processes(live: Callable[...
 def test_prune_aborts_running_work_inside_and_blocks_new_children(
     live: Callable[..., Live],
 ) -> None:
-    run = live([FASTER, FASTER_AGAIN, NO_GAIN], hold=False)
+    run = live([FASTER, FASTER_AGAIN, *NO_GAINS[:2]], hold=False)
     run.wait_status("1.1", "kept")
     run.hold()
     run.wait_status("1.1.1", "benchmarking")  # the child of the kept node
@@ -268,7 +277,7 @@ def test_prune_aborts_running_work_inside_and_blocks_new_children(
 
 
 def test_priority_is_stored_and_steers_the_next_parent(live: Callable[..., Live]) -> None:
-    run = live([FASTER, NO_GAIN, NO_GAIN], hold=False)
+    run = live([FASTER, *NO_GAINS[:3]], hold=False)
     run.wait_status("1.1", "kept")
     run.hold()
     run.wait_status("1.1.1", "benchmarking")
@@ -282,7 +291,7 @@ def test_priority_is_stored_and_steers_the_next_parent(live: Callable[..., Live]
 
 
 def test_promote_starts_run_two_from_the_node(live: Callable[..., Live]) -> None:
-    run = live([FASTER, NO_GAIN, NO_GAIN], hold=False)
+    run = live([FASTER, *NO_GAINS[:3]], hold=False)
     run.wait_status("1.1", "kept")
     run.hold()
     run.wait_status("1.1.1", "benchmarking")
@@ -303,7 +312,7 @@ def test_promote_starts_run_two_from_the_node(live: Callable[..., Live]) -> None
 def test_steer_changes_the_goal_and_adds_a_hint_to_the_next_prompt(
     live: Callable[..., Live],
 ) -> None:
-    run = live([NO_GAIN, NO_GAIN])
+    run = live(NO_GAINS[:2])
     run.wait_status("1.1", "benchmarking")
     assert run.send("steer", goal="make work() faster for big n").status == "applied"
     assert run.run().goal == "make work() faster for big n"
@@ -319,7 +328,7 @@ def test_steer_changes_the_goal_and_adds_a_hint_to_the_next_prompt(
 
 
 def test_budgets_change_live_and_are_saved(live: Callable[..., Live]) -> None:
-    run = live([NO_GAIN, NO_GAIN, NO_GAIN])
+    run = live(NO_GAINS[:3])
     run.wait_status("1.1", "benchmarking")
     bad = run.send("budgets", max_experiment=3)
     assert bad.status == "rejected" and "max_experiment" in (bad.result or "")
@@ -333,7 +342,7 @@ def test_budgets_change_live_and_are_saved(live: Callable[..., Live]) -> None:
 
 
 def test_stop_cancels_the_experiment_and_stops_the_run(live: Callable[..., Live]) -> None:
-    run = live([NO_GAIN, NO_GAIN])
+    run = live(NO_GAINS[:2])
     run.wait_status("1.1", "benchmarking")
     assert run.send("stop").status == "applied"
     run.wait_status("1.1", "cancelled", timeout=5.0)
@@ -375,7 +384,7 @@ def test_a_nearly_full_disk_pauses_the_run_with_a_message(live: Callable[..., Li
 def test_editing_the_config_applies_live_keys_and_refuses_others(
     live: Callable[..., Live], tmp_path: Path
 ) -> None:
-    run = live([NO_GAIN, NO_GAIN, NO_GAIN])
+    run = live(NO_GAINS[:3])
     run.wait_status("1.1", "benchmarking")
     config = tmp_path / "perfsup.toml"
     text = config.read_text()
