@@ -107,12 +107,16 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
             "SELECT count(*) FROM node WHERE status IN "
             "('proposing', 'applying', 'building', 'checking', 'benchmarking')"
         ).fetchone()[0]
+        # The run got through all five scripted answers despite the kills (their
+        # outcomes depend on timing noise; that each got one does not).
+        tried = con.execute(
+            "SELECT DISTINCT description FROM node WHERE parent_id IS NOT NULL "
+            "AND status NOT IN ('interrupted', 'cancelled')"
+        ).fetchall()
+    assert len(tried) == 5, tried
     assert status == "finished", reason
     assert len(ids) == len(set(ids))
     assert in_flight == 0
-    # The run got through all five scripted answers despite the kills.
-    outcomes = {status for status, _diff, _reason in seen.values()}
-    assert {"kept", "discarded", "checks_failed", "build_failed", "rejected"} <= outcomes
     assert not marked_processes(run_dir)  # no build, check or bench process left
     worktrees = run_dir / "worktrees"
     assert not worktrees.exists() or not list(worktrees.iterdir())

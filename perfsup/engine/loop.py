@@ -602,7 +602,9 @@ class Engine:
                         f"{self.controls.budgets.max_tokens})"
                     )
             if len(recent) < limit:
+                self.controls.set_state("running")
                 return
+            self.controls.set_state("waiting")
             wait = (recent[0] + timedelta(hours=1) - utcnow()).total_seconds()
             self.report(f"rate limit: {limit} calls per hour reached, waiting {wait:.0f} s")
             self.clock.sleep(max(wait, 1.0))
