@@ -203,3 +203,16 @@ def test_a_change_interrupted_by_a_crash_may_be_tried_again(tmp_path: Path) -> N
     found = nodes(again)
     assert found["1.1"].status == "interrupted"
     assert found["1.2"].status == "discarded"  # the same diff, measured this time
+
+
+def test_restart_marks_a_child_that_never_started_interrupted(tmp_path: Path) -> None:
+    other = answer("count from zero", "    return sum(range(n))\n", "    return sum(range(0, n))\n")
+    config = setup_target(tmp_path, "echo 'METRIC t=1'\n", [CHANGE, other])
+    engine, _ = run_engine(config, tmp_path)
+    with engine.store.session() as s:  # the engine died right after creating 1.3
+        s.add(Node(id="1.3", run_id=1, parent_id="1", ordinal=3, depth=1))
+    engine.store.close()
+    again, _ = run_engine(config, tmp_path)
+    found = nodes(again)
+    assert found["1.3"].status == "interrupted"
+    assert not [n for n in found.values() if n.status == "queued"]

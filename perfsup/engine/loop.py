@@ -525,7 +525,15 @@ class Engine:
         stale = s.exec(
             select(Node).where(Node.run_id == run_id, col(Node.status).in_(list(IN_FLIGHT)))
         ).all()
-        for node in stale:
+        # A queued child was created just before the engine died: it never started.
+        unstarted = s.exec(
+            select(Node).where(
+                Node.run_id == run_id,
+                Node.status == NodeStatus.QUEUED,
+                col(Node.parent_id).is_not(None),
+            )
+        ).all()
+        for node in [*stale, *unstarted]:
             node.status = NodeStatus.INTERRUPTED
             node.reason = "the engine stopped while this experiment was in flight"
             node.finished_at = utcnow()
