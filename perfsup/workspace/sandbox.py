@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from perfsup.config.model import SandboxSettings
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.runner import CommandResult
@@ -122,7 +124,7 @@ class SandboxExecutor:
             f"--cpu={s.cpu_s}",
             f"--as={s.memory_mb * 1024 * 1024}",
             f"--fsize={s.file_mb * 1024 * 1024}",
-            f"--nproc={s.processes}",
+            f"--nproc={_nproc_limit(s.processes)}",
             "--",
         ]
         inner = ["/bin/bash", "-c", command]
@@ -213,3 +215,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _nproc_limit(processes: int) -> int:
+    """RLIMIT_NPROC counts every process of the user, not only the command's:
+    allow what the user already runs plus `processes` more."""
+    if os.geteuid() == 0:
+        return processes  # ignored for root; the pids cgroup bounds it instead
+    uid = os.getuid()
+    running = 0
+    for proc in psutil.process_iter(["uids"]):
+        uids = proc.info.get("uids")
+        if uids is not None and uids.real == uid:
+            running += 1
+    return running + processes
