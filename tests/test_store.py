@@ -144,3 +144,26 @@ def test_command_queue_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         enqueue_command(s, "dance")
     store.close()
+
+
+def test_several_processes_open_a_new_store_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.db"
+    code = (
+        "import sys; from perfsup.store import open_store; "
+        "s = open_store(sys.argv[1]); s.close(); print('ok')"
+    )
+    children = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [child.communicate(timeout=120)[0].strip() for child in children]
+    assert outputs == ["ok"] * 4
+    assert [child.returncode for child in children] == [0] * 4
+    store = open_store(path)
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    store.close()
+    assert not list(tmp_path.glob(".shared.db.new-*"))

@@ -7,6 +7,9 @@ timeout rides out the short write locks of the other process.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -86,14 +89,55 @@ def open_store(path: str | Path, *, migrate: bool = True) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create the folder for the store {path}: {exc}") from None
+    if migrate:
+        # One process migrates at a time (the engine and a TUI may open a new
+        # store together); a brand-new store is built aside and renamed into
+        # place, so a crash mid-creation never leaves a half-made file.
+        with _migration_lock(path):
+            if not path.exists():
+                _create_fresh(path)
+            else:
+                _upgrade(_engine(path), path, dispose=True)
+    return Store(path, _engine(path))
+
+
+def _engine(path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _set_pragmas)
-    if migrate:
-        _upgrade(engine, path)
-    return Store(path, engine)
+    return engine
 
 
-def _upgrade(engine: Engine, path: Path) -> None:
+@contextmanager
+def _migration_lock(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".migrate-lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _create_fresh(path: Path) -> None:
+    staging = path.with_name(f".{path.name}.new-{os.getpid()}")
+    for leftover in (staging, *_sidecars(staging)):
+        leftover.unlink(missing_ok=True)
+    engine = _engine(staging)
+    _upgrade(engine, path, dispose=True)
+    # Fold the WAL into the file before the rename; the sidecars stay behind.
+    connection = sqlite3.connect(staging)
+    try:
+        connection.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        connection.close()
+    os.replace(staging, path)
+
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _upgrade(engine: Engine, path: Path, *, dispose: bool = False) -> None:
     try:
         with engine.begin() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
@@ -102,3 +146,6 @@ def _upgrade(engine: Engine, path: Path) -> None:
             command.upgrade(alembic_config(connection), "head")
     except Exception as exc:  # sqlite3 and Alembic errors alike: say which file
         raise StoreError(f"cannot open or migrate the store {path}: {exc}") from exc
+    finally:
+        if dispose:
+            engine.dispose()
