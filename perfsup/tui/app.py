@@ -1,0 +1,439 @@
+"""The perfsup TUI: attach to a run through its store and its log files.
+
+The app never runs the loop. It reads the store on steady timers, tails the
+selected node's logs (woken by watchfiles, flushed at a fixed rate into
+bounded panes), and acts on the run only by queueing command rows that the
+engine applies or refuses; the outcome comes back as a notification.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static, Tree
+from textual.worker import Worker, WorkerState
+
+from perfsup.config import Config
+from perfsup.config.model import TuiSettings
+from perfsup.engine.rundir import RunPaths
+from perfsup.store.models import CommandKind, CommandStatus, NodeStatus
+from perfsup.tui.chart import MetricChart
+from perfsup.tui.keys import KEYS, bindings, check_keymap, key_for
+from perfsup.tui.panes import NodePanes
+from perfsup.tui.screens import FullLogScreen, HelpScreen, SteerScreen
+from perfsup.tui.service import (
+    EventRow,
+    RunService,
+    StatusInfo,
+    TreeFilter,
+    is_store_ready,
+)
+from perfsup.tui.themes import ThemeError, bundled_themes
+from perfsup.tui.tree import RunTree
+
+FLUSH_S = 0.1  # log panes take new lines ten times a second, however fast they come
+REFRESH_S = 1.0  # tree, status line, chart, command outcomes and events
+POLL_EVERY = 10  # without a watch event, still look at the files once a second
+STALE_HEARTBEAT_S = 30.0
+FILTERS = (TreeFilter.ALL, TreeFilter.KEPT, TreeFilter.FAILED)
+
+
+class PerfsupApp(App[None]):
+    TITLE = "perfsup"
+    BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
+    CSS = """
+    #main { height: 1fr; }
+    RunTree { width: 45%; border: round $primary; }
+    #right { width: 1fr; }
+    NodePanes { height: 1fr; }
+    MetricChart { height: 12; }
+    #status { height: 2; background: $panel; padding: 0 1; }
+    """
+
+    def __init__(
+        self,
+        *,
+        paths: RunPaths,
+        store_path: Path,
+        config: Config | None,
+        theme_name: str | None,
+        keymap: dict[str, str],
+        export_dir: Path,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.paths = paths
+        self.store_path = store_path
+        self.config = config
+        self.keymap = keymap
+        self.export_dir = export_dir
+        self.now = now
+        self.service: RunService | None = None
+        self.status_info: StatusInfo | None = None
+        self.pending: dict[int, str] = {}  # command id -> what the person asked for
+        self.last_event = 0
+        self.flood_lines = 0
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._tick = 0
+        self._select_timer: Timer | None = None
+        self._connect_timer: Timer | None = None
+        for theme in bundled_themes():
+            self.register_theme(theme)
+        if theme_name:
+            self.theme = theme_name
+        self.sub_title = str(paths.root)
+
+    # ------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield RunTree(None, id="tree")
+            with Vertical(id="right"):
+                yield NodePanes(id="panes")
+                yield MetricChart(self.config.metrics[0].name if self.config else None, id="chart")
+        yield Static("connecting to the run...", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        self.query_one(RunTree).focus()
+        if not self._connect():
+            self.query_one("#status", Static).update(
+                f"waiting for the engine to create the store {self.store_path}"
+            )
+            self._connect_timer = self.set_interval(0.5, self._connect)
+        self.set_interval(FLUSH_S, self._flush_logs)
+        self.set_interval(REFRESH_S, self._refresh)
+        self.watch_logs()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        if self.service is not None:
+            self.service.close()
+
+    def _connect(self) -> bool:
+        if self.service is not None:
+            return True
+        if not is_store_ready(self.store_path):
+            return False
+        self.service = RunService.open(self.paths.root, self.config, self.store_path)
+        if self.now is not None:
+            self.service.now = self.now
+        if self._connect_timer is not None:
+            self._connect_timer.stop()
+        self.last_event = self.service.last_event_id()  # notify only what happens from now
+        tree = self.query_one(RunTree)
+        tree.service = self.service
+        tree.reload()
+        self._refresh()
+        return True
+
+    # ------------------------------------------------------- live updates
+    @work(thread=True, exclusive=True, group="watch", name="log watcher")
+    def watch_logs(self) -> None:
+        """Wake the flush timer when a log file changes (watchfiles, in a thread)."""
+        from watchfiles import watch
+
+        logs = self.paths.logs
+        while not logs.is_dir():
+            if self._stop.wait(0.5):
+                return
+        for _ in watch(
+            logs, stop_event=self._stop, debounce=50, step=20, rust_timeout=500,
+            yield_on_timeout=True, raise_interrupt=False,
+        ):  # fmt: skip
+            self._dirty.set()
+
+    def _flush_logs(self) -> None:
+        self._tick += 1
+        if not self._dirty.is_set() and self._tick % POLL_EVERY:
+            return
+        self._dirty.clear()
+        self.flood_lines += self.query_one(NodePanes).flush()
+
+    def _refresh(self) -> None:
+        if self.service is None:
+            return
+        try:
+            self.status_info = self.service.status()
+            self.query_one(RunTree).refresh_rows()
+            self._refresh_detail(changed_only=True)
+            self.query_one(MetricChart).show(self.service.chart(self.status_info.run_id))
+            self._settle_commands()
+            self._notify_events(self.service.events_after(self.last_event))
+        except Exception as exc:  # a busy or locked store: say so, try again next tick
+            self._status(f"cannot read the store: {exc}")
+            return
+        self._status()
+
+    def _refresh_detail(self, changed_only: bool = False) -> None:
+        if self.service is None:
+            return
+        panes = self.query_one(NodePanes)
+        node_id = self.query_one(RunTree).selected_id()
+        if changed_only:  # the timer only follows a node that is still changing
+            shown = panes.detail
+            if shown is None or shown.row.id != node_id or NodeStatus(shown.row.status).finished:
+                return
+        panes.show(self.service.detail(node_id) if node_id else None)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        # Moving fast through the tree must stay instant: load the panes once it rests.
+        if self._select_timer is not None:
+            self._select_timer.stop()
+        self._select_timer = self.set_timer(0.05, self._refresh_detail)
+
+    # -------------------------------------------------------- status line
+    def _status(self, problem: str | None = None) -> None:
+        self.query_one("#status", Static).update(problem or self.status_text())
+
+    def status_text(self) -> str:
+        info = self.status_info
+        if info is None or info.run_id is None:
+            return "waiting for the engine to open the run"
+        if info.read_only:
+            self.sub_title = f"{self.paths.root} (read-only)"
+            why = f": {info.stop_reason}" if info.stop_reason else ""
+            first = f"run {info.run_id} {info.run_status}{why} · read-only"
+        else:
+            state = info.engine_state
+            if state == "stopped" and info.run_status in ("running", "paused"):
+                state = info.run_status  # an engine that does not report its state yet
+            first = f"run {info.run_id} · engine {state}"
+            if info.engine_detail:
+                first += f": {info.engine_detail}"
+            if info.heartbeat_age_s is not None and info.heartbeat_age_s > STALE_HEARTBEAT_S:
+                first += f" · no heartbeat for {info.heartbeat_age_s:.0f} s"
+            if info.current:
+                first += f" · step {info.current}"
+            requested = [label for label in self.pending.values()]
+            if requested:
+                first += " · " + ", ".join(f"{label} requested" for label in requested)
+        tokens = f"tokens {info.tokens_used:,}" + (
+            f" of {info.max_tokens:,}" if info.max_tokens else ""
+        )
+        experiments = f"experiments {info.experiments}" + (
+            f" of {info.max_experiments}" if info.max_experiments else ""
+        )
+        second = f"{tokens} · {experiments} · {info.per_hour:.1f}/h"
+        if info.ends:
+            second += f" · ends: {info.ends}"
+        if info.sandbox:
+            second += f" · sandbox: {info.sandbox}"
+        return f"{first}\n{second}"
+
+    # ------------------------------------------------------ notifications
+    def _notify_events(self, events: list[EventRow]) -> None:
+        for event in events:
+            self.last_event = max(self.last_event, event.id)
+            text = _event_notice(event)
+            if text is not None:
+                self.notify(text[1], title=text[0], severity=text[2])  # type: ignore[arg-type]
+
+    def _settle_commands(self) -> None:
+        assert self.service is not None
+        for outcome in self.service.outcomes(list(self.pending)):
+            label = self.pending.pop(outcome.id, outcome.kind)
+            if outcome.status == CommandStatus.APPLIED:
+                self.notify(outcome.result or "done", title=f"{label}: applied")
+            else:
+                self.notify(
+                    outcome.result or "no reason given",
+                    title=f"{label}: refused",
+                    severity="error",
+                )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed background job is reported."""
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.name}: {event.worker.error}", severity="error")
+
+    # ----------------------------------------------------------- controls
+    def send(self, kind: CommandKind, label: str, args: dict[str, Any] | None = None) -> int | None:
+        """Queue a command unless the run is finished; the outcome arrives as a notification."""
+        if self.service is None or self.status_info is None:
+            self.notify(f"{label}: not connected to a run yet", severity="warning")
+            return None
+        if self.status_info.read_only:
+            self.notify(
+                f"run {self.status_info.run_id} is {self.status_info.run_status}: read-only",
+                title=f"{label}: refused",
+                severity="warning",
+            )
+            return None
+        command_id = self.service.send(kind, args)
+        self.pending[command_id] = label
+        self.notify("waiting for the engine", title=f"{label}: requested", timeout=2)
+        self._status()
+        return command_id
+
+    def _selected(self, label: str) -> str | None:
+        node_id = self.query_one(RunTree).selected_id()
+        if node_id is None:
+            self.notify("select a node first", title=label, severity="warning")
+        return node_id
+
+    def action_pause_resume(self) -> None:
+        info = self.status_info
+        paused = info is not None and "paused" in (info.engine_state, info.run_status)
+        if paused:
+            self.send(CommandKind.RESUME, "resume")
+        else:
+            self.send(CommandKind.PAUSE, "pause")
+
+    def action_abort(self) -> None:
+        self.send(CommandKind.ABORT, "abort")
+
+    def action_stop_engine(self) -> None:
+        self.send(CommandKind.STOP, "stop")
+
+    def action_prune(self) -> None:
+        node_id = self._selected("prune")
+        if node_id is not None:
+            self.send(CommandKind.PRUNE, f"prune {node_id}", {"node": node_id})
+
+    def action_promote(self) -> None:
+        node_id = self._selected("promote")
+        if node_id is not None:
+            self.send(CommandKind.PROMOTE, f"promote {node_id}", {"node": node_id})
+
+    def action_priority(self, delta: int) -> None:
+        tree = self.query_one(RunTree)
+        node_id = self._selected("priority")
+        if node_id is None:
+            return
+        priority = tree.rows[node_id].priority + delta
+        self.send(
+            CommandKind.PRIORITY,
+            f"priority {node_id} {priority:+d}",
+            {"node": node_id, "priority": priority},
+        )
+
+    def action_steer(self) -> None:
+        goal = self.config.target.goal if self.config else ""
+
+        def sent(args: dict[str, str] | None) -> None:
+            if args:
+                self.send(CommandKind.STEER, "steer", args)
+
+        self.push_screen(SteerScreen(goal), sent)
+
+    def action_export(self) -> None:
+        node_id = self._selected("export")
+        if node_id is not None:
+            self.export(node_id)
+
+    @work(thread=True, exclusive=True, group="export", name="export")
+    def export(self, node_id: str) -> None:
+        assert self.service is not None
+        dest = self.export_dir / f"perfsup-{node_id}.patch"
+        try:
+            message = self.service.export_patch(node_id, dest)
+        except (ValueError, OSError) as exc:
+            self.call_from_thread(self.notify, str(exc), title="export refused", severity="error")
+            return
+        self.call_from_thread(self.notify, message, title="export")
+
+    def action_full_log(self) -> None:
+        panes = self.query_one(NodePanes)
+        path = panes.active_log()
+        if path is None and panes.detail is not None:
+            path = panes.detail.logs.get("agent")
+        if path is None or not path.exists():
+            self.notify("no log for this step yet", title="full log", severity="warning")
+            return
+        self.push_screen(FullLogScreen(path))
+
+    def action_cycle_filter(self) -> None:
+        tree = self.query_one(RunTree)
+        tree.filter = FILTERS[(FILTERS.index(tree.filter) + 1) % len(FILTERS)]
+        tree.reload()
+        self.notify(f"showing {tree.filter.value} nodes", title="filter", timeout=2)
+
+    def action_cycle_run(self) -> None:
+        if self.service is None:
+            return
+        tree = self.query_one(RunTree)
+        choices: list[int | None] = [None, *self.service.run_ids()]
+        tree.run_id = choices[(choices.index(tree.run_id) + 1) % len(choices)]
+        tree.reload()
+        shown = "all runs" if tree.run_id is None else f"run {tree.run_id}"
+        self.notify(f"showing {shown}", title="filter", timeout=2)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keymap))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for key in KEYS:
+            if key.palette:
+                yield SystemCommand(
+                    key.description,
+                    f"key: {key_for(key.id, self.keymap)}",
+                    partial(self.run_action, key.action),
+                )
+
+
+def _event_notice(event: EventRow) -> tuple[str, str, str] | None:
+    """(title, message, severity) for the events a person wants to hear about."""
+    kind, message = event.kind, event.message
+    if kind == "node_finished" and message.startswith(f"{NodeStatus.KEPT.value}:"):
+        why = message.split(":", 1)[1].strip()
+        return ("new winner", f"{event.node_id} kept: {why}", "information")
+    if "budget" in message and kind in ("run_finished", "budget_reached"):
+        return ("budget reached", message, "warning")
+    if "model" in kind and any(w in kind for w in ("down", "unavailable", "unreachable")):
+        return ("model server down", message, "error")
+    if any(w in kind for w in ("noisy", "not_quiet", "busy_machine")):
+        return ("noisy machine", message, "warning")
+    return None
+
+
+def create_app(
+    store_path: Path | None,
+    run_dir: Path,
+    config: Config | None = None,
+    *,
+    theme: str | None = None,
+    keys: dict[str, str] | None = None,
+    export_dir: Path | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> PerfsupApp:
+    """The TUI on the run in `run_dir` (store at `store_path`, default the run dir's).
+
+    Raises ThemeError or KeymapError (both ValueError) with one-line messages.
+    """
+    paths = RunPaths(Path(run_dir).resolve())
+    settings = config.tui if config else TuiSettings()
+    theme_name = theme or settings.theme
+    if theme_name:
+        known = {t.name for t in bundled_themes()} | set(BUILTIN_THEMES)
+        if theme_name not in known:
+            expected = ", ".join(sorted(known))
+            raise ThemeError(
+                f"tui.theme = {theme_name!r}: no such theme (expected one of {expected})"
+            )
+    keymap = check_keymap(keys if keys is not None else settings.keys)
+    return PerfsupApp(
+        paths=paths,
+        store_path=Path(store_path) if store_path else paths.store,
+        config=config,
+        theme_name=theme_name,
+        keymap=keymap,
+        export_dir=export_dir or Path.cwd(),
+        now=now,
+    )

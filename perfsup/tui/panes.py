@@ -1,0 +1,112 @@
+"""The selected node's tabs: the diff, and one bounded live log per step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Log, Static, TabbedContent, TabPane
+
+from perfsup.tui.logtail import LogTail
+from perfsup.tui.service import NodeDetail
+
+PANE_LINES = 2_000  # what a pane keeps; the full log is on disk, one key away
+LOG_STEPS = ("agent", "build", "check", "bench", "perf")
+TAB_TITLES = {"diff": "Diff", "agent": "Agent", "build": "Build", "check": "Checks",
+              "bench": "Bench", "perf": "Perf"}  # fmt: skip
+
+
+class LogPane(Log):
+    """A Log widget (it renders only the visible lines) fed from a LogTail."""
+
+    def __init__(self, step: str, max_lines: int = PANE_LINES, **kwargs: object) -> None:
+        super().__init__(max_lines=max_lines, **kwargs)  # type: ignore[arg-type]
+        self.step = step
+        self.tail: LogTail | None = None
+        self.fallback = ""
+
+    def attach(self, path: Path | None, fallback: str = "") -> None:
+        self.clear()
+        self.tail = LogTail(path) if path is not None else None
+        self.fallback = fallback
+        if not self.flush() and fallback and (path is None or not path.exists()):
+            self.write_lines(fallback.splitlines())
+
+    def flush(self) -> int:
+        """Move what the file gained since the last flush into the pane; returns lines read."""
+        if self.tail is None:
+            return 0
+        before = self.tail.lines_read
+        lines = self.tail.read(keep_last=self.max_lines)
+        if lines:
+            self.write_lines(lines)
+        return self.tail.lines_read - before
+
+    @property
+    def path(self) -> Path | None:
+        return self.tail.path if self.tail else None
+
+
+class NodePanes(TabbedContent):
+    """Diff, agent, build, checks, bench and perf of one node."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.detail: NodeDetail | None = None
+        self._diff_shown: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabPane(TAB_TITLES["diff"], id="tab-diff"), VerticalScroll():
+            yield Static("select a node", id="diff")
+        for step in LOG_STEPS:
+            with TabPane(TAB_TITLES[step], id=f"tab-{step}"):
+                yield LogPane(step, id=f"log-{step}")
+
+    def panes(self) -> list[LogPane]:
+        return list(self.query(LogPane))
+
+    def show(self, detail: NodeDetail | None) -> None:
+        """Switch to another node (re-reads its logs) or refresh the same one."""
+        shown = self.detail
+        same = shown is not None and detail is not None and detail.row.id == shown.row.id
+        self.detail = detail
+        if detail is None:
+            self.query_one("#diff", Static).update("select a node")
+            return
+        self._show_diff(detail)
+        if same:
+            return
+        for pane in self.panes():
+            fallback = detail.answer_text if pane.step == "agent" else ""
+            pane.attach(detail.logs.get(pane.step), fallback)
+
+    def _show_diff(self, detail: NodeDetail) -> None:
+        header = f"{detail.row.id}  {detail.row.status}"
+        if detail.reason:
+            header += f": {detail.reason}"
+        key = header + detail.diff
+        if key == self._diff_shown:
+            return
+        self._diff_shown = key
+        diff = self.query_one("#diff", Static)
+        if not detail.diff:
+            diff.update(Text(header + "\n\n(no diff)"))
+            return
+        syntax = Syntax(detail.diff, "diff", theme="ansi_dark", background_color="default")
+        from rich.console import Group
+
+        diff.update(Group(Text(header + "\n", style="bold"), syntax))
+
+    def flush(self) -> int:
+        return sum(pane.flush() for pane in self.panes())
+
+    def active_log(self) -> Path | None:
+        active = self.active.removeprefix("tab-")
+        if self.detail is None:
+            return None
+        if active == "diff":
+            return None
+        return self.detail.logs.get(active)

@@ -1,0 +1,478 @@
+"""What the TUI reads from a run and the commands it sends, without Textual.
+
+The UI calls these small queries from its timers; each opens a short session
+on the store (WAL: readers never block the engine) and returns plain
+dataclasses, so a widget never holds a database object. The tree is read one
+level at a time: a store of 10,000 nodes costs one indexed query per
+expanded node.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from perfsup.config import Config
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import (
+    Artifact,
+    Command,
+    Event,
+    Node,
+    NodeStatus,
+    Run,
+    RunStatus,
+    Sample,
+    Store,
+    open_store,
+)
+from perfsup.store.commands import enqueue_command
+from perfsup.store.models import IN_FLIGHT, CommandKind, CommandStatus
+from perfsup.store.tree import id_key, lineage
+
+FAILED = frozenset(
+    {
+        NodeStatus.CHECKS_FAILED,
+        NodeStatus.BUILD_FAILED,
+        NodeStatus.CRASHED,
+        NodeStatus.TIMEOUT,
+        NodeStatus.MALFORMED,
+        NodeStatus.REJECTED,
+        NodeStatus.INTERRUPTED,
+    }
+)
+DIMMED = FAILED | {NodeStatus.PRUNED, NodeStatus.CANCELLED, NodeStatus.DISCARDED}
+ENDED = frozenset({RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.FAILED})
+STEPS = ("diff", "agent", "build", "check", "bench", "perf")
+
+
+class TreeFilter(StrEnum):
+    ALL = "all"
+    KEPT = "kept"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """One line of the tree."""
+
+    id: str
+    run_id: int
+    parent_id: str | None
+    status: str
+    description: str
+    effect: float | None
+    ci_low: float | None
+    ci_high: float | None
+    priority: int
+    child_count: int
+    progress: str = ""
+
+    @property
+    def has_children(self) -> bool:
+        return self.child_count > 0
+
+
+@dataclass(frozen=True)
+class NodeDetail:
+    row: NodeRow
+    diff: str
+    reason: str | None
+    answer_text: str
+    analysis: str | None
+    commit_sha: str | None
+    logs: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """Everything the status line shows."""
+
+    run_id: int | None
+    run_status: str
+    engine_state: str
+    engine_detail: str
+    heartbeat_age_s: float | None
+    stop_reason: str | None
+    current: str | None
+    tokens_used: int
+    max_tokens: int | None
+    experiments: int
+    max_experiments: int | None
+    per_hour: float
+    ends: str
+    sandbox: str | None
+
+    @property
+    def read_only(self) -> bool:
+        return self.run_status in ENDED
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    kind: str
+    message: str
+    node_id: str | None
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    id: int
+    kind: str
+    status: str
+    result: str | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The primary metric: kept nodes across iterations, and the running node's pairs."""
+
+    kept_labels: list[str]
+    kept_values: list[float]
+    running_id: str | None
+    parent_values: list[float]
+    candidate_values: list[float]
+
+
+class RunService:
+    """Read a run store and queue commands for its engine."""
+
+    def __init__(self, store: Store, paths: RunPaths, config: Config | None) -> None:
+        self.store = store
+        self.paths = paths
+        self.config = config
+        self.metric = config.metrics[0].name if config else None
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @classmethod
+    def open(
+        cls, run_dir: Path, config: Config | None, store_path: Path | None = None
+    ) -> RunService:
+        paths = RunPaths(Path(run_dir))
+        return cls(open_store(store_path or paths.store), paths, config)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ----------------------------------------------------------------- runs
+    def run_ids(self) -> list[int]:
+        with self.store.session() as s:
+            return [int(i) for i in s.exec(select(Run.id).order_by(col(Run.id))).all()]
+
+    def roots(self, run_id: int | None = None) -> list[NodeRow]:
+        with self.store.session() as s:
+            query = select(Node).where(col(Node.parent_id).is_(None))
+            if run_id is not None:
+                query = query.where(Node.run_id == run_id)
+            return self._rows(s, list(s.exec(query).all()))
+
+    def children(self, parent_id: str, filt: TreeFilter = TreeFilter.ALL) -> list[NodeRow]:
+        """The next level under `parent_id`; under a filter, what the filter shows there."""
+        with self.store.session() as s:
+            if filt is TreeFilter.FAILED:
+                parent = s.get(Node, parent_id)
+                if parent is None or parent.parent_id is not None:
+                    return []
+                # Failures are shown as a flat list under their run's root.
+                query = select(Node).where(
+                    Node.run_id == parent.run_id, col(Node.status).in_([str(f) for f in FAILED])
+                )
+                return self._rows(s, list(s.exec(query).all()), leaves=True)
+            query = select(Node).where(Node.parent_id == parent_id)
+            if filt is TreeFilter.KEPT:
+                query = query.where(Node.status == NodeStatus.KEPT)
+            return self._rows(s, list(s.exec(query).all()), kept_only=filt is TreeFilter.KEPT)
+
+    def _rows(
+        self, s: Session, nodes: list[Node], *, leaves: bool = False, kept_only: bool = False
+    ) -> list[NodeRow]:
+        nodes.sort(key=lambda n: id_key(n.id))
+        counts: dict[str, int] = {}
+        if nodes and not leaves:
+            query = (
+                select(Node.parent_id, func.count())
+                .where(col(Node.parent_id).in_([n.id for n in nodes]))
+                .group_by(col(Node.parent_id))
+            )
+            if kept_only:
+                query = query.where(Node.status == NodeStatus.KEPT)
+            counts = {str(p): int(c) for p, c in s.exec(query).all()}
+        return [self._row(s, node, 0 if leaves else counts.get(node.id, 0)) for node in nodes]
+
+    def _row(self, s: Session, node: Node, child_count: int) -> NodeRow:
+        progress = ""
+        if node.status in IN_FLIGHT:
+            progress = str(node.status)
+            if node.status == NodeStatus.BENCHMARKING and self.config is not None:
+                done = self._pairs_done(s, node.id)
+                progress += f" {done}/{self.config.bench.pairs} pairs"
+        return NodeRow(
+            id=node.id,
+            run_id=node.run_id,
+            parent_id=node.parent_id,
+            status=node.status,
+            description=node.description,
+            effect=node.effect,
+            ci_low=node.ci_low,
+            ci_high=node.ci_high,
+            priority=node.priority,
+            child_count=child_count,
+            progress=progress,
+        )
+
+    def _pairs_done(self, s: Session, node_id: str) -> int:
+        query = select(func.count()).where(
+            Sample.node_id == node_id, Sample.side == "candidate", col(Sample.warmup).is_(False)
+        )
+        if self.metric:
+            query = query.where(Sample.metric == self.metric)
+        return int(s.exec(query).one())
+
+    def rows(self, node_ids: list[str]) -> dict[str, NodeRow]:
+        """Fresh rows for nodes already on screen (the tree's live refresh)."""
+        if not node_ids:
+            return {}
+        with self.store.session() as s:
+            nodes = list(s.exec(select(Node).where(col(Node.id).in_(node_ids))).all())
+            counts = {
+                str(p): int(c)
+                for p, c in s.exec(
+                    select(Node.parent_id, func.count())
+                    .where(col(Node.parent_id).in_(node_ids))
+                    .group_by(col(Node.parent_id))
+                ).all()
+            }
+            return {n.id: self._row(s, n, counts.get(n.id, 0)) for n in nodes}
+
+    def detail(self, node_id: str) -> NodeDetail | None:
+        with self.store.session() as s:
+            node = s.get(Node, node_id)
+            if node is None:
+                return None
+            logs = {step: self.paths.log(node_id, step) for step in STEPS if step != "diff"}
+            for artifact in s.exec(select(Artifact).where(Artifact.node_id == node_id)).all():
+                if artifact.kind == "log":
+                    logs[artifact.step] = Path(artifact.path)
+            return NodeDetail(
+                row=self._row(s, node, 0),
+                diff=node.diff,
+                reason=node.reason,
+                answer_text=node.answer_text,
+                analysis=node.analysis,
+                commit_sha=node.commit_sha,
+                logs=logs,
+            )
+
+    # --------------------------------------------------------------- status
+    def status(self) -> StatusInfo:
+        with self.store.session() as s:
+            run = s.exec(select(Run).order_by(col(Run.id).desc())).first()
+            if run is None:
+                return StatusInfo(
+                    None, "starting", "starting", "waiting for the engine to open the run",
+                    None, None, None, 0, None, 0, None, 0.0, "", None,
+                )  # fmt: skip
+            experiments = int(
+                s.exec(
+                    select(func.count()).where(
+                        Node.run_id == run.id, col(Node.parent_id).is_not(None)
+                    )
+                ).one()
+            )
+            finished = int(
+                s.exec(
+                    select(func.count()).where(
+                        Node.run_id == run.id,
+                        col(Node.parent_id).is_not(None),
+                        col(Node.finished_at).is_not(None),
+                    )
+                ).one()
+            )
+            current = s.exec(
+                select(Node).where(Node.run_id == run.id, col(Node.status).in_(list(IN_FLIGHT)))
+            ).first()
+            sandbox = s.exec(
+                select(Event.message)
+                .where(Event.run_id == run.id, col(Event.kind).startswith("sandbox"))
+                .order_by(col(Event.id).desc())
+            ).first()
+            now = _aware(self.now())
+            elapsed_h = max((now - _aware(run.created_at)).total_seconds() / 3600, 1e-6)
+            heartbeat = None
+            if run.heartbeat_at is not None:
+                heartbeat = (now - _aware(run.heartbeat_at)).total_seconds()
+            budgets = self.config.budgets if self.config else None
+            per_hour = finished / elapsed_h
+            return StatusInfo(
+                run_id=run.id,
+                run_status=run.status,
+                engine_state=run.engine_state,
+                engine_detail=run.engine_detail,
+                heartbeat_age_s=heartbeat,
+                stop_reason=run.stop_reason,
+                current=(f"{current.id} {current.status}" if current else None),
+                tokens_used=run.tokens_used,
+                max_tokens=budgets.max_tokens if budgets else None,
+                experiments=experiments,
+                max_experiments=budgets.max_experiments if budgets else None,
+                per_hour=per_hour,
+                ends=self._ends(run, experiments, per_hour),
+                sandbox=sandbox,
+            )
+
+    def _ends(self, run: Run, experiments: int, per_hour: float) -> str:
+        """When a budget or the deadline ends the run, whichever comes first."""
+        if run.status in ENDED or self.config is None:
+            return ""
+        budgets = self.config.budgets
+        left = budgets.max_experiments - experiments
+        parts = []
+        if per_hour > 0 and left > 0:
+            parts.append(f"budget in ~{_duration(left / per_hour * 3600)}")
+        if budgets.deadline is not None:
+            parts.append(f"deadline {budgets.deadline:%H:%M}")
+        return ", ".join(parts)
+
+    # --------------------------------------------------------------- events
+    def events_after(self, after_id: int, limit: int = 200) -> list[EventRow]:
+        with self.store.session() as s:
+            rows = s.exec(
+                select(Event).where(col(Event.id) > after_id).order_by(col(Event.id)).limit(limit)
+            ).all()
+            return [EventRow(int(e.id or 0), e.kind, e.message, e.node_id) for e in rows]
+
+    def last_event_id(self) -> int:
+        with self.store.session() as s:
+            return int(s.exec(select(func.max(Event.id))).one() or 0)
+
+    # ---------------------------------------------------------------- chart
+    def chart(self, run_id: int | None) -> Chart:
+        metric = self.metric
+        with self.store.session() as s:
+            if run_id is None or metric is None:
+                return Chart([], [], None, [], [])
+            kept = s.exec(
+                select(Node)
+                .where(
+                    Node.run_id == run_id,
+                    Node.status == NodeStatus.KEPT,
+                    col(Node.parent_id).is_not(None),
+                )
+                .order_by(col(Node.finished_at))
+            ).all()
+            labels, values = [], []
+            if kept:
+                base = self._values(s, kept[0].id, metric, "parent")
+                if base:
+                    labels.append("base")
+                    values.append(statistics.median(base))
+            for node in kept:
+                got = self._values(s, node.id, metric, "candidate")
+                if got:
+                    labels.append(node.id)
+                    values.append(statistics.median(got))
+            running = s.exec(
+                select(Node).where(Node.run_id == run_id, Node.status == NodeStatus.BENCHMARKING)
+            ).first()
+            parent: list[float] = []
+            candidate: list[float] = []
+            if running is not None:
+                parent = self._values(s, running.id, metric, "parent")
+                candidate = self._values(s, running.id, metric, "candidate")
+            return Chart(labels, values, running.id if running else None, parent, candidate)
+
+    @staticmethod
+    def _values(s: Session, node_id: str, metric: str, side: str) -> list[float]:
+        rows = s.exec(
+            select(Sample.value)
+            .where(
+                Sample.node_id == node_id,
+                Sample.metric == metric,
+                Sample.side == side,
+                col(Sample.warmup).is_(False),
+            )
+            .order_by(col(Sample.pair_index))
+        ).all()
+        return [float(v) for v in rows]
+
+    # ------------------------------------------------------------- commands
+    def send(self, kind: CommandKind, args: dict[str, object] | None = None) -> int:
+        """Queue a command for the engine; returns its id to follow its outcome."""
+        with self.store.session() as s:
+            command = enqueue_command(s, kind, args)
+            assert command.id is not None
+            return command.id
+
+    def outcomes(self, ids: list[int]) -> list[CommandOutcome]:
+        """The commands among `ids` the engine has settled."""
+        if not ids:
+            return []
+        with self.store.session() as s:
+            rows = s.exec(
+                select(Command).where(
+                    col(Command.id).in_(ids), Command.status != CommandStatus.PENDING
+                )
+            ).all()
+            return [CommandOutcome(int(c.id or 0), c.kind, c.status, c.result) for c in rows]
+
+    def export_patch(self, node_id: str, dest: Path) -> str:
+        """Write the patch series from the run's baseline to `node_id`; say what was written."""
+        from perfsup.workspace.git import GitWorkspace
+
+        with self.store.session() as s:
+            node = s.get(Node, node_id)
+            if node is None:
+                raise ValueError(f"no node {node_id}")
+            run = s.get(Run, node.run_id)
+            assert run is not None
+            chain = lineage(s, node)
+        if node.commit_sha is None or node.parent_id is None:
+            raise ValueError(f"node {node_id} has no change to export (status {node.status})")
+        git = GitWorkspace(Path(run.repo_path), self.paths.worktrees)
+        dest.write_text(git.format_patch(run.baseline_commit, node.commit_sha), encoding="utf-8")
+        return f"wrote {dest}: {len(chain) - 1} change(s) from the baseline to {node_id}"
+
+
+def is_store_ready(path: Path) -> bool:
+    """The engine has created and migrated the store (the TUI never migrates it)."""
+    if not path.exists():
+        return False
+    try:
+        store = open_store(path, migrate=False)
+        try:
+            with store.session() as s:
+                s.exec(select(Run.id)).first()
+        finally:
+            store.close()
+    except OperationalError:
+        return False
+    return True
+
+
+def effect_label(row: NodeRow, metric: str | None) -> str:
+    if row.effect is None:
+        return ""
+    interval = ""
+    if row.ci_low is not None and row.ci_high is not None:
+        interval = f" [{row.ci_low * 100:+.1f}, {row.ci_high * 100:+.1f}]"
+    return f"{metric or ''} {row.effect * 100:+.1f}%{interval}".strip()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
