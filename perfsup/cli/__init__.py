@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsup import __version__
+from perfsup.cli.tui_commands import TuiCommandError, cmd_attach, demo_with_tui
 from perfsup.config import Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -66,13 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_ctl_parser(sub, with_config)
     p = sub.add_parser("stop", help="stop the running engine (same as `perfsup ctl stop`)")
     with_config(p)
-    p = sub.add_parser("attach", help="follow a running engine")
-    with_config(p)
 
     p = sub.add_parser("demo", help="run perfsup on the bundled demo target")
     p.add_argument("--headless", action="store_true", help="plain output, no TUI")
     p.add_argument("--dir", help="folder for the demo (default: a new temporary folder)")
     p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
+    p.add_argument("--theme", help="TUI theme (default: the Textual default)")
+
+    from perfsup.cli.tui_commands import add_attach_parser
+
+    add_attach_parser(sub)
     return parser
 
 
@@ -84,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"perfsup: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except CliError as exc:
+    except (CliError, TuiCommandError) as exc:
         print(f"perfsup: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
@@ -238,28 +242,6 @@ def _require_engine(config: Config, run_dir: str | None) -> int:
     return pid
 
 
-def cmd_attach(args: argparse.Namespace) -> int:
-    from perfsup.cli.detach import LOG_NAME, follow
-    from perfsup.engine.lock import lock_holder
-    from perfsup.engine.rundir import run_paths
-
-    config, _ = _load(args)
-    pid = _require_engine(config, args.run_dir)
-    root = run_paths(config, args.run_dir).root
-    print(
-        f"perfsup: the TUI is not available yet; following the engine (pid {pid}) log. "
-        "Ctrl-C detaches.",
-        flush=True,
-    )
-    log = root / LOG_NAME
-    start = max(0, log.stat().st_size - 4000) if log.exists() else 0
-    try:
-        follow(log, lambda: lock_holder(root) is not None, start)
-    except KeyboardInterrupt:
-        print(f"\nperfsup: detached; the engine keeps running (pid {pid})")
-    return 0
-
-
 def _backend(config: Config):  # type: ignore[no-untyped-def]
     from perfsup.agent.scripted import ScriptedBackend
 
@@ -364,10 +346,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     config_path = repo / "perfsup.toml"
+    if not args.headless:
+        return demo_with_tui(base, config_path, args.seed, args.theme)
     config = load_config(config_path)
     run_dir = base / "run"
-    if not args.headless:
-        print("perfsup: the TUI is not built yet; running the demo headless")
     print(f"demo repository: {repo}\nrun directory:   {run_dir}\n")
     _run_engine(config, config_path, str(run_dir), args.seed)
     store = open_store(RunPaths(run_dir).store)

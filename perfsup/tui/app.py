@@ -9,6 +9,7 @@ engine applies or refuses; the outcome comes back as a notification.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
@@ -58,6 +59,8 @@ class PerfsupApp(App[None]):
     RunTree { width: 45%; border: round $primary; }
     #right { width: 1fr; }
     NodePanes { height: 1fr; }
+    NodePanes TabbedContent { height: 1fr; }
+    NodePanes TabPane { height: 1fr; padding: 0; }
     MetricChart { height: 12; }
     #status { height: 2; background: $panel; padding: 0 1; }
     """
@@ -85,6 +88,7 @@ class PerfsupApp(App[None]):
         self.pending: dict[int, str] = {}  # command id -> what the person asked for
         self.last_event = 0
         self.flood_lines = 0
+        self.notices: deque[str] = deque(maxlen=200)  # every notification shown, newest last
         self._dirty = threading.Event()
         self._stop = threading.Event()
         self._tick = 0
@@ -108,11 +112,16 @@ class PerfsupApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Kept, because timers fire while another screen (help, full log) is on top.
+        self.run_tree = self.query_one(RunTree)
+        self.node_panes = self.query_one(NodePanes)
+        self.metric_chart = self.query_one(MetricChart)
+        self.status_line = self.query_one("#status", Static)
         if self.keymap:
             self.set_keymap(self.keymap)
-        self.query_one(RunTree).focus()
+        self.run_tree.focus()
         if not self._connect():
-            self.query_one("#status", Static).update(
+            self.status_line.update(
                 f"waiting for the engine to create the store {self.store_path}"
             )
             self._connect_timer = self.set_interval(0.5, self._connect)
@@ -136,7 +145,7 @@ class PerfsupApp(App[None]):
         if self._connect_timer is not None:
             self._connect_timer.stop()
         self.last_event = self.service.last_event_id()  # notify only what happens from now
-        tree = self.query_one(RunTree)
+        tree = self.run_tree
         tree.service = self.service
         tree.reload()
         self._refresh()
@@ -163,16 +172,16 @@ class PerfsupApp(App[None]):
         if not self._dirty.is_set() and self._tick % POLL_EVERY:
             return
         self._dirty.clear()
-        self.flood_lines += self.query_one(NodePanes).flush()
+        self.flood_lines += self.node_panes.flush()
 
     def _refresh(self) -> None:
         if self.service is None:
             return
         try:
             self.status_info = self.service.status()
-            self.query_one(RunTree).refresh_rows()
+            self.run_tree.refresh_rows()
             self._refresh_detail(changed_only=True)
-            self.query_one(MetricChart).show(self.service.chart(self.status_info.run_id))
+            self.metric_chart.show(self.service.chart(self.status_info.run_id))
             self._settle_commands()
             self._notify_events(self.service.events_after(self.last_event))
         except Exception as exc:  # a busy or locked store: say so, try again next tick
@@ -183,8 +192,8 @@ class PerfsupApp(App[None]):
     def _refresh_detail(self, changed_only: bool = False) -> None:
         if self.service is None:
             return
-        panes = self.query_one(NodePanes)
-        node_id = self.query_one(RunTree).selected_id()
+        panes = self.node_panes
+        node_id = self.run_tree.selected_id()
         if changed_only:  # the timer only follows a node that is still changing
             shown = panes.detail
             if shown is None or shown.row.id != node_id or NodeStatus(shown.row.status).finished:
@@ -199,7 +208,7 @@ class PerfsupApp(App[None]):
 
     # -------------------------------------------------------- status line
     def _status(self, problem: str | None = None) -> None:
-        self.query_one("#status", Static).update(problem or self.status_text())
+        self.status_line.update(problem or self.status_text())
 
     def status_text(self) -> str:
         info = self.status_info
@@ -242,7 +251,7 @@ class PerfsupApp(App[None]):
             self.last_event = max(self.last_event, event.id)
             text = _event_notice(event)
             if text is not None:
-                self.notify(text[1], title=text[0], severity=text[2])  # type: ignore[arg-type]
+                self.notify(text[1], title=text[0], severity=text[2])
 
     def _settle_commands(self) -> None:
         assert self.service is not None
@@ -256,6 +265,10 @@ class PerfsupApp(App[None]):
                     title=f"{label}: refused",
                     severity="error",
                 )
+
+    def notify(self, message: str, *, title: str = "", **kwargs: Any) -> None:
+        self.notices.append(f"{title}: {message}" if title else message)
+        super().notify(message, title=title, **kwargs)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed background job is reported."""
@@ -282,7 +295,7 @@ class PerfsupApp(App[None]):
         return command_id
 
     def _selected(self, label: str) -> str | None:
-        node_id = self.query_one(RunTree).selected_id()
+        node_id = self.run_tree.selected_id()
         if node_id is None:
             self.notify("select a node first", title=label, severity="warning")
         return node_id
@@ -312,7 +325,7 @@ class PerfsupApp(App[None]):
             self.send(CommandKind.PROMOTE, f"promote {node_id}", {"node": node_id})
 
     def action_priority(self, delta: int) -> None:
-        tree = self.query_one(RunTree)
+        tree = self.run_tree
         node_id = self._selected("priority")
         if node_id is None:
             return
@@ -349,7 +362,7 @@ class PerfsupApp(App[None]):
         self.call_from_thread(self.notify, message, title="export")
 
     def action_full_log(self) -> None:
-        panes = self.query_one(NodePanes)
+        panes = self.node_panes
         path = panes.active_log()
         if path is None and panes.detail is not None:
             path = panes.detail.logs.get("agent")
@@ -359,7 +372,7 @@ class PerfsupApp(App[None]):
         self.push_screen(FullLogScreen(path))
 
     def action_cycle_filter(self) -> None:
-        tree = self.query_one(RunTree)
+        tree = self.run_tree
         tree.filter = FILTERS[(FILTERS.index(tree.filter) + 1) % len(FILTERS)]
         tree.reload()
         self.notify(f"showing {tree.filter.value} nodes", title="filter", timeout=2)
@@ -367,7 +380,7 @@ class PerfsupApp(App[None]):
     def action_cycle_run(self) -> None:
         if self.service is None:
             return
-        tree = self.query_one(RunTree)
+        tree = self.run_tree
         choices: list[int | None] = [None, *self.service.run_ids()]
         tree.run_id = choices[(choices.index(tree.run_id) + 1) % len(choices)]
         tree.reload()

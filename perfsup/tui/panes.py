@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from perfsup.tui.logtail import LogTail
@@ -50,8 +50,8 @@ class LogPane(Log):
         return self.tail.path if self.tail else None
 
 
-class NodePanes(TabbedContent):
-    """Diff, agent, build, checks, bench and perf of one node."""
+class NodePanes(Vertical):
+    """Diff, agent, build, checks, bench and perf of one node, as tabs."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -59,11 +59,12 @@ class NodePanes(TabbedContent):
         self._diff_shown: str | None = None
 
     def compose(self) -> ComposeResult:
-        with TabPane(TAB_TITLES["diff"], id="tab-diff"), VerticalScroll():
-            yield Static("select a node", id="diff")
-        for step in LOG_STEPS:
-            with TabPane(TAB_TITLES[step], id=f"tab-{step}"):
-                yield LogPane(step, id=f"log-{step}")
+        with TabbedContent(id="tabs"):
+            with TabPane(TAB_TITLES["diff"], id="tab-diff"), VerticalScroll():
+                yield Static("select a node", id="diff")
+            for step in LOG_STEPS:
+                with TabPane(TAB_TITLES[step], id=f"tab-{step}"):
+                    yield LogPane(step, id=f"log-{step}")
 
     def panes(self) -> list[LogPane]:
         return list(self.query(LogPane))
@@ -104,7 +105,7 @@ class NodePanes(TabbedContent):
         return sum(pane.flush() for pane in self.panes())
 
     def active_log(self) -> Path | None:
-        active = self.active.removeprefix("tab-")
+        active = self.query_one(TabbedContent).active.removeprefix("tab-")
         if self.detail is None:
             return None
         if active == "diff":

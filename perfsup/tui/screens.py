@@ -39,6 +39,7 @@ class HelpScreen(ModalScreen[None]):
         for key in KEYS:
             table.add_row(key_for(key.id, self.keymap), key.description, key.id)
         table.add_row("ctrl+p", "Command palette (every control by name)", "")
+        self.table = table
         with VerticalScroll():
             yield Static(table)
 

@@ -1,0 +1,114 @@
+"""`perfsup attach` and the interactive `perfsup demo`: open the TUI on a run.
+
+The TUI only reads the store and queues commands; the engine is another
+process (started detached here for the demo), so quitting the TUI never
+stops the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from perfsup.config import Config, ConfigError, load_config
+from perfsup.config.load import parse_config
+
+EXIT_USAGE = 2
+
+
+class TuiCommandError(Exception):
+    """A one-line failure the CLI prints (status `code`)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_attach_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("attach", help="open the TUI on a running or finished run")
+    p.add_argument(
+        "-c", "--config", default="perfsup.toml", help="config file (default: ./perfsup.toml)"
+    )
+    p.add_argument("--run-dir", help="run directory (default: from the config)")
+    p.add_argument("--theme", help="TUI theme (default: [tui] theme in the config)")
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    from perfsup.engine.rundir import RunPaths, run_paths
+
+    config_path = Path(args.config)
+    config: Config | None = None
+    if config_path.is_file() or not args.run_dir:
+        config = load_config(config_path)
+    paths = run_paths(config, args.run_dir) if config else RunPaths(Path(args.run_dir).resolve())
+    if not paths.store.exists():
+        raise TuiCommandError(f"no run store at {paths.store} (start one with `perfsup run`)")
+    if config is None:
+        config = config_from_store(paths.store)
+    open_tui(paths.root, config, args.theme, Path.cwd())
+    return 0
+
+
+def config_from_store(store_path: Path) -> Config | None:
+    """The config the newest run was started with, when it can still be read here."""
+    from sqlmodel import col, select
+
+    from perfsup.store import Run, open_store
+
+    store = open_store(store_path)
+    try:
+        with store.session() as s:
+            run = s.exec(select(Run).order_by(col(Run.id).desc())).first()
+    finally:
+        store.close()
+    if run is None or not run.config_toml:
+        return None
+    try:
+        return parse_config(run.config_toml, Path(run.repo_path) / "perfsup.toml")
+    except ConfigError:
+        return None  # moved or edited since: the TUI still works, with fewer details
+
+
+def open_tui(run_dir: Path, config: Config | None, theme: str | None, export_dir: Path) -> None:
+    from perfsup.tui.app import create_app
+
+    try:
+        app = create_app(None, run_dir, config, theme=theme, export_dir=export_dir)
+    except ValueError as exc:  # a bad theme or key in [tui]
+        raise TuiCommandError(str(exc), EXIT_USAGE) from None
+    app.run()
+
+
+def start_detached_engine(config_path: Path, run_dir: Path, seed: int | None, log: Path) -> int:
+    """`perfsup run --headless` in its own session: it outlives the TUI and the terminal."""
+    argv = [sys.executable, "-m", "perfsup", "run", "--headless", "-c", str(config_path)]
+    argv += ["--run-dir", str(run_dir)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=config_path.parent,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def demo_with_tui(base: Path, config_path: Path, seed: int | None, theme: str | None) -> int:
+    config = load_config(config_path)
+    run_dir = base / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pid = start_detached_engine(config_path, run_dir, seed, base / "engine.log")
+    (base / "engine.pid").write_text(f"{pid}\n")
+    open_tui(run_dir, config, theme, base)
+    print(
+        f"The demo engine (pid {pid}) keeps running; its output is in {base / 'engine.log'}.\n"
+        f"  perfsup attach -c {config_path} --run-dir {run_dir}\n"
+        f"  perfsup status -c {config_path} --run-dir {run_dir}"
+    )
+    return 0

@@ -1,0 +1,382 @@
+"""The TUI driven by Textual's Pilot on a real run store, real logs and a real git repo.
+
+Every control must leave a Command row for the engine (or refuse, on a
+finished run), and the engine's answer must come back as a notification.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlmodel import col, select
+
+from perfsup.store import Command, Event, Run, open_store
+from perfsup.store.commands import settle_command
+from perfsup.tui.app import PerfsupApp, create_app
+from perfsup.tui.keys import KEYS, KeymapError
+from perfsup.tui.panes import LogPane
+from perfsup.tui.service import TreeFilter
+from perfsup.tui.themes import ThemeError, bundled_themes
+from perfsup.tui.tree import RunTree
+from tests.tui_store import T0, RunFixture, build_run
+
+SIZE = (140, 40)
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_app(fx: RunFixture, **kwargs: object) -> PerfsupApp:
+    return create_app(None, fx.root, fx.config, export_dir=fx.root.parent, now=lambda: T0, **kwargs)  # type: ignore[arg-type]
+
+
+def commands(fx: RunFixture) -> list[tuple[str, dict[str, object]]]:
+    store = open_store(fx.paths.store)
+    try:
+        with store.session() as s:
+            rows = s.exec(select(Command).order_by(col(Command.id))).all()
+            return [(c.kind, json.loads(c.args_json)) for c in rows]
+    finally:
+        store.close()
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds (bounded)."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+async def select_node(pilot, app: PerfsupApp, node_id: str) -> None:  # type: ignore[no-untyped-def]
+    tree = app.query_one(RunTree)
+    tree.move_cursor(tree.tree_nodes[node_id])
+    await pilot.pause(0.1)
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> RunFixture:
+    return build_run(tmp_path)
+
+
+@pytest.fixture
+def finished(tmp_path: Path) -> RunFixture:
+    return build_run(tmp_path, finished=True)
+
+
+@pytest.mark.parametrize(
+    ("keys", "node", "expected"),
+    [
+        (["p"], None, ("pause", {})),
+        (["a"], None, ("abort", {})),
+        (["S"], None, ("stop", {})),
+        (["x"], "1.3", ("prune", {"node": "1.3"})),
+        (["plus"], "1.1", ("priority", {"node": "1.1", "priority": 1})),
+        (["minus"], "1.1", ("priority", {"node": "1.1", "priority": -1})),
+        (["P"], "1.2", ("promote", {"node": "1.2"})),
+    ],
+    ids=["pause", "abort", "stop", "prune", "priority-up", "priority-down", "promote"],
+)
+async def test_each_control_writes_its_command_row(
+    running: RunFixture, keys: list[str], node: str | None, expected: tuple[str, dict[str, object]]
+) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        if node:
+            await select_node(pilot, app, node)
+        await pilot.press(*keys)
+        await pilot.pause(0.1)
+        assert commands(running) == [expected]
+        assert "requested" in app.status_text()
+
+
+async def test_pause_key_resumes_a_paused_engine(running: RunFixture) -> None:
+    store = open_store(running.paths.store)
+    with store.session() as s:
+        run = s.get(Run, 1)
+        assert run is not None
+        run.engine_state = "paused"
+    store.close()
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert "engine paused" in app.status_text()
+        await pilot.press("p")
+        await pilot.pause(0.1)
+    assert commands(running) == [("resume", {})]
+
+
+async def test_steer_form_sends_goal_and_hint(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        goal = app.screen.query_one("#goal")
+        goal.value = "make summarize and top_words faster"  # type: ignore[attr-defined]
+        app.screen.query_one("#hint").focus()
+        await pilot.press(*"try a Counter")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+    assert commands(running) == [
+        ("steer", {"goal": "make summarize and top_words faster", "hint": "try a Counter"})
+    ]
+
+
+async def test_steer_cancelled_sends_nothing(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+    assert commands(running) == []
+
+
+async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await select_node(pilot, app, "1.3")
+        await pilot.press("x")
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        store = open_store(running.paths.store)
+        with store.session() as s:  # what the engine does when it drains the queue
+            prune, pause = s.exec(select(Command).order_by(col(Command.id))).all()
+            settle_command(prune, applied=False, result="1.3 is already pruned")
+            settle_command(pause, applied=True, result="paused after the current step")
+        store.close()
+        await pilot.pause(1.3)
+        assert "prune 1.3: refused: 1.3 is already pruned" in app.notices
+        assert "pause: applied: paused after the current step" in app.notices
+        assert "requested" not in app.status_text()
+
+
+async def test_command_palette_offers_every_control(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for key in KEYS:
+            if key.palette:
+                assert key.description in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Abort the current")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+    assert commands(running) == [("abort", {})]
+
+
+async def test_export_writes_a_patch_git_can_apply(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await select_node(pilot, app, "1.2")
+        await pilot.press("e")
+        await until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
+    patch = running.root.parent / "perfsup-1.2.patch"
+    assert "list(range(9))" in patch.read_text()
+    done = subprocess.run(
+        ["git", "-C", str(running.repo), "apply", "--check", str(patch)], capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert commands(running) == []  # export never bothers the engine
+
+
+async def test_export_of_a_node_without_change_is_refused(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await select_node(pilot, app, "1.3")
+        await pilot.press("e")
+        await until(pilot, lambda: any("1.3 has no change to export" in n for n in app.notices))
+    assert not (running.root.parent / "perfsup-1.3.patch").exists()
+
+
+async def test_attach_to_running_run_shows_state_and_progress(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        tree = app.query_one(RunTree)
+        tree.tree_nodes["1.2"].expand()
+        await pilot.pause(0.1)
+        row = tree.rows["1.2.2"]
+        assert row.progress == "benchmarking 3/6 pairs"
+        status = app.status_text()
+        assert "engine running: benchmarking 1.2.2" in status
+        assert "tokens 5,922 of 100,000" in status
+        assert "experiments 5 of 40" in status
+
+
+async def test_attach_to_finished_run_is_read_only(finished: RunFixture) -> None:
+    app = make_app(finished)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert "run 1 finished: experiment budget reached (5 of 5) · read-only" in app.status_text()
+        await select_node(pilot, app, "1.3")
+        await pilot.press("p", "x", "a")
+        await pilot.pause(0.1)
+        assert sum("read-only" in n for n in app.notices) == 3
+        await select_node(pilot, app, "1.2")
+        await pilot.press("e")
+        await until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
+    assert commands(finished) == []
+    assert (finished.root.parent / "perfsup-1.2.patch").exists()
+
+
+async def test_tree_loads_children_only_when_expanded(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        tree = app.query_one(RunTree)
+        assert set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"}
+        await select_node(pilot, app, "1.2")
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        assert {"1.2.1", "1.2.2"} <= set(tree.tree_nodes)
+
+
+async def test_filters_kept_and_failed(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        tree = app.query_one(RunTree)
+        await pilot.press("f")
+        await pilot.pause(0.1)
+        assert tree.filter is TreeFilter.KEPT
+        tree.tree_nodes["1.2"].expand()
+        await pilot.pause(0.1)
+        assert set(tree.tree_nodes) == {"1", "1.2"}
+        await pilot.press("f")
+        await pilot.pause(0.1)
+        assert tree.filter is TreeFilter.FAILED
+        assert set(tree.tree_nodes) == {"1", "1.2.1"}
+        await pilot.press("f")
+        await pilot.pause(0.1)
+        assert set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"}
+
+
+async def test_filter_by_run(tmp_path: Path) -> None:
+    fx = build_run(tmp_path, n_runs=2)
+    app = make_app(fx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        tree = app.query_one(RunTree)
+        assert {"1", "2"} <= set(tree.tree_nodes)
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert "2" not in tree.tree_nodes and "1.1" in tree.tree_nodes
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert set(tree.tree_nodes) == {"2"}
+
+
+async def test_log_pane_streams_new_lines_without_ansi(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await select_node(pilot, app, "1.2")
+        await pilot.pause(0.2)
+        pane = app.query_one("#log-bench", LogPane)
+        assert pane.lines[0] == "bench of 1.2: line 0"
+        with running.paths.log("1.2", "bench").open("a") as log:
+            log.write("\x1b[1;31mMETRIC time_ms=57.5\x1b[0m\n")
+        await pilot.pause(1.3)  # at most one poll period, even without a watch event
+        assert pane.lines[-1] == "METRIC time_ms=57.5"
+        assert not any("\x1b" in line for line in pane.lines)
+
+
+async def test_full_log_is_one_key_away(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await select_node(pilot, app, "1.2")
+        await pilot.pause(0.2)
+        await pilot.press("l")
+        log = app.screen.query_one("#full-log")
+        await until(pilot, lambda: "agent of 1.2: line 4" in log.lines)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.query_one(RunTree)
+
+
+async def test_new_winner_and_budget_events_are_notified(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        store = open_store(running.paths.store)
+        with store.session() as s:
+            s.add(Event(run_id=1, node_id="1.2.2", kind="node_finished", message="kept: faster"))
+            s.add(Event(run_id=1, kind="run_finished", message="token budget reached (9 of 9)"))
+        store.close()
+        await pilot.pause(1.3)
+        assert "new winner: 1.2.2 kept: faster" in app.notices
+        assert "budget reached: token budget reached (9 of 9)" in app.notices
+        assert not any("run 1 started" in n for n in app.notices)  # history is not news
+
+
+async def test_help_lists_every_key_with_remaps(tmp_path: Path) -> None:
+    fx = build_run(tmp_path, tui='keys = { pause = "z" }')
+    app = make_app(fx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(app.screen.table)  # type: ignore[attr-defined]
+        lines = console.export_text().splitlines()
+        for key in KEYS:
+            assert any(key.description in line and key.id in line for line in lines)
+        assert any(line.split()[0] == "z" and "Pause" in line for line in lines if line)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        await pilot.press("p")  # the old key no longer pauses
+        await pilot.press("z")
+        await pilot.pause(0.1)
+    assert commands(fx) == [("pause", {})]
+
+
+def test_unknown_key_id_or_theme_is_a_clear_error(running: RunFixture) -> None:
+    with pytest.raises(KeymapError, match=r"tui\.keys: unknown binding id 'pasue'"):
+        make_app(running, keys={"pasue": "space"})
+    with pytest.raises(ThemeError, match=r"tui\.theme = 'nope': no such theme"):
+        make_app(running, theme="nope")
+
+
+@pytest.mark.parametrize("name", ["perfsup-dark", "perfsup-light", "perfsup-high-contrast"])
+async def test_theme_from_config(tmp_path: Path, name: str) -> None:
+    assert name in {t.name for t in bundled_themes()}
+    fx = build_run(tmp_path, tui=f'theme = "{name}"')
+    app = make_app(fx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        assert app.theme == name
+
+
+async def test_waits_for_the_engine_to_create_the_store(tmp_path: Path) -> None:
+    fx = build_run(tmp_path / "later")
+    target = tmp_path / "run"
+    app = create_app(None, target, fx.config, now=lambda: T0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert "waiting for the engine" in str(app.query_one("#status").render())
+        import shutil
+
+        shutil.copytree(fx.root, target)
+        await pilot.pause(1.0)
+        assert "engine running" in app.status_text()
+        assert "1.2" in app.query_one(RunTree).tree_nodes
