@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from perfsup.tui.tree import RunTree
 from tests.tui_store import T0, RunFixture, build_run
 
 SIZE = (140, 40)
+HOUR = timedelta(hours=1)
 pytestmark = pytest.mark.anyio
 
 
@@ -35,7 +37,9 @@ def anyio_backend() -> str:
 
 
 def make_app(fx: RunFixture, **kwargs: object) -> PerfsupApp:
-    return create_app(None, fx.root, fx.config, export_dir=fx.root.parent, now=lambda: T0, **kwargs)  # type: ignore[arg-type]
+    return create_app(
+        None, fx.root, fx.config, export_dir=fx.root.parent, now=lambda: T0 + HOUR, **kwargs  # type: ignore[arg-type]
+    )
 
 
 def commands(fx: RunFixture) -> list[tuple[str, dict[str, object]]]:
