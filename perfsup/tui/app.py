@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,11 @@ from perfsup.tui.keys import KEYS, bindings, check_keymap, key_for
 from perfsup.tui.panes import NodePanes
 from perfsup.tui.screens import FullLogScreen, HelpScreen, SteerScreen
 from perfsup.tui.service import (
+    Chart,
+    CommandOutcome,
     EventRow,
+    NodeDetail,
+    NodeRow,
     RunService,
     StatusInfo,
     TreeFilter,
@@ -44,11 +49,23 @@ from perfsup.tui.service import (
 from perfsup.tui.themes import ThemeError, bundled_themes
 from perfsup.tui.tree import RunTree
 
-FLUSH_S = 0.1  # log panes take new lines ten times a second, however fast they come
+FLUSH_S = 0.05  # log panes take new lines 20 times a second, however fast they come
 REFRESH_S = 1.0  # tree, status line, chart, command outcomes and events
-POLL_EVERY = 10  # without a watch event, still look at the files once a second
+POLL_EVERY = 20  # without a watch event, still look at the files once a second
 STALE_HEARTBEAT_S = 30.0
 FILTERS = (TreeFilter.ALL, TreeFilter.KEPT, TreeFilter.FAILED)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One read of the store, made in a worker thread and applied on the UI thread."""
+
+    status: StatusInfo
+    rows: dict[str, NodeRow]
+    detail: NodeDetail | None
+    chart: Chart
+    outcomes: list[CommandOutcome]
+    events: list[EventRow]
 
 
 class PerfsupApp(App[None]):
@@ -94,6 +111,7 @@ class PerfsupApp(App[None]):
         self._tick = 0
         self._select_timer: Timer | None = None
         self._connect_timer: Timer | None = None
+        self._reading = False  # a store read is in flight
         for theme in bundled_themes():
             self.register_theme(theme)
         if theme_name:
@@ -173,31 +191,65 @@ class PerfsupApp(App[None]):
             return
         self._dirty.clear()
         self.flood_lines += self.node_panes.flush()
+        if self.node_panes.behind():
+            self._dirty.set()
 
     def _refresh(self) -> None:
-        if self.service is None:
+        """Read the store off the UI thread; the UI only applies the result."""
+        if self.service is None or self._reading:
             return
+        self._reading = True
+        shown = self.node_panes.detail
+        follow = None  # the panes follow a node only while it is still changing
+        if (
+            shown is not None
+            and shown.row.id == self.run_tree.selected_id()
+            and not NodeStatus(shown.row.status).finished
+        ):
+            follow = shown.row.id
+        self.read_store(list(self.run_tree.tree_nodes), follow, list(self.pending), self.last_event)
+
+    @work(thread=True, group="refresh", name="store reader")
+    def read_store(
+        self, ids: list[str], follow: str | None, pending: list[int], last_event: int
+    ) -> None:
+        service = self.service
+        assert service is not None
         try:
-            self.status_info = self.service.status()
-            self.run_tree.refresh_rows()
-            self._refresh_detail(changed_only=True)
-            self.metric_chart.show(self.service.chart(self.status_info.run_id))
-            self._settle_commands()
-            self._notify_events(self.service.events_after(self.last_event))
+            status = service.status()
+            snapshot = Snapshot(
+                status=status,
+                rows=service.rows(ids),
+                detail=service.detail(follow) if follow else None,
+                chart=service.chart(status.run_id),
+                outcomes=service.outcomes(pending),
+                events=service.events_after(last_event),
+            )
         except Exception as exc:  # a busy or locked store: say so, try again next tick
-            self._status(f"cannot read the store: {exc}")
+            self.call_from_thread(self._store_problem, exc)
             return
+        self.call_from_thread(self._apply, snapshot)
+
+    def _store_problem(self, exc: Exception) -> None:
+        self._reading = False
+        self._status(f"cannot read the store: {exc}")
+
+    def _apply(self, snapshot: Snapshot) -> None:
+        self._reading = False
+        self.status_info = snapshot.status
+        self.run_tree.apply_rows(snapshot.rows)
+        if snapshot.detail is not None and snapshot.detail.row.id == self.run_tree.selected_id():
+            self.node_panes.show(snapshot.detail)
+        self.metric_chart.show(snapshot.chart)
+        self._settle_commands(snapshot.outcomes)
+        self._notify_events(snapshot.events)
         self._status()
 
-    def _refresh_detail(self, changed_only: bool = False) -> None:
+    def _refresh_detail(self) -> None:
         if self.service is None:
             return
         panes = self.node_panes
         node_id = self.run_tree.selected_id()
-        if changed_only:  # the timer only follows a node that is still changing
-            shown = panes.detail
-            if shown is None or shown.row.id != node_id or NodeStatus(shown.row.status).finished:
-                return
         panes.show(self.service.detail(node_id) if node_id else None)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
@@ -253,9 +305,8 @@ class PerfsupApp(App[None]):
             if text is not None:
                 self.notify(text[1], title=text[0], severity=text[2])
 
-    def _settle_commands(self) -> None:
-        assert self.service is not None
-        for outcome in self.service.outcomes(list(self.pending)):
+    def _settle_commands(self, outcomes: list[CommandOutcome]) -> None:
+        for outcome in outcomes:
             label = self.pending.pop(outcome.id, outcome.kind)
             if outcome.status == CommandStatus.APPLIED:
                 self.notify(outcome.result or "done", title=f"{label}: applied")
@@ -273,6 +324,8 @@ class PerfsupApp(App[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed background job is reported."""
         if event.state == WorkerState.ERROR:
+            if event.worker.group == "refresh":
+                self._reading = False
             self.notify(f"{event.worker.name}: {event.worker.error}", severity="error")
 
     # ----------------------------------------------------------- controls

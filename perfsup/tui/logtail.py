@@ -13,7 +13,7 @@ from pathlib import Path
 
 # CSI (colours, cursor moves), OSC (titles, links) and lone two-byte escapes.
 ANSI_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_BYTES = 512 * 1024  # per pane per flush: bounds the time a flush takes
 
 
 def strip_ansi(text: str) -> str:
@@ -28,6 +28,7 @@ class LogTail:
         self.offset = 0
         self._partial = b""
         self.lines_read = 0
+        self.behind = False  # the last read stopped at max_bytes: more is waiting
 
     def read(self, keep_last: int | None = None, max_bytes: int = CHUNK_BYTES) -> list[str]:
         """Lines appended since the last call (only the last `keep_last` are returned;
@@ -45,6 +46,7 @@ class LogTail:
         except OSError:
             return []
         self.offset += len(data)
+        self.behind = len(data) == max_bytes
         data = self._partial + data
         cut = data.rfind(b"\n")
         if cut < 0:

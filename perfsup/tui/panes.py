@@ -13,7 +13,7 @@ from textual.widgets import Log, Static, TabbedContent, TabPane
 from perfsup.tui.logtail import LogTail
 from perfsup.tui.service import NodeDetail
 
-PANE_LINES = 2_000  # what a pane keeps; the full log is on disk, one key away
+PANE_LINES = 1_000  # what a pane keeps; the full log is on disk, one key away
 LOG_STEPS = ("agent", "build", "check", "bench", "perf")
 TAB_TITLES = {"diff": "Diff", "agent": "Agent", "build": "Build", "check": "Checks",
               "bench": "Bench", "perf": "Perf"}  # fmt: skip
@@ -103,6 +103,10 @@ class NodePanes(Vertical):
 
     def flush(self) -> int:
         return sum(pane.flush() for pane in self.panes())
+
+    def behind(self) -> bool:
+        """A pane read a full chunk: the file has more, flush again next tick."""
+        return any(pane.tail is not None and pane.tail.behind for pane in self.panes())
 
     def active_log(self) -> Path | None:
         active = self.query_one(TabbedContent).active.removeprefix("tab-")

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
@@ -152,6 +153,7 @@ class RunService:
         self.config = config
         self.metric = config.metrics[0].name if config else None
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._chart: tuple[object, Chart] | None = None
 
     @classmethod
     def open(
@@ -242,7 +244,13 @@ class RunService:
         if not node_ids:
             return {}
         with self.store.session() as s:
-            nodes = list(s.exec(select(Node).where(col(Node.id).in_(node_ids))).all())
+            # Plain columns, not ORM objects: this runs every second over every node shown.
+            columns = [
+                col(c) for c in (Node.id, Node.run_id, Node.parent_id, Node.status,
+                                 Node.description, Node.effect, Node.ci_low, Node.ci_high,
+                                 Node.priority)
+            ]  # fmt: skip
+            found = s.execute(sa_select(*columns).where(col(Node.id).in_(node_ids))).all()
             counts = {
                 str(p): int(c)
                 for p, c in s.exec(
@@ -251,7 +259,15 @@ class RunService:
                     .group_by(col(Node.parent_id))
                 ).all()
             }
-            return {n.id: self._row(s, n, counts.get(n.id, 0)) for n in nodes}
+            rows = {}
+            for values in found:
+                row = NodeRow(*values, child_count=counts.get(values[0], 0))  # type: ignore[misc]
+                if row.status in IN_FLIGHT:  # progress needs the samples
+                    node = s.get(Node, row.id)
+                    assert node is not None
+                    row = self._row(s, node, row.child_count)
+                rows[row.id] = row
+            return rows
 
     def detail(self, node_id: str) -> NodeDetail | None:
         with self.store.session() as s:
@@ -356,39 +372,61 @@ class RunService:
 
     # ---------------------------------------------------------------- chart
     def chart(self, run_id: int | None) -> Chart:
+        """The chart's data; recomputed only when samples or kept nodes changed."""
         metric = self.metric
         with self.store.session() as s:
             if run_id is None or metric is None:
                 return Chart([], [], None, [], [])
-            kept = s.exec(
-                select(Node)
-                .where(
-                    Node.run_id == run_id,
-                    Node.status == NodeStatus.KEPT,
-                    col(Node.parent_id).is_not(None),
-                )
-                .order_by(col(Node.finished_at))
-            ).all()
-            labels, values = [], []
-            if kept:
-                base = self._values(s, kept[0].id, metric, "parent")
-                if base:
-                    labels.append("base")
-                    values.append(statistics.median(base))
-            for node in kept:
-                got = self._values(s, node.id, metric, "candidate")
-                if got:
-                    labels.append(node.id)
-                    values.append(statistics.median(got))
-            running = s.exec(
-                select(Node).where(Node.run_id == run_id, Node.status == NodeStatus.BENCHMARKING)
-            ).first()
-            parent: list[float] = []
-            candidate: list[float] = []
-            if running is not None:
-                parent = self._values(s, running.id, metric, "parent")
-                candidate = self._values(s, running.id, metric, "candidate")
-            return Chart(labels, values, running.id if running else None, parent, candidate)
+            key = (
+                run_id,
+                s.exec(select(func.max(Sample.id))).one(),
+                s.exec(
+                    select(func.count()).where(
+                        Node.run_id == run_id, Node.status == NodeStatus.KEPT
+                    )
+                ).one(),
+                s.exec(
+                    select(Node.id).where(
+                        Node.run_id == run_id, Node.status == NodeStatus.BENCHMARKING
+                    )
+                ).first(),
+            )
+            if self._chart is not None and self._chart[0] == key:
+                return self._chart[1]
+            chart = self._chart_data(s, run_id, metric)
+            self._chart = (key, chart)
+            return chart
+
+    def _chart_data(self, s: Session, run_id: int, metric: str) -> Chart:
+        kept = s.exec(
+            select(Node)
+            .where(
+                Node.run_id == run_id,
+                Node.status == NodeStatus.KEPT,
+                col(Node.parent_id).is_not(None),
+            )
+            .order_by(col(Node.finished_at))
+        ).all()
+        labels, values = [], []
+        if kept:
+            base = self._values(s, kept[0].id, metric, "parent")
+            if base:
+                labels.append("base")
+                values.append(statistics.median(base))
+        for node in kept:
+            got = self._values(s, node.id, metric, "candidate")
+            if got:
+                labels.append(node.id)
+                values.append(statistics.median(got))
+        running = s.exec(
+            select(Node).where(Node.run_id == run_id, Node.status == NodeStatus.BENCHMARKING)
+        ).first()
+        parent: list[float] = []
+        candidate: list[float] = []
+        if running is not None:
+            parent = self._values(s, running.id, metric, "parent")
+            candidate = self._values(s, running.id, metric, "candidate")
+        return Chart(labels, values, running.id if running else None, parent, candidate)
 
     @staticmethod
     def _values(s: Session, node_id: str, metric: str, side: str) -> list[float]:

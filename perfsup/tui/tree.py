@@ -98,14 +98,18 @@ class RunTree(Tree[str]):
         self.load_children(event.node)
 
     def refresh_rows(self) -> None:
+        """Re-read the nodes on screen (the app does this read in a worker thread)."""
+        if self.service is not None and self.tree_nodes:
+            self.apply_rows(self.service.rows(list(self.tree_nodes)))
+
+    def apply_rows(self, fresh: dict[str, NodeRow]) -> None:
         """Update labels of nodes on screen and add children that appeared since."""
-        if self.service is None or not self.tree_nodes:
-            return
-        fresh = self.service.rows(list(self.tree_nodes))
         grown: list[TreeNode[str]] = []
         for node_id, row in fresh.items():
             old = self.rows.get(node_id)
-            node = self.tree_nodes[node_id]
+            node = self.tree_nodes.get(node_id)
+            if node is None:  # the tree was rebuilt (a filter) while the rows were read
+                continue
             if self.filter is not TreeFilter.ALL:
                 row = _keep_expandability(row, old)
             if row != old:
