@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from perfsup.store import Command, Event, Run, open_store
 from perfsup.store.commands import settle_command
@@ -384,3 +384,22 @@ async def test_waits_for_the_engine_to_create_the_store(tmp_path: Path) -> None:
         await pilot.pause(1.0)
         assert "engine running" in app.status_text()
         assert "1.2" in app.query_one(RunTree).tree_nodes
+
+
+async def test_a_run_that_starts_after_attaching_appears(tmp_path: Path) -> None:
+    fx = build_run(tmp_path)
+    tables = [SQLModel.metadata.tables[t] for t in ("run", "node", "sample", "event", "artifact")]
+    store = open_store(fx.paths.store)
+    with store.session() as s:  # the engine has created the store but no run yet
+        saved = {t.name: [dict(r._mapping) for r in s.execute(t.select())] for t in tables}
+        for table in reversed(tables):
+            s.execute(table.delete())
+    app = make_app(fx)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert app.query_one(RunTree).tree_nodes == {}
+        with store.session() as s:  # now the engine opens run 1
+            for table in tables:
+                s.execute(table.insert(), saved[table.name])
+        await until(pilot, lambda: "1.2" in app.query_one(RunTree).tree_nodes)
+    store.close()

@@ -53,6 +53,7 @@ def test_demo_in_tmux_pause_quit_and_engine_keeps_running(tmp_path: Path) -> Non
     env = f"PYTHONPATH={ROOT} TERM=xterm-256color"
     command = f"cd {ROOT} && env {env} python -m perfsup demo --dir {demo}; sleep 60"
     tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "45", command)
+    tmux("resize-window", "-t", session, "-x", "150", "-y", "45")  # a running server may not
     pid = None
     try:
         wait_for(session, lambda s: "1 baseline" in s, timeout=120)

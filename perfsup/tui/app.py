@@ -62,6 +62,7 @@ class Snapshot:
 
     status: StatusInfo
     rows: dict[str, NodeRow]
+    roots: list[NodeRow]
     detail: NodeDetail | None
     chart: Chart
     outcomes: list[CommandOutcome]
@@ -207,11 +208,22 @@ class PerfsupApp(App[None]):
             and not NodeStatus(shown.row.status).finished
         ):
             follow = shown.row.id
-        self.read_store(list(self.run_tree.tree_nodes), follow, list(self.pending), self.last_event)
+        self.read_store(
+            list(self.run_tree.tree_nodes),
+            follow,
+            list(self.pending),
+            self.last_event,
+            self.run_tree.run_id,
+        )
 
     @work(thread=True, group="refresh", name="store reader")
     def read_store(
-        self, ids: list[str], follow: str | None, pending: list[int], last_event: int
+        self,
+        ids: list[str],
+        follow: str | None,
+        pending: list[int],
+        last_event: int,
+        run_filter: int | None,
     ) -> None:
         service = self.service
         assert service is not None
@@ -220,6 +232,7 @@ class PerfsupApp(App[None]):
             snapshot = Snapshot(
                 status=status,
                 rows=service.rows(ids),
+                roots=service.roots(run_filter),
                 detail=service.detail(follow) if follow else None,
                 chart=service.chart(status.run_id),
                 outcomes=service.outcomes(pending),
@@ -237,6 +250,7 @@ class PerfsupApp(App[None]):
     def _apply(self, snapshot: Snapshot) -> None:
         self._reading = False
         self.status_info = snapshot.status
+        self.run_tree.add_roots(snapshot.roots)  # a run that started after we attached
         self.run_tree.apply_rows(snapshot.rows)
         if snapshot.detail is not None and snapshot.detail.row.id == self.run_tree.selected_id():
             self.node_panes.show(snapshot.detail)

@@ -78,6 +78,15 @@ class RunTree(Tree[str]):
         if self.tree_nodes:
             self.move_cursor(next(iter(self.tree_nodes.values())))
 
+    def add_roots(self, roots: list[NodeRow]) -> None:
+        """Show runs that appeared since the tree was built (the engine just started)."""
+        first = not self.tree_nodes
+        for row in roots:
+            if row.id not in self.tree_nodes:
+                self._add(self.root, row).expand()
+        if first and self.tree_nodes:
+            self.move_cursor(next(iter(self.tree_nodes.values())))
+
     def _add(self, parent: TreeNode[str], row: NodeRow) -> TreeNode[str]:
         node = parent.add(node_label(row, self.metric), data=row.id, allow_expand=row.has_children)
         self.rows[row.id] = row
