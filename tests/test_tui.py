@@ -378,9 +378,13 @@ async def test_waits_for_the_engine_to_create_the_store(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         assert "waiting for the engine" in str(app.query_one("#status").render())
-        import shutil
+        import os
+        import sqlite3
 
-        shutil.copytree(fx.root, target)
+        connection = sqlite3.connect(fx.paths.store)  # fold the WAL in, then appear at once
+        connection.execute("PRAGMA journal_mode=DELETE")
+        connection.close()
+        os.rename(fx.root, target)
         await pilot.pause(1.0)
         assert "engine running" in app.status_text()
         assert "1.2" in app.query_one(RunTree).tree_nodes

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsup import __version__
-from perfsup.cli.tui_commands import TuiCommandError, cmd_attach, demo_with_tui
+from perfsup.cli.tui_commands import TuiCommandError, cmd_attach, demo_with_tui, open_tui
 from perfsup.config import Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -141,13 +141,12 @@ def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -
     old_log = paths.root / "engine.log"
     offset = old_log.stat().st_size if old_log.exists() else 0
     pid, log = start_detached(argv, paths.root)
-    print(
-        f"perfsup: engine started in the background (pid {pid}), log {log}\n"
-        "perfsup: the TUI is not available yet; following the log. "
-        "Ctrl-C detaches (the engine keeps running); `perfsup stop` stops it.",
-        flush=True,
-    )
-    try:
+    print(f"perfsup: engine started in the background (pid {pid}), log {log}", flush=True)
+    if sys.stdout.isatty():
+        open_tui(paths.root, config, None, Path.cwd())
+        print(f"perfsup: the engine keeps running (pid {pid}); `perfsup attach` comes back")
+        return 0
+    try:  # no terminal for a TUI: follow the log instead
         follow(log, lambda: pid_alive(pid), offset)
     except KeyboardInterrupt:
         print(f"\nperfsup: detached; the engine keeps running (pid {pid})")

@@ -8,8 +8,6 @@ stops the run.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from pathlib import Path
 
 from perfsup.config import Config, ConfigError, load_config
@@ -81,33 +79,20 @@ def open_tui(run_dir: Path, config: Config | None, theme: str | None, export_dir
     app.run()
 
 
-def start_detached_engine(config_path: Path, run_dir: Path, seed: int | None, log: Path) -> int:
-    """`perfsup run --headless` in its own session: it outlives the TUI and the terminal."""
-    argv = [sys.executable, "-m", "perfsup", "run", "--headless", "-c", str(config_path)]
-    argv += ["--run-dir", str(run_dir)]
-    if seed is not None:
-        argv += ["--seed", str(seed)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=config_path.parent,
-            start_new_session=True,
-        )
-    return process.pid
-
-
 def demo_with_tui(base: Path, config_path: Path, seed: int | None, theme: str | None) -> int:
     config = load_config(config_path)
     run_dir = base / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    pid = start_detached_engine(config_path, run_dir, seed, base / "engine.log")
+    from perfsup.cli.detach import start_detached
+
+    argv = ["run", "--headless", "-c", str(config_path), "--run-dir", str(run_dir)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    pid, log = start_detached(argv, run_dir)
     (base / "engine.pid").write_text(f"{pid}\n")
     open_tui(run_dir, config, theme, base)
     print(
-        f"The demo engine (pid {pid}) keeps running; its output is in {base / 'engine.log'}.\n"
+        f"The demo engine (pid {pid}) keeps running; its output is in {log}.\n"
         f"  perfsup attach -c {config_path} --run-dir {run_dir}\n"
         f"  perfsup status -c {config_path} --run-dir {run_dir}"
     )
