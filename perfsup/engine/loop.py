@@ -16,21 +16,30 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable, ScriptExhausted
+from perfsup.agent.backend import (
+    CallFailed,
+    ModelBackend,
+    ModelReply,
+    ModelUnavailable,
+    ScriptExhausted,
+    Unloadable,
+)
 from perfsup.agent.prompt import build_messages
-from perfsup.config import Budgets, Config, is_git_url
+from perfsup.config import Config, is_git_url
 from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
+from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
+from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
@@ -95,7 +104,7 @@ class Engine:
         self.config = config
         self.store = store
         self.paths = paths
-        self.backend = backend
+        self.model = backend  # the backend itself; self.backend waits out its outages
         self.controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
         self.executor = ControlledExecutor(executor, self.controls)
         self.clock = clock or SystemClock()
@@ -109,9 +118,16 @@ class Engine:
         self.env[RUN_DIR_MARKER] = str(paths.root)  # finds our strays after a crash
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
-        self._deadline_for = self.controls.budgets
         self._failures = FailureStreak()
-        self._deadline = _deadline(self.controls.budgets, self.clock.now())
+        self.pacer = Pacer(lambda: self.controls.budgets, store, self.clock, report)
+        self._run_id = 0
+        self.backend = PatientBackend(
+            backend,
+            clock=self.clock,
+            on_wait=self._model_waiting,
+            on_resume=self._model_back,
+            before_retry=lambda: self.pacer.before_call(self._run_id),
+        )
 
     # ----------------------------------------------------------------- run
     def run(self) -> RunOutcome:
@@ -122,7 +138,7 @@ class Engine:
             config_text=lambda: read_text(self.config_path),
             report=self.report,
         )
-        run_id = self._open_run()
+        run_id = self._run_id = self._open_run()
         self.controls.run_id = run_id
         self.controls.set_state("running", "starting")
         watcher.start()
@@ -179,7 +195,7 @@ class Engine:
                 max_failures_in_a_row=budgets.max_failures_in_a_row,
                 explore=budgets.explore,
             )
-            reason = self._budget_reason(run_id)
+            reason = self.pacer.stop_reason(run_id)
             if reason:
                 return reason
             with self.store.session() as s:
@@ -204,11 +220,11 @@ class Engine:
                 self._count_failure(run_id, node)
             except StepAborted as exc:
                 self._aborted(node, exc)
-            except ScriptExhausted as exc:
-                self._drop_unanswered(node)
+            except (ScriptExhausted, BudgetReached) as exc:
+                self._end_unanswered(node, str(exc))
                 return str(exc)
             except ModelUnavailable as exc:
-                self._drop_unanswered(node)
+                self._end_unanswered(node, f"the model is unavailable: {exc}")
                 return f"the model is unavailable: {exc}"
             finally:
                 self.controls.end()
@@ -227,7 +243,11 @@ class Engine:
         if proposal.edit is None:
             self.git.remove_worktree(candidate_dir)
             status = NodeStatus.REJECTED if proposal.refusal else NodeStatus.MALFORMED
-            self._end(node, status, proposal.refusal or proposal.malformed or "")
+            if proposal.call_failed:
+                status = NodeStatus.CRASHED
+            self._end(
+                node, status, proposal.refusal or proposal.call_failed or proposal.malformed or ""
+            )
             return
 
         self._set(node, status=NodeStatus.APPLYING)
@@ -262,6 +282,8 @@ class Engine:
             return
 
         self._set(node, status=NodeStatus.BENCHMARKING)
+        if self.config.model.unload_before_bench and isinstance(self.model, Unloadable):
+            self.model.unload()  # free its memory for the benchmark; reloaded on the next call
         pairs = self.config.bench.pairs
         self.report(f"{node.id:<10} benchmarking {pairs} pairs against {parent.id}")
         outcome = self._bench(node, {PARENT: parent_dir, "candidate": candidate_dir})
@@ -299,6 +321,9 @@ class Engine:
             def on_reply(reply: ModelReply, attempt: int) -> None:
                 self._record_call(run_id, node, reply, attempt)
 
+            def on_failure(exc: CallFailed, attempt: int) -> None:
+                self._record_failed_call(run_id, node, exc, attempt)
+
             proposal = propose(
                 backend=self.backend,
                 messages=messages,
@@ -308,7 +333,8 @@ class Engine:
                 extra_protected=self.extra_protected,
                 on_token=on_token,
                 on_reply=on_reply,
-                before_call=lambda: self._pace_calls(run_id),
+                on_failure=on_failure,
+                before_call=lambda: self.pacer.before_call(run_id),
             )
         self._set(
             node,
@@ -569,54 +595,6 @@ class Engine:
         self._built[root.id] = workdir
         self._end(root, NodeStatus.KEPT, "baseline")
 
-    # ------------------------------------------------------------- budgets
-    def _budget_reason(self, run_id: int) -> str | None:
-        budgets = self.controls.budgets
-        if budgets is not self._deadline_for:  # a person changed the budgets
-            self._deadline_for = budgets
-            self._deadline = _deadline(budgets, self.clock.now())
-        with self.store.session() as s:
-            run = s.get(Run, run_id)
-            assert run is not None
-            experiments = len(
-                s.exec(
-                    select(Node.id).where(Node.run_id == run_id, col(Node.parent_id).is_not(None))
-                ).all()
-            )
-            tokens = run.tokens_used
-        if experiments >= budgets.max_experiments:
-            return f"experiment budget reached ({experiments} of {budgets.max_experiments})"
-        if tokens >= budgets.max_tokens:
-            return f"token budget reached ({tokens} of {budgets.max_tokens})"
-        if self._deadline is not None and self.clock.now() >= self._deadline:
-            return f"deadline reached ({self._deadline:%Y-%m-%d %H:%M})"
-        return None
-
-    def _pace_calls(self, run_id: int) -> None:
-        """Keep to calls_per_hour over a sliding hour; refuse a call past the token budget."""
-        limit = self.controls.budgets.calls_per_hour
-        while True:
-            with self.store.session() as s:
-                since = utcnow() - timedelta(hours=1)
-                recent = s.exec(
-                    select(ModelCall.created_at)
-                    .where(ModelCall.run_id == run_id, col(ModelCall.created_at) >= since)
-                    .order_by(col(ModelCall.created_at))
-                ).all()
-                run = s.get(Run, run_id)
-                if run is not None and run.tokens_used >= self.controls.budgets.max_tokens:
-                    raise ModelUnavailable(
-                        f"token budget reached ({run.tokens_used} of "
-                        f"{self.controls.budgets.max_tokens})"
-                    )
-            if len(recent) < limit:
-                self.controls.set_state("running")
-                return
-            self.controls.set_state("waiting")
-            wait = (recent[0] + timedelta(hours=1) - utcnow()).total_seconds()
-            self.report(f"rate limit: {limit} calls per hour reached, waiting {wait:.0f} s")
-            self.clock.sleep(max(wait, 1.0))
-
     # ------------------------------------------------------------- records
     def _record_call(self, run_id: int, node: Node, reply: ModelReply, attempt: int) -> None:
         with self.store.session() as s:
@@ -631,6 +609,7 @@ class Engine:
                     cached_tokens=reply.cached_tokens,
                     ttft_s=reply.ttft_s,
                     total_s=reply.total_s,
+                    created_at=self._utc_now(),  # the engine's clock paces the calls
                 )
             )
             stored = s.get(Node, node.id)
@@ -640,6 +619,50 @@ class Engine:
             stored.prompt_tokens += reply.prompt_tokens
             stored.completion_tokens += reply.completion_tokens
             run.tokens_used += reply.prompt_tokens + reply.completion_tokens
+            for warning in reply.warnings:  # e.g. the server cut the prompt
+                record_event(s, "model_warning", warning, run_id=run_id, node_id=node.id)
+        for warning in reply.warnings:
+            self.report(f"{node.id:<10} model warning: {warning}")
+
+    def _record_failed_call(self, run_id: int, node: Node, exc: CallFailed, attempt: int) -> None:
+        with self.store.session() as s:
+            s.add(
+                ModelCall(
+                    run_id=run_id,
+                    node_id=node.id,
+                    model=self.model.name,
+                    attempt=attempt,
+                    ok=False,
+                    error=str(exc),
+                    created_at=self._utc_now(),
+                )
+            )
+            record_event(s, "model_call_failed", str(exc), run_id=run_id, node_id=node.id)
+        self.report(f"{node.id:<10} model call failed: {exc}")
+
+    def _utc_now(self) -> datetime:
+        return self.clock.now().astimezone(UTC)
+
+    def _model_waiting(self, why: str) -> None:
+        """Show why the run waits, in the store (for the TUI) and the log; one event per cause."""
+        with self.store.session() as s:
+            run = s.get(Run, self._run_id)
+            if run is not None:
+                cause = why.split("; next try")[0]
+                if run.engine_detail.split("; next try")[0] != cause:
+                    record_event(s, "model_waiting", why, run_id=self._run_id)
+                run.engine_state = "waiting"
+                run.engine_detail = why
+        self.report(why)
+
+    def _model_back(self) -> None:
+        with self.store.session() as s:
+            run = s.get(Run, self._run_id)
+            if run is not None:
+                run.engine_state = "running"
+                run.engine_detail = "the model answers again"
+                record_event(s, "model_back", "the model answers again", run_id=self._run_id)
+        self.report("the model answers again")
 
     def _set(self, node: Node, **fields: Any) -> None:
         with self.store.session() as s:
@@ -712,6 +735,18 @@ class Engine:
 
         return both
 
+    def _end_unanswered(self, node: Node, reason: str) -> None:
+        """A budget ran out during a proposal: keep a node the model answered, else drop it."""
+        with self.store.session() as s:
+            answered = s.exec(select(ModelCall.id).where(ModelCall.node_id == node.id)).first()
+        if answered is None:
+            self._drop_unanswered(node)
+            return
+        worktree = self.paths.worktrees / node.id
+        if worktree.exists():
+            self.git.remove_worktree(worktree)
+        self._end(node, NodeStatus.CANCELLED, reason)
+
     def _drop_unanswered(self, node: Node) -> None:
         """A node the model never answered is not an experiment: remove it."""
         with self.store.session() as s:
@@ -782,15 +817,3 @@ def _config_text(path: Path | None) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return ""
-
-
-def _deadline(budgets: Budgets, now: datetime) -> datetime | None:
-    deadline = budgets.deadline
-    if deadline is None:
-        return None
-    if isinstance(deadline, datetime):
-        if deadline.tzinfo is not None:  # compare in local time, like the clock
-            return deadline.astimezone().replace(tzinfo=None)
-        return deadline
-    candidate = datetime.combine(now.date(), deadline)
-    return candidate if candidate > now else candidate + timedelta(days=1)
