@@ -73,8 +73,13 @@ class ModelBackend(Protocol):
         *,
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> ModelReply:
-        """Answer `messages`; raise `ModelUnavailable` when the model cannot."""
+        """Answer `messages`; raise `ModelUnavailable` when the model cannot.
+
+        `grammar` (GBNF) constrains the answer where the backend supports it
+        (its `supports_grammar` is true); others ignore it.
+        """
         ...
 
 

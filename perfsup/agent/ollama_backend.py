@@ -74,8 +74,12 @@ class OllamaBackend:
         *,
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> ModelReply:
-        """Stream one answer; `ModelWaiting` or `CallFailed` when Ollama cannot give one."""
+        """Stream one answer; `ModelWaiting` or `CallFailed` when Ollama cannot give one.
+
+        Ollama takes JSON schemas, not GBNF grammars: `grammar` is ignored.
+        """
         options: dict[str, Any] = {
             "num_ctx": self.context_tokens,
             "num_predict": self.max_answer_tokens,

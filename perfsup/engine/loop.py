@@ -28,9 +28,12 @@ from perfsup.agent.backend import (
     ModelReply,
     ModelUnavailable,
     ScriptExhausted,
+    SizedModel,
     Unloadable,
 )
-from perfsup.agent.prompt import build_messages
+from perfsup.agent.context import EditFormatSetting, choose_edit_format
+from perfsup.agent.grammar import retry_grammar
+from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
 from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock, SystemClock
@@ -121,6 +124,7 @@ class Engine:
         self._failures = FailureStreak()
         self.pacer = Pacer(lambda: self.controls.budgets, store, self.clock, report)
         self._run_id = 0
+        self._chosen_format: EditFormat | None = None
         self.backend = PatientBackend(
             backend,
             clock=self.clock,
@@ -302,8 +306,9 @@ class Engine:
         candidate_dir: Path,
         agent_log: Path,
     ) -> Proposal:
+        context = self._context(run_id, parent, parent_dir)
         try:
-            messages = build_messages(**self._context(run_id, parent, parent_dir))
+            messages = build_messages(**context)
         except ValueError as exc:  # the instructions alone do not fit the context
             raise RunFailed(f"cannot build a prompt: {exc}") from None
         agent_log.parent.mkdir(parents=True, exist_ok=True)
@@ -335,6 +340,7 @@ class Engine:
                 on_reply=on_reply,
                 on_failure=on_failure,
                 before_call=lambda: self.pacer.before_call(run_id),
+                retry_grammar=self._retry_grammar(context),
             )
         self._set(
             node,
@@ -370,10 +376,25 @@ class Engine:
             "failed_tries": failed,
             "last_failure": last_failure,
             "hints": list(dict.fromkeys([*self.config.target.hints, *self.controls.hint_list()])),
-            "edit_format": "search_replace" if fmt == "auto" else fmt,
+            "edit_format": self._edit_format(fmt),
             "context_tokens": self.config.model.context_tokens,
             "answer_tokens": self.config.model.max_answer_tokens,
         }
+
+    def _edit_format(self, setting: EditFormatSetting) -> EditFormat:
+        """The run's edit format; for "auto", asked once of the backend's model size."""
+        if self._chosen_format is None:
+            size = self.model.parameter_count() if isinstance(self.model, SizedModel) else None
+            self._chosen_format = choose_edit_format(setting, size)
+            if setting == "auto":
+                known = f"{size / 1e9:.2g}B parameters" if size else "size unknown"
+                self.report(f"edit format: {self._chosen_format} ({known})")
+        return self._chosen_format
+
+    def _retry_grammar(self, context: dict[str, Any]) -> str | None:
+        if not (self.config.model.grammar_retry and self.backend.supports_grammar):
+            return None
+        return retry_grammar(context["edit_format"], context["sources"])
 
     def _build_and_check(self, node: Node, workdir: Path) -> tuple[NodeStatus, str] | None:
         steps = (

@@ -33,6 +33,7 @@ class PatientBackend:
     ) -> None:
         self.inner = inner
         self.name = inner.name
+        self.supports_grammar = bool(getattr(inner, "supports_grammar", False))
         self.clock = clock
         self.on_wait = on_wait
         self.on_resume = on_resume
@@ -46,12 +47,13 @@ class PatientBackend:
         *,
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> ModelReply:
         wait = self.first_wait_s
         waited = False
         while True:
             try:
-                reply = self.inner.complete(messages, on_token=on_token, seed=seed)
+                reply = self.inner.complete(messages, on_token=on_token, seed=seed, grammar=grammar)
             except ModelWaiting as exc:
                 self.on_wait(f"waiting for the model: {exc}; next try in {wait:.0f} s")
                 waited = True

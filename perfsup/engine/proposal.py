@@ -44,16 +44,23 @@ def propose(
     on_reply: Callable[[ModelReply, int], None],
     before_call: Callable[[], None],
     on_failure: Callable[[CallFailed, int], None] | None = None,
+    retry_grammar: str | None = None,
 ) -> Proposal:
-    """Call the model up to 1 + max_retries times until an edit applies to `worktree`."""
+    """Call the model up to 1 + max_retries times until an edit applies to `worktree`.
+
+    After an answer that does not parse or apply, the retries go out under
+    `retry_grammar` (GBNF) when one is given: the backend then can only
+    write an answer in the edit format whose search blocks are file lines.
+    """
     conversation = list(messages)
+    grammar: str | None = None
     problem = ""
     answer = ""
     failed_calls = 0
     for attempt in range(max_retries + 1):
         before_call()
         try:
-            reply = backend.complete(conversation, on_token=on_token, seed=attempt)
+            reply = backend.complete(conversation, on_token=on_token, seed=attempt, grammar=grammar)
         except CallFailed as exc:  # the same question again, with the next seed
             failed_calls += 1
             problem = str(exc)
@@ -79,6 +86,7 @@ def propose(
             )
         except (MalformedAnswer, EditDoesNotApply) as exc:
             problem = str(exc)
+            grammar = retry_grammar
             on_token(f"\n\n[perfsup] answer not usable: {problem}\n\n")
             conversation += [
                 ChatMessage(role="assistant", content=answer),
