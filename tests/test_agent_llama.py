@@ -40,7 +40,7 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaBackend]:
     backend = LlamaBackend(
         gguf_path=small_gguf(),
         context_tokens=2048,
-        max_answer_tokens=300,
+        max_answer_tokens=48,  # plain calls: a few tokens prove streaming
         temperature=0.2,
         threads=2,
         log_dir=tmp_path_factory.mktemp("llama-logs"),
@@ -73,7 +73,11 @@ def test_a_grammar_constrained_answer_parses_and_its_search_blocks_match(
     llama: LlamaBackend,
 ) -> None:
     grammar = search_replace_grammar({"stats.py": SOURCE})
-    reply = llama.complete(ASK, seed=3, grammar=grammar)
+    llama.max_answer_tokens = 300  # room for the bounded blocks to close
+    try:
+        reply = llama.complete(ASK, seed=3, grammar=grammar)
+    finally:
+        llama.max_answer_tokens = 48
     edit = parse_answer(reply.text)
     assert edit.paths == ["stats.py"] and edit.blocks
     for block in edit.blocks:  # lines of the file, found exactly once: always applicable
@@ -81,11 +85,11 @@ def test_a_grammar_constrained_answer_parses_and_its_search_blocks_match(
 
 
 def test_a_region_grammar_names_a_real_function(llama: LlamaBackend) -> None:
-    llama.max_answer_tokens = 400  # room for a whole function and its closing fence
+    llama.max_answer_tokens = 500  # room for a whole function and its closing fence
     try:
         reply = llama.complete(ASK, seed=4, grammar=region_grammar({"stats.py": SOURCE}))
     finally:
-        llama.max_answer_tokens = 300
+        llama.max_answer_tokens = 48
     edit = parse_answer(reply.text)
     assert edit.region is not None and edit.region.path == "stats.py"
     assert edit.region.region in ("total", "mean")

@@ -17,8 +17,11 @@ class BackendError(ValueError):
     """The configured backend cannot be made; the message says why and what to do."""
 
 
-def make_backend(config: Config) -> ModelBackend:
-    """The backend named by model.backend, set up from the [model] table."""
+def make_backend(config: Config, log_dir: Path | None = None) -> ModelBackend:
+    """The backend named by model.backend, set up from the [model] table.
+
+    `log_dir` receives what a backend's own process writes (llama.cpp's stderr).
+    """
     model = config.model
     if model.backend == "scripted":
         from perfsup.agent.scripted import ScriptedBackend
@@ -55,6 +58,7 @@ def make_backend(config: Config) -> ModelBackend:
             max_answer_tokens=model.max_answer_tokens,
             temperature=model.temperature,
             threads=model.threads,
+            log_dir=log_dir,
         )
     raise BackendError(
         f"model.backend = {model.backend!r} is not known (expected 'ollama', 'llama' or 'scripted')"

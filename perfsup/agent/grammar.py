@@ -13,7 +13,7 @@ asked again under a grammar built from the files the model may change:
 
 The replacement text is free within bounds that keep it code-like and short:
 at most MAX_REPLACE_LINES lines, each blank or an indentation then a letter,
-`_`, `#`, a closing bracket or a quote, then at most 100 characters; so a
+`_`, `#`, a closing bracket or a quote, then at most 80 characters; so a
 small model cannot write marker characters or prose art, and ends its block
 within its answer budget. A region rewrite of a Python function starts with
 its `def NAME(` line.
@@ -29,8 +29,8 @@ from pathlib import PurePosixPath
 
 _MARKER = re.compile(r"perfsup:begin\s+(\S+)")
 MAX_LINES_PER_FILE = 400  # keeps the grammar (and llama.cpp's parser) small
-MAX_REPLACE_LINES = 12  # bounds a small model that would repeat a line forever
-MAX_REGION_LINES = 30
+MAX_REPLACE_LINES = 8  # bounds a small model that would repeat a line forever
+MAX_REGION_LINES = 16
 
 
 def _lit(text: str) -> str:
@@ -43,7 +43,7 @@ description ::= "DESCRIPTION: " text "\n" rationale?
 rationale ::= "RATIONALE: " text "\n"
 text ::= [^\n]{1,160}
 newline ::= codeline
-codeline ::= [ ]{0,16} [a-zA-Z_#)\]}"'] [^\n]{0,100} "\n" | "\n"
+codeline ::= [ ]{0,16} [a-zA-Z_#)\]}"'] [^\n]{0,80} "\n" | "\n"
 """
 
 

@@ -177,7 +177,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         store = open_store(paths.store)
     except StoreError as exc:
         raise CliError(str(exc)) from None
-    backend = _backend(config)
+    backend = _backend(config, paths.logs)
     engine = Engine(
         config=config,
         store=store,
@@ -244,11 +244,11 @@ def _require_engine(config: Config, run_dir: str | None) -> int:
     return pid
 
 
-def _backend(config: Config):  # type: ignore[no-untyped-def]
+def _backend(config: Config, log_dir: Path | None = None):  # type: ignore[no-untyped-def]
     from perfsup.agent.factory import BackendError, make_backend
 
     try:
-        return make_backend(config)
+        return make_backend(config, log_dir)
     except BackendError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
 
