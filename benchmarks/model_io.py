@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfsup.agent.apply import EditDoesNotApply, apply_edit  # noqa: E402
-from perfsup.agent.backend import ChatMessage, ModelReply  # noqa: E402
-from perfsup.agent.context import choose_edit_format  # noqa: E402
-from perfsup.agent.edits import MalformedAnswer, parse_answer  # noqa: E402
-from perfsup.agent.grammar import retry_grammar  # noqa: E402
-from perfsup.agent.prompt import build_messages  # noqa: E402
-from perfsup.config import AccessRules  # noqa: E402
+from perfsup.agent.apply import EditDoesNotApply, apply_edit
+from perfsup.agent.backend import ChatMessage, ModelReply
+from perfsup.agent.context import choose_edit_format
+from perfsup.agent.edits import MalformedAnswer, parse_answer
+from perfsup.agent.grammar import retry_grammar
+from perfsup.agent.prompt import build_messages
+from perfsup.config import AccessRules
 
 TARGET = Path(__file__).resolve().parents[1] / "perfsup" / "demo" / "target"
 

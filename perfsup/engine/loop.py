@@ -32,7 +32,7 @@ from perfsup.agent.backend import (
     Unloadable,
 )
 from perfsup.agent.context import EditFormatSetting, choose_edit_format
-from perfsup.agent.grammar import retry_grammar
+from perfsup.agent.grammar import region_names, retry_grammar
 from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
 from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
@@ -379,6 +379,7 @@ class Engine:
             "edit_format": self._edit_format(fmt),
             "context_tokens": self.config.model.context_tokens,
             "answer_tokens": self.config.model.max_answer_tokens,
+            "regions": [f"{p}::{n}" for p, text in sources.items() for n in region_names(p, text)],
         }
 
     def _edit_format(self, setting: EditFormatSetting) -> EditFormat:
