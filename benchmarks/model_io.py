@@ -110,9 +110,7 @@ def main() -> int:
         llama.max_answer_tokens = keep
         speedup = first.ttft_s / max(second.ttft_s, 1e-6)
         print(f"edit format: {fmt}")
-        print(
-            f"first call:  {first.prompt_tokens} prompt tokens, prompt time {first.ttft_s:.2f} s"
-        )
+        print(f"first call:  {first.prompt_tokens} prompt tokens, prompt time {first.ttft_s:.2f} s")
         print(
             f"second call: {second.prompt_tokens} prompt tokens ({second.cached_tokens} cached), "
             f"prompt time {second.ttft_s:.2f} s -> {speedup:.1f}x faster"

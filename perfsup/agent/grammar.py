@@ -113,8 +113,12 @@ def region_grammar(files: Mapping[str, str]) -> str:
     if not targets:
         raise ValueError("no function, method or marked block to rewrite")
     return (
-        f'root ::= description "REGION: " target codeline{{1,{MAX_REGION_LINES}}} "```\\n"\n'
-        "target ::= " + " | ".join(targets) + "\n" + _COMMON
+        'root ::= description "REGION: " target firstline '
+        f'bodyline{{0,{MAX_REGION_LINES}}} "```\\n"\n'
+        "target ::= " + " | ".join(targets) + "\n"
+        'firstline ::= [^`\\n] [^\\n]{0,80} "\\n"\n'
+        # the rest is indented, so no line of it can read as another REGION line
+        'bodyline ::= [ ]{1,16} [^\\n]{1,80} "\\n" | "\\n"\n' + _COMMON
     )
 
 

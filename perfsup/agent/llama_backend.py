@@ -94,6 +94,7 @@ class LlamaBackend:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=env,
+            bufsize=0,  # unbuffered: select() must see every line the child wrote
         )
         self.starts += 1
         first = self._read(self._proc, LOAD_TIMEOUT_S)
