@@ -194,6 +194,9 @@ class LlamaBackend:
         while True:
             message = self._read(proc, TOKEN_TIMEOUT_S)
             if message is None:
+                # the pipe closes a moment before the process can be waited for
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=2)
                 alive = proc.poll() is None
                 exit_text = self._exit_text()
                 self._reap()  # stuck or dead: the next call starts a fresh child
