@@ -676,6 +676,7 @@ class Engine:
                 run.engine_state = "waiting"
                 run.engine_detail = why
         self.report(why)
+        self.controls.set_state("waiting", why)  # the heartbeat keeps writing it
 
     def _model_back(self) -> None:
         with self.store.session() as s:
@@ -685,6 +686,7 @@ class Engine:
                 run.engine_detail = "the model answers again"
                 record_event(s, "model_back", "the model answers again", run_id=self._run_id)
         self.report("the model answers again")
+        self.controls.set_state("running", "the model answers again")
 
     def _set(self, node: Node, **fields: Any) -> None:
         with self.store.session() as s:
