@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -53,8 +52,9 @@ def head_revision() -> str | None:
 
 def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # The timeout first: switching the journal mode may have to wait for a lock.
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -124,12 +124,12 @@ def _create_fresh(path: Path) -> None:
         leftover.unlink(missing_ok=True)
     engine = _engine(staging)
     _upgrade(engine, path, dispose=True)
-    # Fold the WAL into the file before the rename; the sidecars stay behind.
-    connection = sqlite3.connect(staging)
-    try:
-        connection.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        connection.close()
+    # Closing the last connection checkpoints the WAL into the file and
+    # removes it; the file stays in WAL mode, so no reader ever has to
+    # switch the journal mode (which needs an exclusive lock).
+    leftovers = [p for p in _sidecars(staging) if p.exists()]
+    if leftovers:
+        raise StoreError(f"cannot finish creating the store {path}: {leftovers[0]} remains")
     os.replace(staging, path)
 
 
