@@ -38,8 +38,8 @@ from scipy.stats import mannwhitneyu
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from perfsup.metrics.calibration import noise_floor_logs  # noqa: E402
-from perfsup.metrics.sequential import (  # noqa: E402
+from perfsup.metrics.calibration import noise_floor_logs
+from perfsup.metrics.sequential import (
     BETTER,
     Plan,
     default_looks,
@@ -123,7 +123,9 @@ def perfsup_rule(
     thr_log = np.array([threshold_log(t, "lower") for t in thresholds])
     cand_log = math.log(true_ratio) + rng.normal(0.0, noise.layout, rows)
     start = 2 * CALIBRATION_PAIRS
-    first = run_sequential(paired_gains(rng, rows, plan.max_pairs, noise, cand_log, start), thr_log, plan)
+    first = run_sequential(
+        paired_gains(rng, rows, plan.max_pairs, noise, cand_log, start), thr_log, plan
+    )
     again = run_sequential(
         paired_gains(rng, rows, plan.max_pairs, noise, cand_log, start + 2 * plan.max_pairs),
         thr_log,
@@ -192,7 +194,8 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     print(f"fixed design for comparison: {FIXED_DESIGN_PAIRS} pairs; elapsed {elapsed:.1f} s")
     print(
-        f"decision_sim: aa_false_keep_max={aa_max * 100:.2f}% detect3_home={detect_home * 100:.1f}% "
+        f"decision_sim: aa_false_keep_max={aa_max * 100:.2f}% "
+        f"detect3_home={detect_home * 100:.1f}% "
         f"regress_keep_max={regress_max * 100:.2f}% mean_pairs_home={mean_pairs_home:.1f}"
     )
 

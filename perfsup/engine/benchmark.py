@@ -57,8 +57,15 @@ def run_pairs(
     rng: random.Random,
     sink: SampleSink,
     cancel: threading.Event | None = None,
+    pairs: int | None = None,
+    warmup: int | None = None,
+    after_pair: Callable[[BenchOutcome], bool] | None = None,
 ) -> BenchOutcome:
-    """Run warm-ups, then `bench.pairs` interleaved pairs; stop at the first failure."""
+    """Run warm-ups, then up to `pairs` (default `bench.pairs`) interleaved pairs.
+
+    Stops at the first failure, or when `after_pair` (called after every pair
+    with the samples so far) returns True: the sequential rule's early stop.
+    """
     outcome = BenchOutcome(pairs={m.name: ([], []) for m in metrics})
 
     def measure(side: str, index: int, warmup: bool) -> dict[str, float]:
@@ -88,16 +95,18 @@ def run_pairs(
         return values
 
     try:
-        for index in range(bench.warmup):
+        for index in range(bench.warmup if warmup is None else warmup):
             for side in (PARENT, CANDIDATE):
                 measure(side, index, warmup=True)
-        for index in range(bench.pairs):
+        for index in range(bench.pairs if pairs is None else pairs):
             order = [PARENT, CANDIDATE]
             rng.shuffle(order)
             got = {side: measure(side, index, warmup=False) for side in order}
             for name, (parent_values, candidate_values) in outcome.pairs.items():
                 parent_values.append(got[PARENT][name])
                 candidate_values.append(got[CANDIDATE][name])
+            if after_pair is not None and after_pair(outcome):
+                break
     except BenchFailed as exc:
         outcome.failure = (exc.status, exc.reason)
     return outcome

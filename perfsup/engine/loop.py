@@ -25,17 +25,17 @@ from sqlmodel import Session, col, select
 from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable, ScriptExhausted
 from perfsup.agent.prompt import build_messages
 from perfsup.config import Budgets, Config, is_git_url
-from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
+from perfsup.engine.benchmark import PARENT
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
+from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.rundir import RunPaths
-from perfsup.metrics.stats import decide
 from perfsup.store import (
     Artifact,
     ModelCall,
@@ -43,7 +43,6 @@ from perfsup.store import (
     NodeStatus,
     Run,
     RunStatus,
-    Sample,
     Store,
 )
 from perfsup.store.models import IN_FLIGHT, utcnow
@@ -112,6 +111,16 @@ class Engine:
         self._deadline_for = self.controls.budgets
         self._failures = FailureStreak()
         self._deadline = _deadline(self.controls.budgets, self.clock.now())
+        self.measure = Measurer(
+            config=config,
+            store=store,
+            executor=self.executor,
+            env=self.env,
+            rng=self.rng,
+            clock=self.clock,
+            report=self.report,
+            host=self.host,
+        )
 
     # ----------------------------------------------------------------- run
     def run(self) -> RunOutcome:
@@ -145,6 +154,9 @@ class Engine:
             try:
                 self._check_baseline(run_id)
                 reason = self._loop(run_id)
+            except GuardStop as exc:
+                self._finish(run_id, RunStatus.STOPPED, str(exc))
+                return RunOutcome(run_id, RunStatus.STOPPED, str(exc))
             except RunFailed as exc:
                 self._finish(run_id, RunStatus.FAILED, str(exc))
                 return RunOutcome(run_id, RunStatus.FAILED, str(exc))
@@ -182,6 +194,7 @@ class Engine:
             reason = self._budget_reason(run_id)
             if reason:
                 return reason
+            self._calibrate_if_due(run_id)
             with self.store.session() as s:
                 parent = choose_parent(run_nodes(s, run_id), limits, self.rng)
                 if parent is None:
@@ -263,13 +276,16 @@ class Engine:
 
         self._set(node, status=NodeStatus.BENCHMARKING)
         pairs = self.config.bench.pairs
-        self.report(f"{node.id:<10} benchmarking {pairs} pairs against {parent.id}")
-        outcome = self._bench(node, {PARENT: parent_dir, "candidate": candidate_dir})
-        if outcome.failure is not None:
+        self.report(f"{node.id:<10} benchmarking up to {pairs} pairs against {parent.id}")
+        log = self.paths.log(node.id, "bench")
+        self._artifact(node.id, "bench", log)
+        dirs = {PARENT: parent_dir, "candidate": candidate_dir}
+        judgement = self.measure.judge(run_id, node, dirs, log)
+        if judgement.failure is not None:
             self._discard_worktree(node.id, candidate_dir)
-            self._end(node, *outcome.failure)
+            self._end(node, *judgement.failure)
             return
-        self._decide(node, outcome, candidate_dir)
+        self._decide(node, judgement, candidate_dir)
 
     def _propose(
         self,
@@ -370,70 +386,40 @@ class Engine:
                 return failed, f"{step} exited with status {result.exit_code}: {_last_line(log)}"
         return None
 
-    def _bench(self, node: Node, dirs: dict[str, Path]) -> BenchOutcome:
-        log = self.paths.log(node.id, "bench")
-        self._artifact(node.id, "bench", log)
-
-        def sink(side: str, index: int, warmup: bool, values: dict[str, float]) -> None:
-            with self.store.session() as s:
-                for metric, value in values.items():
-                    s.add(
-                        Sample(
-                            node_id=node.id,
-                            metric=metric,
-                            side=side,
-                            pair_index=index,
-                            warmup=warmup,
-                            value=value,
-                            host=self.host,
-                        )
-                    )
-
-        return run_pairs(
-            executor=self.executor,
-            bench=self.config.bench,
-            metrics=self.config.metrics,
-            dirs=dirs,
-            log_path=log,
-            env=self.env,
-            rng=self.rng,
-            sink=sink,
-        )
-
-    def _decide(self, node: Node, outcome: BenchOutcome, candidate_dir: Path) -> None:
-        try:
-            decision = decide(
-                outcome.pairs,
-                self.config.metrics,
-                self.config.decision.min_effect,
-                self.config.decision.alpha,
-            )
-        except ValueError as exc:  # zero, negative or missing samples: no ratio to judge
-            self._discard_worktree(node.id, candidate_dir)
-            self._end(node, NodeStatus.CRASHED, f"cannot decide on these samples: {exc}")
+    def _calibrate_if_due(self, run_id: int) -> None:
+        """A/A calibration on the run's root build: at the start, then every few hours."""
+        if not self.measure.due():
             return
-        primary = decision.per_metric[0]
-        analysis = "\n".join(
-            f"{m.metric}: {m.verdict}, effect {m.effect:+.2%} "
-            f"(CI {m.ci_low:+.2%}..{m.ci_high:+.2%}, p={m.p_value:.3g}, {m.pairs} pairs)"
-            for m in decision.per_metric
-        )
+        with self.store.session() as s:
+            run = s.get(Run, run_id)
+            assert run is not None
+            root = s.get(Node, run.root_node_id)
+        assert root is not None
+        workdir = self._built_worktree(root)
+        self.measure.calibrate(run_id, root, workdir, self.paths.log(root.id, "calibrate"))
+        self._artifact(root.id, "calibrate", self.paths.log(root.id, "calibrate"))
+
+    def _decide(self, node: Node, judgement: Judgement, candidate_dir: Path) -> None:
+        primary = judgement.recorded
+        assert primary is not None
         self._set(
             node,
-            decision_rule=decision.rule,
+            decision_rule=judgement.rule,
             effect=primary.effect,
             ci_low=primary.ci_low,
             ci_high=primary.ci_high,
             p_value=primary.p_value,
-            pairs_used=primary.pairs,
-            analysis=analysis,
+            pairs_used=judgement.pairs_used,
+            threshold=primary.threshold,
+            decision_json=decision_json(judgement),
+            analysis=judgement.analysis,
         )
-        if decision.keep:
+        if judgement.keep:
             self._built[node.id] = candidate_dir
-            self._end(node, NodeStatus.KEPT, decision.reason)
+            self._end(node, NodeStatus.KEPT, judgement.reason)
         else:
             self._discard_worktree(node.id, candidate_dir)
-            self._end(node, NodeStatus.DISCARDED, decision.reason)
+            self._end(node, NodeStatus.DISCARDED, judgement.reason)
 
     # ------------------------------------------------------------ worktrees
     def _built_worktree(self, node: Node) -> Path:

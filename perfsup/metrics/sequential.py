@@ -170,9 +170,11 @@ def judge_look(
                 effect=to_effect(float(stats.hl[0]), spec.direction),
                 ci_low=to_effect(float(stats.low[0]), spec.direction),
                 ci_high=to_effect(float(stats.high[0]), spec.direction),
-                p_value=p_worse if code == WORSE else p_better if code == BETTER else min(
-                    p_better, p_worse
-                ),
+                p_value=p_worse
+                if code == WORSE
+                else p_better
+                if code == BETTER
+                else min(p_better, p_worse),
                 pairs=len(d),
                 rule=RULE_NAME,
                 threshold=threshold,
@@ -195,7 +197,9 @@ def judge_look(
             f"{m.ci_high * 100:+.1f}%, p={m.p_value:.2g} < {plan.look_alpha:.3g}, "
             f"threshold {m.threshold * 100:.1f}%, {m.pairs} pairs)"
         )
-        return LookResult(True, Decision(m.verdict == "better", "; ".join(notes), per_metric, RULE_NAME))
+        return LookResult(
+            True, Decision(m.verdict == "better", "; ".join(notes), per_metric, RULE_NAME)
+        )
     return LookResult(
         True, Decision(False, "no change worth keeping: " + "; ".join(notes), per_metric, RULE_NAME)
     )
