@@ -7,7 +7,8 @@ log gain, one-sided Wilcoxon signed-rank p-values). At every look a metric is
 - "better": p_better < alpha / K (K looks: the overall alpha is spent evenly
   over the looks, Bonferroni, so stopping early cannot push the false-keep
   rate above alpha) and the estimate reaches the calibrated threshold;
-- "worse": p_worse < alpha / K, a significant regression of any size;
+- "worse": p_worse < alpha / K, a significant regression of any size, or the
+  whole 1 - 2*alpha interval below zero (worse only ever discards);
 - "tie" (futile, stop): the upper end of the 1 - 2*alpha interval is below the
   threshold, so no amount of further pairs is likely to make it worth keeping;
   at the last look every metric that is not better or worse is a tie;
@@ -94,7 +95,9 @@ def look_codes(
     futile = stats.high < thr
     codes[futile] = TIE
     better = (stats.p_better < plan.look_alpha) & (stats.hl >= thr)
-    worse = stats.p_worse < plan.look_alpha
+    # A whole interval below zero is a regression too: calling it "worse" (not a
+    # futile tie) stops a lower-priority metric from keeping it.
+    worse = (stats.p_worse < plan.look_alpha) | (stats.high < 0.0)
     codes[better] = BETTER
     codes[worse & ~better] = WORSE
     return codes, stats
