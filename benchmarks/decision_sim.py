@@ -113,8 +113,12 @@ def paired_gains(
 
 def perfsup_rule(
     rng: np.random.Generator, rows: int, noise: Noise, true_ratio: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Kept mask and pairs used by perfsup's rule (calibration + decision + re-verification)."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Kept mask, pairs used and the share of too-noisy calibrations of perfsup's rule.
+
+    Calibration + decision + re-verification; a too-noisy calibration goes on
+    with the threshold raised to the noise floor (on_noise = "raise").
+    """
     plan = Plan(default_looks(MAX_PAIRS), ALPHA)
     # A/A calibration: the parent against itself, no layout or real effect.
     aa = paired_gains(rng, rows, CALIBRATION_PAIRS, noise, np.zeros(rows), 0)
@@ -133,7 +137,8 @@ def perfsup_rule(
     )
     winners = first.codes == BETTER
     kept = winners & (again.codes == BETTER)
-    return kept, first.pairs + np.where(winners, again.pairs, 0)
+    guard = float((floors > MIN_EFFECT).mean())
+    return kept, first.pairs + np.where(winners, again.pairs, 0), guard
 
 
 def median_of_5(rng: np.random.Generator, rows: int, noise: Noise, true_ratio: float) -> np.ndarray:
@@ -167,8 +172,9 @@ def main() -> None:
     print(f"{'level':<7}{'rule':<14}{'scenario':<12}{'kept':>8}{'count':>12}{'pairs':>8}")
     for noise in LEVELS:
         home_pairs: list[float] = []
+        guards: list[float] = []
         for scenario, ratio in SCENARIOS:
-            kept, pairs = perfsup_rule(rng, rows, noise, ratio)
+            kept, pairs, guard = perfsup_rule(rng, rows, noise, ratio)
             results = [
                 ("perfsup", kept, float(pairs.mean())),
                 ("median-of-5", median_of_5(rng, rows, noise, ratio), 5.0),
@@ -189,6 +195,11 @@ def main() -> None:
             elif noise.name == "home":
                 detect_home = rate
             home_pairs.append(float(pairs.mean()))
+            guards.append(guard)
+        print(
+            f"{noise.name:<7}noise guard: A/A calibration too noisy for the "
+            f"{MIN_EFFECT:.0%} minimum in {sum(guards) / len(guards) * 100:.1f}% of runs"
+        )
         if noise.name == "home":
             mean_pairs_home = sum(home_pairs) / len(home_pairs)
     elapsed = time.perf_counter() - started
