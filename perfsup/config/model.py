@@ -48,13 +48,31 @@ class MetricSpec(_Strict):
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
     unit: str = ""
     direction: Literal["lower", "higher"] = "lower"
-    source: Literal["metric_lines", "csv"] = "metric_lines"
+    source: Literal[
+        "metric_lines",
+        "csv",
+        "go_bench",
+        "hyperfine",
+        "pyperf",
+        "pytest_benchmark",
+        "perf_stat",
+        "callgrind",
+    ] = "metric_lines"
     csv_path: str | None = Field(None, description="CSV file (relative to the worktree)")
+    path: str | None = Field(
+        None, description="output file of the tool (relative to the worktree); none: stdout"
+    )
+    select: str | None = Field(
+        None, description="which benchmark, command or event; none: the first one"
+    )
+    field: str | None = Field(None, description="which unit or statistic; none: the default")
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> MetricSpec:
         if self.source == "csv" and not self.csv_path:
             raise ValueError("source = 'csv' needs csv_path")
+        if self.source in ("hyperfine", "pyperf", "pytest_benchmark") and not self.path:
+            raise ValueError(f"source = '{self.source}' needs path (the JSON file it writes)")
         return self
 
 
