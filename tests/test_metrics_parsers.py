@@ -62,7 +62,7 @@ def test_go_bench_through_collect_picks_name_unit_and_procs(tmp_path: Path) -> N
     assert values["box_allocs"] == 1.0
     assert values["sizes"] == 10.0
     assert values["first"] == pytest.approx((325.8 + 328.1) / 2)  # median of all four
-    with pytest.raises(MetricParseError, match="no 'BenchmarkNope'.*found: BenchmarkBox"):
+    with pytest.raises(MetricParseError, match=r"no 'BenchmarkNope'.*found: BenchmarkBox"):
         collect_metrics(out, tmp_path, [spec(source="go_bench", select="BenchmarkNope")])
     with pytest.raises(MetricParseError, match="has no 'B/op'"):
         collect_metrics(
@@ -173,7 +173,7 @@ def test_callgrind_wrapper_counts_instructions_of_a_real_command(tmp_path: Path)
 def test_json_formats_truncated_or_wrong_shape(parser: object, name: str) -> None:
     full = text(name)
     for cut in (0, 1, len(full) // 3, len(full) - 2):
-        with pytest.raises(MetricParseError, match="not valid JSON.*truncated"):
+        with pytest.raises(MetricParseError, match=r"not valid JSON.*truncated"):
             parser(full[:cut])  # type: ignore[operator]
     for wrong in ("[]", "{}", '{"results": [], "benchmarks": []}', '{"benchmarks": [{"x": 1}]}'):
         with pytest.raises(MetricParseError):
@@ -200,7 +200,7 @@ def test_perf_stat_and_callgrind_malformed() -> None:
 
 
 def test_missing_output_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(MetricParseError, match="cannot read hf.json"):
+    with pytest.raises(MetricParseError, match=r"cannot read hf\.json"):
         collect_metrics("", tmp_path, [spec(source="hyperfine", path="hf.json")])
 
 
