@@ -159,6 +159,19 @@ class DecisionSettings(_Strict):
         return looks
 
 
+class ProfileSettings(_Strict):
+    """Profiles of each parent node, stored as artifacts for the model's context."""
+
+    python_script: str | None = Field(
+        None, description="script (and arguments) to run under cProfile, e.g. 'bench.py'"
+    )
+    go_escape: str | None = Field(
+        None, description="packages for `go build -gcflags=-m`, e.g. './...'"
+    )
+    top: int = Field(20, ge=1, le=500, description="functions kept from a profile")
+    timeout_s: float = Field(600.0, gt=0)
+
+
 class RunSettings(_Strict):
     """Where the run's store, logs and worktrees live."""
 
@@ -202,6 +215,7 @@ class Config(_Strict):
     model: ModelSettings
     budgets: Budgets = Budgets()
     decision: DecisionSettings = DecisionSettings()
+    profile: ProfileSettings = ProfileSettings()
     run: RunSettings = RunSettings()
     sandbox: SandboxSettings = SandboxSettings()
     tui: TuiSettings = TuiSettings()

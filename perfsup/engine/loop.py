@@ -33,6 +33,7 @@ from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
+from perfsup.engine.profiling import profile_parent
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.rundir import RunPaths
@@ -230,6 +231,15 @@ class Engine:
     def _experiment(self, run_id: int, node: Node, parent: Node) -> None:
         assert parent.commit_sha is not None
         parent_dir = self._built_worktree(parent)
+        profile_parent(
+            config=self.config,
+            store=self.store,
+            executor=self.executor,
+            env=self.env,
+            node=parent,
+            workdir=parent_dir,
+            out_dir=self.paths.logs / parent.id / "profile",
+        )
         self._set(node, status=NodeStatus.PROPOSING, started_at=utcnow())
         self.report(f"{node.id:<10} proposing on top of {parent.id}")
         agent_log = self.paths.log(node.id, "agent")
