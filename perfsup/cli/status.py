@@ -71,7 +71,7 @@ def calibration_lines(session: Session, run_id: int) -> list[str]:
     for c in latest.values():
         guard = f"  NOISE GUARD: {c.action}" if c.too_noisy else ""
         lines.append(
-            f"calibration {c.created_at:%H:%M} {c.metric}: A/A {c.effect * 100:+.1f}% "
+            f"calibration of {c.metric} at {c.created_at:%H:%M}: A/A {c.effect * 100:+.1f}% "
             f"[{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}] over {c.pairs} pairs, "
             f"noise floor {c.noise_floor * 100:.1f}%, threshold {c.threshold * 100:.1f}%{guard}"
         )

@@ -142,12 +142,12 @@ class DecisionSettings(_Strict):
     calibration_pairs: int = Field(10, ge=0, le=200, description="A/A pairs; 0 = no calibration")
     recalibrate_hours: float = Field(3.0, gt=0.0)
     on_noise: Literal["wait", "stop", "raise"] = Field(
-        "wait", description="when A/A noise hides min_effect: wait, stop, or raise the threshold"
+        "raise", description="when A/A noise hides min_effect: wait, stop, or raise the threshold"
     )
     wait_s: float = Field(300.0, gt=0.0, description="how long one wait of the guards lasts")
     max_wait_s: float = Field(3600.0, ge=0.0, description="waiting longer than this goes on")
     max_load_per_core: float = Field(
-        2.0, ge=0.0, description="load average per core above which benchmarks wait; 0 = off"
+        0.0, ge=0.0, description="load average per core above which benchmarks wait; 0 = off"
     )
     wait_on_battery: bool = True
 

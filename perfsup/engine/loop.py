@@ -286,7 +286,7 @@ class Engine:
 
         self._set(node, status=NodeStatus.BENCHMARKING)
         pairs = self.config.bench.pairs
-        self.report(f"{node.id:<10} benchmarking up to {pairs} pairs against {parent.id}")
+        self.report(f"{node.id:<10} benchmarking {pairs} pairs at most against {parent.id}")
         log = self.paths.log(node.id, "bench")
         self._artifact(node.id, "bench", log)
         dirs = {PARENT: parent_dir, "candidate": candidate_dir}
