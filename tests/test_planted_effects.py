@@ -4,8 +4,15 @@ The planted work is proportional to the benchmark's own workload (the
 quadratic `unknown_words` over a slice of the words), so the effect is the same
 size whatever the machine: an extra pass over a tenth of the words makes
 summarize about 10% slower; removing an extra pass over a quarter of the words
-(planted in the baseline) makes it about 20% faster. The demo's timings are
-bimodal on this kind of machine, so these runs also show that the rule copes.
+(planted in the baseline) makes it about 20% faster.
+
+The copy's bench.py times with `time.process_time()` (CPU time of the
+process) instead of `time.perf_counter()`: on a CI machine shared with other
+jobs, wall time swings by a factor of two with the machine's load (35 to 80 ms
+for the same code at a load of 6 on 2 cores), and the A/A calibration then
+rightly raises the threshold above 20%, so "is a real 20% gain kept" would
+test the machine, not the rule. How the rule copes with that wall-time noise
+is shown by the demo run, `benchmarks/real_aa.py` and the decision simulation.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ def prepare(tmp_path: Path, base_extra: str, answers: list[str], experiments: in
     shutil.copytree(TARGET, repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     core = repo / "textstats" / "core.py"
     core.write_text(core.read_text().replace(ORIGINAL, ORIGINAL + base_extra))
+    bench = repo / "bench.py"
+    bench.write_text(bench.read_text().replace("time.perf_counter()", "time.process_time()"))
     (repo / "answers.toml").write_text("".join(answers))
     config = repo / "perfsup.toml"
     config.write_text(
