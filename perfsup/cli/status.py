@@ -39,8 +39,6 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         + f"  (tokens used {run.tokens_used})",
         f"goal: {run.goal}",
     ]
-    if run.engine_detail:
-        lines.append(f"engine: {run.engine_state}: {run.engine_detail}")
     lines.extend(calibration_lines(session, run.id))
     nodes = run_nodes(session, run.id)
     id_width = max((len(n.id) + 2 * n.depth for n in nodes), default=4) + 2

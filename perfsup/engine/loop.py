@@ -121,6 +121,7 @@ class Engine:
             clock=self.clock,
             report=self.report,
             host=self.host,
+            set_state=self.controls.set_state,
         )
 
     # ----------------------------------------------------------------- run
@@ -195,7 +196,6 @@ class Engine:
             reason = self._budget_reason(run_id)
             if reason:
                 return reason
-            self._calibrate_if_due(run_id)
             with self.store.session() as s:
                 parent = choose_parent(run_nodes(s, run_id), limits, self.rng)
                 if parent is None:
@@ -290,6 +290,12 @@ class Engine:
         log = self.paths.log(node.id, "bench")
         self._artifact(node.id, "bench", log)
         dirs = {PARENT: parent_dir, "candidate": candidate_dir}
+        try:  # A/A calibration at the run's first benchmark, then every few hours
+            self._calibrate_if_due(run_id, parent, parent_dir)
+        except GuardStop:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, NodeStatus.CANCELLED, "the noise guard stopped the run")
+            raise
         judgement = self.measure.judge(run_id, node, dirs, log)
         if judgement.failure is not None:
             self._discard_worktree(node.id, candidate_dir)
@@ -396,18 +402,13 @@ class Engine:
                 return failed, f"{step} exited with status {result.exit_code}: {_last_line(log)}"
         return None
 
-    def _calibrate_if_due(self, run_id: int) -> None:
-        """A/A calibration on the run's root build: at the start, then every few hours."""
+    def _calibrate_if_due(self, run_id: int, parent: Node, parent_dir: Path) -> None:
+        """A/A calibration on the parent's build, measured against itself."""
         if not self.measure.due():
             return
-        with self.store.session() as s:
-            run = s.get(Run, run_id)
-            assert run is not None
-            root = s.get(Node, run.root_node_id)
-        assert root is not None
-        workdir = self._built_worktree(root)
-        self.measure.calibrate(run_id, root, workdir, self.paths.log(root.id, "calibrate"))
-        self._artifact(root.id, "calibrate", self.paths.log(root.id, "calibrate"))
+        log = self.paths.log(parent.id, "calibrate")
+        self.measure.calibrate(run_id, parent, parent_dir, log)
+        self._artifact(parent.id, "calibrate", log)
 
     def _decide(self, node: Node, judgement: Judgement, candidate_dir: Path) -> None:
         primary = judgement.recorded

@@ -66,6 +66,7 @@ class Measurer:
         clock: Clock,
         report: Callable[[str], None],
         host: str,
+        set_state: Callable[[str, str], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -75,6 +76,7 @@ class Measurer:
         self.clock = clock
         self.report = report
         self.host = host
+        self.set_state = set_state  # the engine's status line, where it keeps one
         decision = config.decision
         looks = tuple(decision.looks) or default_looks(config.bench.pairs)
         self.plan = Plan(looks, decision.alpha)
@@ -99,7 +101,7 @@ class Measurer:
         waited = 0.0
         while True:
             self.wait_for_quiet_host(run_id)
-            self._state(run_id, "calibrating", f"A/A calibration on {node.id}")
+            self._state(run_id, "running", f"A/A calibration on {node.id}")
             self.report(f"{node.id:<10} A/A calibration: {decision.calibration_pairs} pairs")
             outcome = self._pairs(
                 node.id,
@@ -353,6 +355,9 @@ class Measurer:
             record_event(s, kind, message, run_id=run_id, node_id=node_id)
 
     def _state(self, run_id: int, state: str, detail: str) -> None:
+        if self.set_state is not None:  # the engine's heartbeat writes it to the run
+            self.set_state(state, detail)
+            return
         with self.store.session() as s:
             run = s.get(Run, run_id)
             if run is not None:
