@@ -53,7 +53,9 @@ def prepare(tmp_path: Path, base_extra: str, answers: list[str], experiments: in
     core = repo / "textstats" / "core.py"
     core.write_text(core.read_text().replace(ORIGINAL, ORIGINAL + base_extra))
     bench = repo / "bench.py"
-    bench.write_text(bench.read_text().replace("time.perf_counter()", "time.process_time()"))
+    text = bench.read_text().replace("time.perf_counter()", "time.process_time()")
+    # the fastest of 7 calls, not 3: a busy CI machine's spikes hit CPU time too
+    bench.write_text(text.replace("REPEATS = 3", "REPEATS = 7"))
     (repo / "answers.toml").write_text("".join(answers))
     config = repo / "perfsup.toml"
     text = config.read_text().replace("max_experiments = 5", f"max_experiments = {experiments}")
@@ -84,8 +86,12 @@ def run(config_path: Path, tmp_path: Path) -> Engine:
 
 
 def test_a_real_10_percent_slowdown_is_never_kept(tmp_path: Path) -> None:
-    slower = answer("an extra pass", ORIGINAL, ORIGINAL + SLICE_10)
-    config = prepare(tmp_path, "", [slower] * 3, experiments=3)
+    # three distinct diffs (an identical diff is refused as a twin), the same work
+    slower = [
+        answer(f"an extra pass, take {k}", ORIGINAL, ORIGINAL + SLICE_10.replace("\n", f" {k}\n"))
+        for k in (1, 2, 3)
+    ]
+    config = prepare(tmp_path, "", slower, experiments=3)
     engine = run(config, tmp_path)
     with engine.store.session() as s:
         tried = s.exec(select(Node).where(Node.parent_id == "1")).all()
