@@ -84,10 +84,22 @@ def make_run(folder: Path, nodes: list[tuple[str, str | None, str]]) -> tuple[Ru
         s.execute(
             insert(Node),
             [
-                {"id": i, "run_id": 1, "parent_id": p, "status": st, "depth": i.count("."),
-                 "description": f"experiment {i}", "created_at": now, "priority": 0,
-                 "ordinal": 0, "rationale": "", "answer_text": "", "diff": "",
-                 "prompt_tokens": 0, "completion_tokens": 0}
+                {
+                    "id": i,
+                    "run_id": 1,
+                    "parent_id": p,
+                    "status": st,
+                    "depth": i.count("."),
+                    "description": f"experiment {i}",
+                    "created_at": now,
+                    "priority": 0,
+                    "ordinal": 0,
+                    "rationale": "",
+                    "answer_text": "",
+                    "diff": "",
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                }
                 for i, p, st in nodes
             ],
         )

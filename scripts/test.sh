@@ -21,5 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-python -m pip install -q -e '.[dev]'
+# the llama extra builds llama-cpp-python from source (about 10 minutes the first time)
+python -m pip install -q -e '.[dev,llama]'
 exec python -m pytest "$@"

@@ -132,3 +132,22 @@ def test_long_history_keeps_the_newest_entries() -> None:
 def test_budget_too_small_for_the_instructions() -> None:
     with pytest.raises(ValueError, match="context budget is too small"):
         build_messages(**args(context_tokens=1100, answer_tokens=1024))
+
+
+def test_the_region_format_lists_the_regions_a_model_may_name() -> None:
+    from perfsup.agent.grammar import region_names
+    from perfsup.agent.prompt import build_messages as build
+    from perfsup.config import AccessRules as Rules
+
+    text = "def a():\n    return 1\n\n\nclass K:\n    def m(self):\n        return 2\n"
+    regions = [f"src/x.py::{n}" for n in region_names("src/x.py", text)]
+    assert regions == ["src/x.py::a", "src/x.py::K.m"]
+    common = dict(
+        goal="g", rules=Rules(writable=["src"]), sources={"src/x.py": text}, inquiry=[],
+        failed_tries=[], last_failure=None, hints=[], context_tokens=4096, answer_tokens=512,
+        regions=regions,
+    )  # fmt: skip
+    region_prompt = build(edit_format="region", **common)[1].content  # type: ignore[arg-type]
+    assert "## Regions you may rewrite\n- src/x.py::a\n- src/x.py::K.m" in region_prompt
+    blocks_prompt = build(edit_format="search_replace", **common)[1].content  # type: ignore[arg-type]
+    assert "Regions you may rewrite" not in blocks_prompt

@@ -38,7 +38,12 @@ def anyio_backend() -> str:
 
 def make_app(fx: RunFixture, **kwargs: object) -> PerfsupApp:
     return create_app(
-        None, fx.root, fx.config, export_dir=fx.root.parent, now=lambda: T0 + HOUR, **kwargs  # type: ignore[arg-type]
+        None,
+        fx.root,
+        fx.config,
+        export_dir=fx.root.parent,
+        now=lambda: T0 + HOUR,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

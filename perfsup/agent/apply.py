@@ -27,6 +27,8 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -326,6 +328,9 @@ def _python_span(
 
 
 def _check_parses(path: str, content: str) -> None:
+    if path.endswith(".go"):
+        _check_go_parses(path, content)
+        return
     if not path.endswith((".py", ".pyi")):
         return
     try:
@@ -396,3 +401,22 @@ def _is_marker(line: str, name: str) -> bool:
 def _first_lines(lines: list[str], count: int = 3) -> str:
     shown = [line.strip() for line in lines if line.strip()][:count]
     return " / ".join(repr(line) for line in shown) or "(blank lines)"
+
+
+def _check_go_parses(path: str, content: str) -> None:
+    """`gofmt -e` on the new text, where Go is installed (else the build will tell)."""
+    gofmt = shutil.which("gofmt")
+    if gofmt is None:
+        return
+    try:
+        done = subprocess.run(
+            [gofmt, "-e"], input=content, capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return  # a broken gofmt must not block the edit: the build still checks it
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["syntax error"])[0]
+        first = first.replace("<standard input>", path)
+        raise EditDoesNotApply(
+            f"{path}: after the edit the file no longer parses ({first}); expected valid Go"
+        )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
 
 
 @dataclass
@@ -30,10 +30,32 @@ class ModelReply:
     cached_tokens: int | None
     ttft_s: float
     total_s: float
+    prompt_eval_s: float | None = None  # time spent reading the prompt, where known
+    warnings: list[str] = field(default_factory=list)  # e.g. a prompt cut by the server
 
 
 class ModelUnavailable(RuntimeError):
     """The model cannot answer (not running, not installed, out of answers)."""
+
+
+class ModelWaiting(ModelUnavailable):
+    """The model should come back by itself or by a person's hand: wait and retry.
+
+    Raised for a model that is not pulled yet or a server that is down; the
+    engine shows the message, waits with backoff and calls again.
+    """
+
+
+class CallFailed(RuntimeError):
+    """One call broke part-way (an error line in the stream, a crashed child).
+
+    The engine records the call as failed and may try again; `partial` is
+    whatever text arrived before the failure.
+    """
+
+    def __init__(self, message: str, partial: str = "") -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class ScriptExhausted(ModelUnavailable):
@@ -51,6 +73,36 @@ class ModelBackend(Protocol):
         *,
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> ModelReply:
-        """Answer `messages`; raise `ModelUnavailable` when the model cannot."""
+        """Answer `messages`; raise `ModelUnavailable` when the model cannot.
+
+        `grammar` (GBNF) constrains the answer where the backend supports it
+        (its `supports_grammar` is true); others ignore it.
+        """
+        ...
+
+
+@runtime_checkable
+class Unloadable(Protocol):
+    """A backend that can free its model's memory (before a benchmark)."""
+
+    def unload(self) -> None:
+        """Free the model's memory; the next call loads it again."""
+        ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A backend that holds resources (a child process) to release at the end."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SizedModel(Protocol):
+    """A backend that knows how big its model is (for edit_format = "auto")."""
+
+    def parameter_count(self) -> float | None:
+        """Parameters of the model, or None when unknown."""
         ...

@@ -133,17 +133,20 @@ def build_messages(
     edit_format: EditFormat,
     context_tokens: int,
     answer_tokens: int,
+    regions: Sequence[str] = (),
 ) -> list[ChatMessage]:
     """The system and user messages for one proposal; see the module docstring.
 
     `sources` maps a path to the text of a visible, writable file; `inquiry`
     has one line per step from the run root to the parent ("1.2: ... ->
     kept, time_ms 12% better"); `failed_tries` what already failed from this
-    parent. Raises `ValueError` when the budget cannot hold the fixed parts.
+    parent; `regions` the `path::name` regions a region rewrite may name
+    (listed in the prompt for the region format, so a small model picks a
+    real one). Raises `ValueError` when the budget cannot hold the fixed parts.
     """
     budget = context_tokens - answer_tokens
     system = _INSTRUCTIONS + "\n" + _format_text(edit_format)
-    head = _head(goal, rules)
+    head = _head(goal, rules, regions if edit_format == "region" else ())
     closing = "Propose one change now, in the answer format."
     fixed = (
         estimate_tokens(system)
@@ -185,12 +188,14 @@ def _format_text(edit_format: EditFormat) -> str:
     return _REGION_FORMAT if edit_format == "region" else _SEARCH_REPLACE_FORMAT
 
 
-def _head(goal: str, rules: AccessRules) -> str:
+def _head(goal: str, rules: AccessRules, regions: Sequence[str] = ()) -> str:
     lines = ["## Goal", goal.strip(), "", "## Access rules"]
     lines.append("You may change only: " + ", ".join(rules.writable))
     if rules.protected:
         lines.append("Never change: " + ", ".join(rules.protected))
     lines.append("Any other file is off limits.")
+    if regions:
+        lines += ["", "## Regions you may rewrite", *(f"- {r}" for r in regions)]
     return "\n".join(lines) + "\n"
 
 

@@ -46,8 +46,9 @@ class ScriptedBackend:
         *,
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> ModelReply:
-        """The next answer of the file; `seed` is ignored (the script is the randomness)."""
+        """The next answer of the file; `seed` and `grammar` are ignored."""
         if self.used >= len(self.answers):
             raise ScriptExhausted(
                 f"the scripted answer file {self.path} has no answers left ({self.used} used)"

@@ -177,7 +177,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         store = open_store(paths.store)
     except StoreError as exc:
         raise CliError(str(exc)) from None
-    backend = _backend(config)
+    backend = _backend(config, paths.logs)
     engine = Engine(
         config=config,
         store=store,
@@ -196,6 +196,9 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         outcome = engine.run()
     finally:
         store.close()
+        close = getattr(backend, "close", None)
+        if callable(close):  # a llama.cpp child process ends with the run
+            close()
     _say(f"store: {paths.store}")
     return 1 if outcome.status == RunStatus.FAILED else 0
 
@@ -241,20 +244,13 @@ def _require_engine(config: Config, run_dir: str | None) -> int:
     return pid
 
 
-def _backend(config: Config):  # type: ignore[no-untyped-def]
-    from perfsup.agent.scripted import ScriptedBackend
+def _backend(config: Config, log_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    from perfsup.agent.factory import BackendError, make_backend
 
-    if config.model.backend == "scripted":
-        assert config.model.script is not None
-        try:
-            return ScriptedBackend(Path(config.model.script))
-        except ValueError as exc:
-            raise CliError(str(exc), EXIT_USAGE) from None
-    raise CliError(
-        f"model.backend = {config.model.backend!r} is not available in this version "
-        "(expected 'scripted')",
-        EXIT_USAGE,
-    )
+    try:
+        return make_backend(config, log_dir)
+    except BackendError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
 
 
 def _open_existing_store(config: Config, run_dir: str | None):  # type: ignore[no-untyped-def]

@@ -97,6 +97,12 @@ class ModelSettings(_Strict):
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     edit_format: Literal["auto", "search_replace", "region"] = "auto"
     max_retries: int = Field(2, ge=0, le=10)
+    keep_alive: str = Field(
+        "30m", pattern=r"^-?[0-9]+(ms|s|m|h)?$", description="how long Ollama keeps the model"
+    )
+    unload_before_bench: bool = Field(False, description="free the model before benchmarks")
+    grammar_retry: bool = Field(True, description="llama: constrain retries with a grammar")
+    threads: int | None = Field(None, ge=1, description="llama: CPU threads (default: all)")
 
     @model_validator(mode="after")
     def _backend_needs(self) -> ModelSettings:
@@ -115,6 +121,7 @@ class Budgets(_Strict):
     max_experiments: int = Field(50, ge=1)
     max_tokens: int = Field(2_000_000, ge=1)
     calls_per_hour: int = Field(120, ge=1)
+    min_call_interval_s: float = Field(0.0, ge=0.0, description="seconds between model calls")
     deadline: datetime | time | None = Field(
         None, description="stop at this local time (07:00) or date-time"
     )

@@ -16,22 +16,34 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from perfsup.agent.backend import ModelBackend, ModelReply, ModelUnavailable, ScriptExhausted
-from perfsup.agent.prompt import build_messages
-from perfsup.config import Budgets, Config, is_git_url
+from perfsup.agent.backend import (
+    CallFailed,
+    ModelBackend,
+    ModelReply,
+    ModelUnavailable,
+    ScriptExhausted,
+    SizedModel,
+    Unloadable,
+)
+from perfsup.agent.context import EditFormatSetting, choose_edit_format
+from perfsup.agent.grammar import region_names, retry_grammar
+from perfsup.agent.prompt import EditFormat, build_messages
+from perfsup.config import Config, is_git_url
 from perfsup.engine.benchmark import PARENT
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
+from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
+from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.profiling import profile_parent
 from perfsup.engine.proposal import Proposal, propose
@@ -95,7 +107,7 @@ class Engine:
         self.config = config
         self.store = store
         self.paths = paths
-        self.backend = backend
+        self.model = backend  # the backend itself; self.backend waits out its outages
         self.controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
         self.executor = ControlledExecutor(executor, self.controls)
         self.clock = clock or SystemClock()
@@ -109,9 +121,7 @@ class Engine:
         self.env[RUN_DIR_MARKER] = str(paths.root)  # finds our strays after a crash
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
-        self._deadline_for = self.controls.budgets
         self._failures = FailureStreak()
-        self._deadline = _deadline(self.controls.budgets, self.clock.now())
         self.measure = Measurer(
             config=config,
             store=store,
@@ -123,6 +133,16 @@ class Engine:
             host=self.host,
             set_state=self.controls.set_state,
         )
+        self.pacer = Pacer(lambda: self.controls.budgets, store, self.clock, report)
+        self._run_id = 0
+        self._chosen_format: EditFormat | None = None
+        self.backend = PatientBackend(
+            backend,
+            clock=self.clock,
+            on_wait=self._model_waiting,
+            on_resume=self._model_back,
+            before_retry=lambda: self.pacer.before_call(self._run_id),
+        )
 
     # ----------------------------------------------------------------- run
     def run(self) -> RunOutcome:
@@ -133,7 +153,7 @@ class Engine:
             config_text=lambda: read_text(self.config_path),
             report=self.report,
         )
-        run_id = self._open_run()
+        run_id = self._run_id = self._open_run()
         self.controls.run_id = run_id
         self.controls.set_state("running", "starting")
         watcher.start()
@@ -193,7 +213,7 @@ class Engine:
                 max_failures_in_a_row=budgets.max_failures_in_a_row,
                 explore=budgets.explore,
             )
-            reason = self._budget_reason(run_id)
+            reason = self.pacer.stop_reason(run_id)
             if reason:
                 return reason
             with self.store.session() as s:
@@ -218,11 +238,11 @@ class Engine:
                 self._count_failure(run_id, node)
             except StepAborted as exc:
                 self._aborted(node, exc)
-            except ScriptExhausted as exc:
-                self._drop_unanswered(node)
+            except (ScriptExhausted, BudgetReached) as exc:
+                self._end_unanswered(node, str(exc))
                 return str(exc)
             except ModelUnavailable as exc:
-                self._drop_unanswered(node)
+                self._end_unanswered(node, f"the model is unavailable: {exc}")
                 return f"the model is unavailable: {exc}"
             finally:
                 self.controls.end()
@@ -250,7 +270,11 @@ class Engine:
         if proposal.edit is None:
             self.git.remove_worktree(candidate_dir)
             status = NodeStatus.REJECTED if proposal.refusal else NodeStatus.MALFORMED
-            self._end(node, status, proposal.refusal or proposal.malformed or "")
+            if proposal.call_failed:
+                status = NodeStatus.CRASHED
+            self._end(
+                node, status, proposal.refusal or proposal.call_failed or proposal.malformed or ""
+            )
             return
 
         self._set(node, status=NodeStatus.APPLYING)
@@ -285,6 +309,8 @@ class Engine:
             return
 
         self._set(node, status=NodeStatus.BENCHMARKING)
+        if self.config.model.unload_before_bench and isinstance(self.model, Unloadable):
+            self.model.unload()  # free its memory for the benchmark; reloaded on the next call
         pairs = self.config.bench.pairs
         self.report(f"{node.id:<10} benchmarking {pairs} pairs at most against {parent.id}")
         log = self.paths.log(node.id, "bench")
@@ -312,8 +338,9 @@ class Engine:
         candidate_dir: Path,
         agent_log: Path,
     ) -> Proposal:
+        context = self._context(run_id, parent, parent_dir)
         try:
-            messages = build_messages(**self._context(run_id, parent, parent_dir))
+            messages = build_messages(**context)
         except ValueError as exc:  # the instructions alone do not fit the context
             raise RunFailed(f"cannot build a prompt: {exc}") from None
         agent_log.parent.mkdir(parents=True, exist_ok=True)
@@ -331,6 +358,9 @@ class Engine:
             def on_reply(reply: ModelReply, attempt: int) -> None:
                 self._record_call(run_id, node, reply, attempt)
 
+            def on_failure(exc: CallFailed, attempt: int) -> None:
+                self._record_failed_call(run_id, node, exc, attempt)
+
             proposal = propose(
                 backend=self.backend,
                 messages=messages,
@@ -340,7 +370,9 @@ class Engine:
                 extra_protected=self.extra_protected,
                 on_token=on_token,
                 on_reply=on_reply,
-                before_call=lambda: self._pace_calls(run_id),
+                on_failure=on_failure,
+                before_call=lambda: self.pacer.before_call(run_id),
+                retry_grammar=self._retry_grammar(context),
             )
         self._set(
             node,
@@ -376,10 +408,26 @@ class Engine:
             "failed_tries": failed,
             "last_failure": last_failure,
             "hints": list(dict.fromkeys([*self.config.target.hints, *self.controls.hint_list()])),
-            "edit_format": "search_replace" if fmt == "auto" else fmt,
+            "edit_format": self._edit_format(fmt),
             "context_tokens": self.config.model.context_tokens,
             "answer_tokens": self.config.model.max_answer_tokens,
+            "regions": [f"{p}::{n}" for p, text in sources.items() for n in region_names(p, text)],
         }
+
+    def _edit_format(self, setting: EditFormatSetting) -> EditFormat:
+        """The run's edit format; for "auto", asked once of the backend's model size."""
+        if self._chosen_format is None:
+            size = self.model.parameter_count() if isinstance(self.model, SizedModel) else None
+            self._chosen_format = choose_edit_format(setting, size)
+            if setting == "auto":
+                known = f"{size / 1e9:.2g}B parameters" if size else "size unknown"
+                self.report(f"edit format: {self._chosen_format} ({known})")
+        return self._chosen_format
+
+    def _retry_grammar(self, context: dict[str, Any]) -> str | None:
+        if not (self.config.model.grammar_retry and self.backend.supports_grammar):
+            return None
+        return retry_grammar(context["edit_format"], context["sources"])
 
     def _build_and_check(self, node: Node, workdir: Path) -> tuple[NodeStatus, str] | None:
         steps = (
@@ -566,54 +614,6 @@ class Engine:
         self._built[root.id] = workdir
         self._end(root, NodeStatus.KEPT, "baseline")
 
-    # ------------------------------------------------------------- budgets
-    def _budget_reason(self, run_id: int) -> str | None:
-        budgets = self.controls.budgets
-        if budgets is not self._deadline_for:  # a person changed the budgets
-            self._deadline_for = budgets
-            self._deadline = _deadline(budgets, self.clock.now())
-        with self.store.session() as s:
-            run = s.get(Run, run_id)
-            assert run is not None
-            experiments = len(
-                s.exec(
-                    select(Node.id).where(Node.run_id == run_id, col(Node.parent_id).is_not(None))
-                ).all()
-            )
-            tokens = run.tokens_used
-        if experiments >= budgets.max_experiments:
-            return f"experiment budget reached ({experiments} of {budgets.max_experiments})"
-        if tokens >= budgets.max_tokens:
-            return f"token budget reached ({tokens} of {budgets.max_tokens})"
-        if self._deadline is not None and self.clock.now() >= self._deadline:
-            return f"deadline reached ({self._deadline:%Y-%m-%d %H:%M})"
-        return None
-
-    def _pace_calls(self, run_id: int) -> None:
-        """Keep to calls_per_hour over a sliding hour; refuse a call past the token budget."""
-        limit = self.controls.budgets.calls_per_hour
-        while True:
-            with self.store.session() as s:
-                since = utcnow() - timedelta(hours=1)
-                recent = s.exec(
-                    select(ModelCall.created_at)
-                    .where(ModelCall.run_id == run_id, col(ModelCall.created_at) >= since)
-                    .order_by(col(ModelCall.created_at))
-                ).all()
-                run = s.get(Run, run_id)
-                if run is not None and run.tokens_used >= self.controls.budgets.max_tokens:
-                    raise ModelUnavailable(
-                        f"token budget reached ({run.tokens_used} of "
-                        f"{self.controls.budgets.max_tokens})"
-                    )
-            if len(recent) < limit:
-                self.controls.set_state("running")
-                return
-            self.controls.set_state("waiting")
-            wait = (recent[0] + timedelta(hours=1) - utcnow()).total_seconds()
-            self.report(f"rate limit: {limit} calls per hour reached, waiting {wait:.0f} s")
-            self.clock.sleep(max(wait, 1.0))
-
     # ------------------------------------------------------------- records
     def _record_call(self, run_id: int, node: Node, reply: ModelReply, attempt: int) -> None:
         with self.store.session() as s:
@@ -628,6 +628,7 @@ class Engine:
                     cached_tokens=reply.cached_tokens,
                     ttft_s=reply.ttft_s,
                     total_s=reply.total_s,
+                    created_at=self._utc_now(),  # the engine's clock paces the calls
                 )
             )
             stored = s.get(Node, node.id)
@@ -637,6 +638,52 @@ class Engine:
             stored.prompt_tokens += reply.prompt_tokens
             stored.completion_tokens += reply.completion_tokens
             run.tokens_used += reply.prompt_tokens + reply.completion_tokens
+            for warning in reply.warnings:  # e.g. the server cut the prompt
+                record_event(s, "model_warning", warning, run_id=run_id, node_id=node.id)
+        for warning in reply.warnings:
+            self.report(f"{node.id:<10} model warning: {warning}")
+
+    def _record_failed_call(self, run_id: int, node: Node, exc: CallFailed, attempt: int) -> None:
+        with self.store.session() as s:
+            s.add(
+                ModelCall(
+                    run_id=run_id,
+                    node_id=node.id,
+                    model=self.model.name,
+                    attempt=attempt,
+                    ok=False,
+                    error=str(exc),
+                    created_at=self._utc_now(),
+                )
+            )
+            record_event(s, "model_call_failed", str(exc), run_id=run_id, node_id=node.id)
+        self.report(f"{node.id:<10} model call failed: {exc}")
+
+    def _utc_now(self) -> datetime:
+        return self.clock.now().astimezone(UTC)
+
+    def _model_waiting(self, why: str) -> None:
+        """Show why the run waits, in the store (for the TUI) and the log; one event per cause."""
+        with self.store.session() as s:
+            run = s.get(Run, self._run_id)
+            if run is not None:
+                cause = why.split("; next try")[0]
+                if run.engine_detail.split("; next try")[0] != cause:
+                    record_event(s, "model_waiting", why, run_id=self._run_id)
+                run.engine_state = "waiting"
+                run.engine_detail = why
+        self.report(why)
+        self.controls.set_state("waiting", why)  # the heartbeat keeps writing it
+
+    def _model_back(self) -> None:
+        with self.store.session() as s:
+            run = s.get(Run, self._run_id)
+            if run is not None:
+                run.engine_state = "running"
+                run.engine_detail = "the model answers again"
+                record_event(s, "model_back", "the model answers again", run_id=self._run_id)
+        self.report("the model answers again")
+        self.controls.set_state("running", "the model answers again")
 
     def _set(self, node: Node, **fields: Any) -> None:
         with self.store.session() as s:
@@ -709,6 +756,18 @@ class Engine:
 
         return both
 
+    def _end_unanswered(self, node: Node, reason: str) -> None:
+        """A budget ran out during a proposal: keep a node the model answered, else drop it."""
+        with self.store.session() as s:
+            answered = s.exec(select(ModelCall.id).where(ModelCall.node_id == node.id)).first()
+        if answered is None:
+            self._drop_unanswered(node)
+            return
+        worktree = self.paths.worktrees / node.id
+        if worktree.exists():
+            self.git.remove_worktree(worktree)
+        self._end(node, NodeStatus.CANCELLED, reason)
+
     def _drop_unanswered(self, node: Node) -> None:
         """A node the model never answered is not an experiment: remove it."""
         with self.store.session() as s:
@@ -779,15 +838,3 @@ def _config_text(path: Path | None) -> str:
         return path.read_text(encoding="utf-8")
     except OSError:
         return ""
-
-
-def _deadline(budgets: Budgets, now: datetime) -> datetime | None:
-    deadline = budgets.deadline
-    if deadline is None:
-        return None
-    if isinstance(deadline, datetime):
-        if deadline.tzinfo is not None:  # compare in local time, like the clock
-            return deadline.astimezone().replace(tzinfo=None)
-        return deadline
-    candidate = datetime.combine(now.date(), deadline)
-    return candidate if candidate > now else candidate + timedelta(days=1)

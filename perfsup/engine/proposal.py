@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsup.agent.apply import EditDoesNotApply, apply_edit
-from perfsup.agent.backend import ChatMessage, ModelBackend, ModelReply
+from perfsup.agent.backend import CallFailed, ChatMessage, ModelBackend, ModelReply
 from perfsup.agent.edits import MalformedAnswer, ProposedEdit, parse_answer
 from perfsup.config import AccessRules
 from perfsup.workspace.access import AccessDenied, check_edit_path
@@ -29,6 +29,7 @@ class Proposal:
     rationale: str = ""
     refusal: str | None = None  # access rules broken -> rejected
     malformed: str | None = None  # no usable answer after every try
+    call_failed: str | None = None  # every try broke off (stream error, crashed model)
 
 
 def propose(
@@ -42,14 +43,32 @@ def propose(
     on_token: Callable[[str], None],
     on_reply: Callable[[ModelReply, int], None],
     before_call: Callable[[], None],
+    on_failure: Callable[[CallFailed, int], None] | None = None,
+    retry_grammar: str | None = None,
 ) -> Proposal:
-    """Call the model up to 1 + max_retries times until an edit applies to `worktree`."""
+    """Call the model up to 1 + max_retries times until an edit applies to `worktree`.
+
+    After an answer that does not parse or apply, the retries go out under
+    `retry_grammar` (GBNF) when one is given: the backend then can only
+    write an answer in the edit format whose search blocks are file lines.
+    """
     conversation = list(messages)
+    grammar: str | None = None
     problem = ""
     answer = ""
+    failed_calls = 0
     for attempt in range(max_retries + 1):
         before_call()
-        reply = backend.complete(conversation, on_token=on_token, seed=attempt)
+        try:
+            reply = backend.complete(conversation, on_token=on_token, seed=attempt, grammar=grammar)
+        except CallFailed as exc:  # the same question again, with the next seed
+            failed_calls += 1
+            problem = str(exc)
+            answer = answer or exc.partial
+            on_token(f"\n\n[perfsup] the model call failed: {problem}\n\n")
+            if on_failure is not None:
+                on_failure(exc, attempt)
+            continue
         on_reply(reply, attempt)
         answer = reply.text
         try:
@@ -67,6 +86,7 @@ def propose(
             )
         except (MalformedAnswer, EditDoesNotApply) as exc:
             problem = str(exc)
+            grammar = retry_grammar
             on_token(f"\n\n[perfsup] answer not usable: {problem}\n\n")
             conversation += [
                 ChatMessage(role="assistant", content=answer),
@@ -81,6 +101,12 @@ def propose(
             edit=edit, answer_text=answer, description=edit.description, rationale=edit.rationale
         )
     tries = max_retries + 1
+    if failed_calls == tries:
+        return Proposal(
+            edit=None,
+            answer_text=answer,
+            call_failed=f"every model call failed ({tries}); the last: {problem}",
+        )
     return Proposal(
         edit=None,
         answer_text=answer,

@@ -140,9 +140,7 @@ class PerfsupApp(App[None]):
             self.set_keymap(self.keymap)
         self.run_tree.focus()
         if not self._connect():
-            self.status_line.update(
-                f"waiting for the engine to create the store {self.store_path}"
-            )
+            self.status_line.update(f"waiting for the engine to create the store {self.store_path}")
             self._connect_timer = self.set_interval(0.5, self._connect)
         self.set_interval(FLUSH_S, self._flush_logs)
         self.set_interval(REFRESH_S, self._refresh)
