@@ -37,7 +37,7 @@ def test_valid_config_loads_with_resolved_paths(workdir: Path) -> None:
     assert Path(config.target.repo) == (workdir / "repo").resolve()
     assert config.model.script == str((workdir / "answers.toml").resolve())
     assert config.primary_metric.name == "t"
-    assert config.bench.pairs == 6
+    assert config.bench.pairs == 30  # the most pairs of one sequential pass
 
 
 @pytest.mark.parametrize(

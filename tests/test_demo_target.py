@@ -234,8 +234,8 @@ def test_demo_config_loads(tmp_path: Path) -> None:
     assert config.target.repo == str(repo.resolve())
     assert config.model.backend == "scripted"
     assert config.model.script == str((repo / "answers.toml").resolve())
-    assert (config.bench.pairs, config.bench.warmup) == (8, 1)
-    assert config.decision.alpha == 0.01
+    assert (config.bench.pairs, config.bench.warmup) == (14, 1)
+    assert config.decision.looks == [6, 10, 14] and config.decision.on_noise == "raise"
     assert [(m.name, m.direction) for m in config.metrics] == [("time_ms", "lower")]
     assert config.access.writable == ["textstats"]
     assert set(config.access.protected) == {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from perfsup.store import Node, NodeStatus, Run
+from perfsup.store import Calibration, Node, NodeStatus, Run
 from perfsup.store.tree import latest_events, run_nodes
 
 GLYPHS = {
@@ -39,6 +39,7 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         + f"  (tokens used {run.tokens_used})",
         f"goal: {run.goal}",
     ]
+    lines.extend(calibration_lines(session, run.id))
     nodes = run_nodes(session, run.id)
     id_width = max((len(n.id) + 2 * n.depth for n in nodes), default=4) + 2
     for node in nodes:
@@ -56,6 +57,23 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         for event in latest_events(session, run.id, events):
             lines.append(f"  {event.created_at:%H:%M:%S} {event.kind:<16} {event.message}")
     return "\n".join(lines)
+
+
+def calibration_lines(session: Session, run_id: int) -> list[str]:
+    """The latest A/A calibration of each metric and what the noise guard did."""
+    rows = session.exec(
+        select(Calibration).where(Calibration.run_id == run_id).order_by(col(Calibration.id))
+    ).all()
+    latest = {row.metric: row for row in rows}
+    lines = []
+    for c in latest.values():
+        guard = f"  NOISE GUARD: {c.action}" if c.too_noisy else ""
+        lines.append(
+            f"calibration of {c.metric} at {c.created_at:%H:%M}: A/A {c.effect * 100:+.1f}% "
+            f"[{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}] over {c.pairs} pairs, "
+            f"noise floor {c.noise_floor * 100:.1f}%, threshold {c.threshold * 100:.1f}%{guard}"
+        )
+    return lines
 
 
 def render_store(session: Session, metric: str, run_id: int | None = None, events: int = 0) -> str:

@@ -36,7 +36,9 @@ class CommandSpec(_Strict):
 class BenchSettings(CommandSpec):
     """The benchmark command and how many times it is run per decision."""
 
-    pairs: int = Field(6, ge=3, le=1000, description="interleaved parent/candidate pairs")
+    pairs: int = Field(
+        30, ge=3, le=1000, description="most interleaved parent/candidate pairs of one pass"
+    )
     warmup: int = Field(1, ge=0, le=100, description="uncounted runs of each side first")
 
 
@@ -46,13 +48,31 @@ class MetricSpec(_Strict):
     name: str = Field(..., min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
     unit: str = ""
     direction: Literal["lower", "higher"] = "lower"
-    source: Literal["metric_lines", "csv"] = "metric_lines"
+    source: Literal[
+        "metric_lines",
+        "csv",
+        "go_bench",
+        "hyperfine",
+        "pyperf",
+        "pytest_benchmark",
+        "perf_stat",
+        "callgrind",
+    ] = "metric_lines"
     csv_path: str | None = Field(None, description="CSV file (relative to the worktree)")
+    path: str | None = Field(
+        None, description="output file of the tool (relative to the worktree); none: stdout"
+    )
+    select: str | None = Field(
+        None, description="which benchmark, command or event; none: the first one"
+    )
+    field: str | None = Field(None, description="which unit or statistic; none: the default")
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> MetricSpec:
         if self.source == "csv" and not self.csv_path:
             raise ValueError("source = 'csv' needs csv_path")
+        if self.source in ("hyperfine", "pyperf", "pytest_benchmark") and not self.path:
+            raise ValueError(f"source = '{self.source}' needs path (the JSON file it writes)")
         return self
 
 
@@ -121,6 +141,42 @@ class DecisionSettings(_Strict):
 
     min_effect: float = Field(0.02, ge=0.0, lt=1.0, description="smallest relative gain kept")
     alpha: float = Field(0.05, gt=0.0, lt=0.5)
+    looks: list[int] = Field(
+        default_factory=list,
+        description="pair counts at which to look; [] = 6, 10, 14, ... up to bench.pairs",
+    )
+    reverify: bool = Field(True, description="confirm a winner on fresh pairs before keeping it")
+    calibration_pairs: int = Field(10, ge=0, le=200, description="A/A pairs; 0 = no calibration")
+    recalibrate_hours: float = Field(3.0, gt=0.0)
+    on_noise: Literal["wait", "stop", "raise"] = Field(
+        "raise", description="when A/A noise hides min_effect: wait, stop, or raise the threshold"
+    )
+    wait_s: float = Field(300.0, gt=0.0, description="how long one wait of the guards lasts")
+    max_wait_s: float = Field(3600.0, ge=0.0, description="waiting longer than this goes on")
+    max_load_per_core: float = Field(
+        0.0, ge=0.0, description="load average per core above which benchmarks wait; 0 = off"
+    )
+    wait_on_battery: bool = True
+
+    @field_validator("looks")
+    @classmethod
+    def _increasing_looks(cls, looks: list[int]) -> list[int]:
+        if looks and (looks != sorted(set(looks)) or looks[0] < 3):
+            raise ValueError(f"looks must be increasing pair counts of at least 3, got {looks}")
+        return looks
+
+
+class ProfileSettings(_Strict):
+    """Profiles of each parent node, stored as artifacts for the model's context."""
+
+    python_script: str | None = Field(
+        None, description="script (and arguments) to run under cProfile, e.g. 'bench.py'"
+    )
+    go_escape: str | None = Field(
+        None, description="packages for `go build -gcflags=-m`, e.g. './...'"
+    )
+    top: int = Field(20, ge=1, le=500, description="functions kept from a profile")
+    timeout_s: float = Field(600.0, gt=0)
 
 
 class RunSettings(_Strict):
@@ -166,6 +222,7 @@ class Config(_Strict):
     model: ModelSettings
     budgets: Budgets = Budgets()
     decision: DecisionSettings = DecisionSettings()
+    profile: ProfileSettings = ProfileSettings()
     run: RunSettings = RunSettings()
     sandbox: SandboxSettings = SandboxSettings()
     tui: TuiSettings = TuiSettings()
@@ -178,6 +235,16 @@ class Config(_Strict):
         if dupes:
             raise ValueError(f"metric names must be unique, repeated: {', '.join(dupes)}")
         return metrics
+
+    @model_validator(mode="after")
+    def _looks_within_pairs(self) -> Config:
+        looks = self.decision.looks
+        if looks and looks[-1] > self.bench.pairs:
+            raise ValueError(
+                f"decision.looks goes to {looks[-1]} pairs but bench.pairs is {self.bench.pairs}; "
+                "expected every look at or below bench.pairs"
+            )
+        return self
 
     @property
     def primary_metric(self) -> MetricSpec:

@@ -16,6 +16,7 @@ from pathlib import Path
 from perfsup.config import BenchSettings, MetricSpec
 from perfsup.metrics.collect import collect_metrics
 from perfsup.metrics.errors import MetricParseError
+from perfsup.metrics.parsers.callgrind import wrap_command
 from perfsup.store.models import NodeStatus
 from perfsup.workspace.executor import Executor
 
@@ -57,9 +58,17 @@ def run_pairs(
     rng: random.Random,
     sink: SampleSink,
     cancel: threading.Event | None = None,
+    pairs: int | None = None,
+    warmup: int | None = None,
+    after_pair: Callable[[BenchOutcome], bool] | None = None,
 ) -> BenchOutcome:
-    """Run warm-ups, then `bench.pairs` interleaved pairs; stop at the first failure."""
+    """Run warm-ups, then up to `pairs` (default `bench.pairs`) interleaved pairs.
+
+    Stops at the first failure, or when `after_pair` (called after every pair
+    with the samples so far) returns True: the sequential rule's early stop.
+    """
     outcome = BenchOutcome(pairs={m.name: ([], []) for m in metrics})
+    wrap_callgrind = any(m.source == "callgrind" and not m.path for m in metrics)
 
     def measure(side: str, index: int, warmup: bool) -> dict[str, float]:
         label = f"warm-up {index + 1}" if warmup else f"pair {index + 1}"
@@ -80,6 +89,23 @@ def run_pairs(
                 NodeStatus.CRASHED,
                 f"{whose} benchmark exited with status {result.exit_code} (see bench log)",
             )
+        if wrap_callgrind:
+            # a separate run: callgrind slows the program tens of times, so the
+            # timed metrics come from the plain run above
+            counted = executor.run(
+                wrap_command(bench.run),
+                dirs[side],
+                log_path,
+                bench.timeout_s,
+                env=env,
+                cancel=cancel,
+            )
+            if counted.timed_out or counted.exit_code != 0:
+                raise BenchFailed(
+                    NodeStatus.CRASHED,
+                    f"{whose} benchmark under callgrind failed (status {counted.exit_code}, "
+                    f"limit {bench.timeout_s:g} s; see bench log)",
+                )
         try:
             values = collect_metrics(result.stdout, dirs[side], metrics)
         except MetricParseError as exc:
@@ -88,16 +114,18 @@ def run_pairs(
         return values
 
     try:
-        for index in range(bench.warmup):
+        for index in range(bench.warmup if warmup is None else warmup):
             for side in (PARENT, CANDIDATE):
                 measure(side, index, warmup=True)
-        for index in range(bench.pairs):
+        for index in range(bench.pairs if pairs is None else pairs):
             order = [PARENT, CANDIDATE]
             rng.shuffle(order)
             got = {side: measure(side, index, warmup=False) for side in order}
             for name, (parent_values, candidate_values) in outcome.pairs.items():
                 parent_values.append(got[PARENT][name])
                 candidate_values.append(got[CANDIDATE][name])
+            if after_pair is not None and after_pair(outcome):
+                break
     except BenchFailed as exc:
         outcome.failure = (exc.status, exc.reason)
     return outcome

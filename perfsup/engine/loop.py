@@ -35,19 +35,20 @@ from perfsup.agent.context import EditFormatSetting, choose_edit_format
 from perfsup.agent.grammar import region_names, retry_grammar
 from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
-from perfsup.engine.benchmark import PARENT, BenchOutcome, run_pairs
+from perfsup.engine.benchmark import PARENT
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
+from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
+from perfsup.engine.profiling import profile_parent
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.rundir import RunPaths
-from perfsup.metrics.stats import decide
 from perfsup.store import (
     Artifact,
     ModelCall,
@@ -55,7 +56,6 @@ from perfsup.store import (
     NodeStatus,
     Run,
     RunStatus,
-    Sample,
     Store,
 )
 from perfsup.store.models import IN_FLIGHT, utcnow
@@ -122,6 +122,17 @@ class Engine:
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
         self._failures = FailureStreak()
+        self.measure = Measurer(
+            config=config,
+            store=store,
+            executor=self.executor,
+            env=self.env,
+            rng=self.rng,
+            clock=self.clock,
+            report=self.report,
+            host=self.host,
+            set_state=self.controls.set_state,
+        )
         self.pacer = Pacer(lambda: self.controls.budgets, store, self.clock, report)
         self._run_id = 0
         self._chosen_format: EditFormat | None = None
@@ -165,6 +176,9 @@ class Engine:
             try:
                 self._check_baseline(run_id)
                 reason = self._loop(run_id)
+            except GuardStop as exc:
+                self._finish(run_id, RunStatus.STOPPED, str(exc))
+                return RunOutcome(run_id, RunStatus.STOPPED, str(exc))
             except RunFailed as exc:
                 self._finish(run_id, RunStatus.FAILED, str(exc))
                 return RunOutcome(run_id, RunStatus.FAILED, str(exc))
@@ -237,6 +251,15 @@ class Engine:
     def _experiment(self, run_id: int, node: Node, parent: Node) -> None:
         assert parent.commit_sha is not None
         parent_dir = self._built_worktree(parent)
+        profile_parent(
+            config=self.config,
+            store=self.store,
+            executor=self.executor,
+            env=self.env,
+            node=parent,
+            workdir=parent_dir,
+            out_dir=self.paths.logs / parent.id / "profile",
+        )
         self._set(node, status=NodeStatus.PROPOSING, started_at=utcnow())
         self.report(f"{node.id:<10} proposing on top of {parent.id}")
         agent_log = self.paths.log(node.id, "agent")
@@ -289,13 +312,22 @@ class Engine:
         if self.config.model.unload_before_bench and isinstance(self.model, Unloadable):
             self.model.unload()  # free its memory for the benchmark; reloaded on the next call
         pairs = self.config.bench.pairs
-        self.report(f"{node.id:<10} benchmarking {pairs} pairs against {parent.id}")
-        outcome = self._bench(node, {PARENT: parent_dir, "candidate": candidate_dir})
-        if outcome.failure is not None:
+        self.report(f"{node.id:<10} benchmarking {pairs} pairs at most against {parent.id}")
+        log = self.paths.log(node.id, "bench")
+        self._artifact(node.id, "bench", log)
+        dirs = {PARENT: parent_dir, "candidate": candidate_dir}
+        try:  # A/A calibration at the run's first benchmark, then every few hours
+            self._calibrate_if_due(run_id, parent, parent_dir)
+        except GuardStop:
             self._discard_worktree(node.id, candidate_dir)
-            self._end(node, *outcome.failure)
+            self._end(node, NodeStatus.CANCELLED, "the noise guard stopped the run")
+            raise
+        judgement = self.measure.judge(run_id, node, dirs, log)
+        if judgement.failure is not None:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, *judgement.failure)
             return
-        self._decide(node, outcome, candidate_dir)
+        self._decide(node, judgement, candidate_dir)
 
     def _propose(
         self,
@@ -418,70 +450,35 @@ class Engine:
                 return failed, f"{step} exited with status {result.exit_code}: {_last_line(log)}"
         return None
 
-    def _bench(self, node: Node, dirs: dict[str, Path]) -> BenchOutcome:
-        log = self.paths.log(node.id, "bench")
-        self._artifact(node.id, "bench", log)
-
-        def sink(side: str, index: int, warmup: bool, values: dict[str, float]) -> None:
-            with self.store.session() as s:
-                for metric, value in values.items():
-                    s.add(
-                        Sample(
-                            node_id=node.id,
-                            metric=metric,
-                            side=side,
-                            pair_index=index,
-                            warmup=warmup,
-                            value=value,
-                            host=self.host,
-                        )
-                    )
-
-        return run_pairs(
-            executor=self.executor,
-            bench=self.config.bench,
-            metrics=self.config.metrics,
-            dirs=dirs,
-            log_path=log,
-            env=self.env,
-            rng=self.rng,
-            sink=sink,
-        )
-
-    def _decide(self, node: Node, outcome: BenchOutcome, candidate_dir: Path) -> None:
-        try:
-            decision = decide(
-                outcome.pairs,
-                self.config.metrics,
-                self.config.decision.min_effect,
-                self.config.decision.alpha,
-            )
-        except ValueError as exc:  # zero, negative or missing samples: no ratio to judge
-            self._discard_worktree(node.id, candidate_dir)
-            self._end(node, NodeStatus.CRASHED, f"cannot decide on these samples: {exc}")
+    def _calibrate_if_due(self, run_id: int, parent: Node, parent_dir: Path) -> None:
+        """A/A calibration on the parent's build, measured against itself."""
+        if not self.measure.due():
             return
-        primary = decision.per_metric[0]
-        analysis = "\n".join(
-            f"{m.metric}: {m.verdict}, effect {m.effect:+.2%} "
-            f"(CI {m.ci_low:+.2%}..{m.ci_high:+.2%}, p={m.p_value:.3g}, {m.pairs} pairs)"
-            for m in decision.per_metric
-        )
+        log = self.paths.log(parent.id, "calibrate")
+        self.measure.calibrate(run_id, parent, parent_dir, log)
+        self._artifact(parent.id, "calibrate", log)
+
+    def _decide(self, node: Node, judgement: Judgement, candidate_dir: Path) -> None:
+        primary = judgement.recorded
+        assert primary is not None
         self._set(
             node,
-            decision_rule=decision.rule,
+            decision_rule=judgement.rule,
             effect=primary.effect,
             ci_low=primary.ci_low,
             ci_high=primary.ci_high,
             p_value=primary.p_value,
-            pairs_used=primary.pairs,
-            analysis=analysis,
+            pairs_used=judgement.pairs_used,
+            threshold=primary.threshold,
+            decision_json=decision_json(judgement),
+            analysis=judgement.analysis,
         )
-        if decision.keep:
+        if judgement.keep:
             self._built[node.id] = candidate_dir
-            self._end(node, NodeStatus.KEPT, decision.reason)
+            self._end(node, NodeStatus.KEPT, judgement.reason)
         else:
             self._discard_worktree(node.id, candidate_dir)
-            self._end(node, NodeStatus.DISCARDED, decision.reason)
+            self._end(node, NodeStatus.DISCARDED, judgement.reason)
 
     # ------------------------------------------------------------ worktrees
     def _built_worktree(self, node: Node) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 from perfsup.config import MetricSpec
 from perfsup.metrics.csvlog import parse_metrics_csv
 from perfsup.metrics.errors import MetricParseError
+from perfsup.metrics.formats import TOOL_SOURCES, tool_metric
 from perfsup.metrics.lines import parse_metric_lines
 
 
@@ -20,7 +21,9 @@ def collect_metrics(stdout: str, workdir: Path, specs: Sequence[MetricSpec]) -> 
     from_lines: dict[str, list[float]] | None = None
     csv_cache: dict[str, dict[str, float]] = {}
     for spec in specs:
-        if spec.source == "metric_lines":
+        if spec.source in TOOL_SOURCES:
+            values[spec.name] = tool_metric(spec, stdout, workdir)
+        elif spec.source == "metric_lines":
             if from_lines is None:
                 from_lines = parse_metric_lines(stdout)
             found = from_lines.get(spec.name)

@@ -27,8 +27,10 @@ Verdict: "better" if p_better < alpha and effect >= min_effect; "worse" if
 p_worse < alpha and effect <= -min_effect; otherwise "tie".
 
 `decide` goes through the metrics in priority order: the first non-tie
-decides; a tie lets the next one speak. A later issue replaces this module with
-a sequential, A/A-calibrated rule; callers should only rely on the dataclasses.
+decides; a tie lets the next one speak. It is the fixed-sample rule; the engine
+uses the sequential, A/A-calibrated rule of `sequential.py`, which is built on
+`paired_stats` below (the same statistic, vectorised over many rows so the
+decision simulation can run the very same code on thousands of experiments).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from perfsup.config import MetricSpec
 
 RULE_NAME = "wilcoxon-paired-log-ratio-v1"
 
-Verdict = Literal["better", "worse", "tie"]
+Verdict = Literal["better", "worse", "tie", "open"]
 Direction = Literal["lower", "higher"]
 
 _EXACT_MAX_PAIRS = 100  # above this the normal approximation of the null is accurate
@@ -65,6 +67,7 @@ class MetricDecision:
     p_value: float  # one-sided p of the verdict's direction; for a tie the smaller one
     pairs: int
     rule: str
+    threshold: float = 0.0  # the minimum effect this verdict was held to
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,72 @@ def decide(
         return Decision(decision.verdict == "better", reason, per_metric, RULE_NAME)
     reason = "no significant change: " + "; ".join(ties)
     return Decision(False, reason, per_metric, RULE_NAME)
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """The paired statistic of many rows of log gains at once (one row per experiment).
+
+    Every array has one entry per row. `hl`, `low`, `high` are on the log scale
+    (positive is better); the interval has level 1 - 2*alpha.
+    """
+
+    hl: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    p_better: np.ndarray
+    p_worse: np.ndarray
+    pairs: int
+
+
+def log_gains(
+    name: str, parent: Sequence[float], candidate: Sequence[float], direction: Direction
+) -> np.ndarray:
+    """Validated log ratios, positive when the candidate is better (see `decide_metric`)."""
+    return _log_ratios(name, parent, candidate, direction)
+
+
+def paired_stats(gains: np.ndarray, alpha: float) -> PairedStats:
+    """Hodges-Lehmann estimate, its interval and one-sided Wilcoxon p-values per row.
+
+    `gains` is 1-D (one experiment) or 2-D (rows x pairs). Rows without exact
+    zeros go through SciPy's vectorised exact signed-rank test in one call; a
+    row with zeros (identical timings) is done alone, zeros dropped as
+    Wilcoxon does.
+    """
+    if not 0.0 < alpha < 0.5:
+        raise ValueError(f"alpha = {alpha!r}: expected a number between 0 and 0.5")
+    d = np.atleast_2d(np.asarray(gains, dtype=float))
+    rows, n = d.shape
+    if n == 0:
+        raise ValueError("no pairs; expected at least one pair per row")
+    i, j = np.triu_indices(n)
+    walsh = np.sort((d[:, i] + d[:, j]) / 2.0, axis=1)
+    k = _ci_rank(n, alpha)
+    hl = np.median(walsh, axis=1)
+    low, high = walsh[:, k], walsh[:, walsh.shape[1] - 1 - k]
+    p_better = np.ones(rows)
+    p_worse = np.ones(rows)
+    clean = ~np.any(d == 0.0, axis=1)
+    if clean.any():
+        exact = n <= 50
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            method = "exact" if exact else "asymptotic"
+            block = d[clean]
+            p_better[clean] = wilcoxon(block, alternative="greater", method=method, axis=1).pvalue
+            p_worse[clean] = wilcoxon(block, alternative="less", method=method, axis=1).pvalue
+    for row in np.nonzero(~clean)[0]:
+        p_better[row], p_worse[row] = _one_sided_p_values(d[row])
+    p_better = np.where(np.isfinite(p_better), p_better, 1.0)
+    p_worse = np.where(np.isfinite(p_worse), p_worse, 1.0)
+    return PairedStats(hl, low, high, p_better, p_worse, n)
+
+
+def to_effect(log_gain: float, direction: Direction) -> float:
+    """A log gain as a relative change in the metric's units, positive is better."""
+    return _to_effect(log_gain, direction)
 
 
 def _log_ratios(

@@ -3,6 +3,7 @@
 from perfsup.store.db import Store, StoreError, open_store
 from perfsup.store.models import (
     Artifact,
+    Calibration,
     Command,
     CommandStatus,
     Event,
@@ -16,6 +17,7 @@ from perfsup.store.models import (
 
 __all__ = [
     "Artifact",
+    "Calibration",
     "Command",
     "CommandStatus",
     "Event",

@@ -136,6 +136,8 @@ class Node(SQLModel, table=True):
     ci_high: float | None = None
     p_value: float | None = None
     pairs_used: int | None = None
+    threshold: float | None = None  # the minimum effect the decision was held to
+    decision_json: str | None = None  # every pass, every metric: the numbers behind it
     analysis: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -154,6 +156,33 @@ class Sample(SQLModel, table=True):
     value: float
     host: str = ""
     measured_at: datetime = Field(default_factory=utcnow)
+    # "decide" (first pass), "verify" (re-verification) or "calibrate" (A/A:
+    # node_id is the parent measured against itself; side "a" or "b").
+    phase: str = "decide"
+    # Host fingerprint at the moment of the measurement.
+    cpu_model: str = ""
+    cpu_count: int | None = None
+    governor: str | None = None  # cpufreq scaling governor, where readable
+    load_avg: float | None = None  # 1-minute load average
+    on_battery: bool | None = None  # None: no battery
+
+
+class Calibration(SQLModel, table=True):
+    """One A/A calibration of one metric: the noise floor and the threshold it set."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    node_id: str = Field(foreign_key="node.id")  # the node measured against itself
+    metric: str
+    pairs: int
+    effect: float
+    ci_low: float
+    ci_high: float
+    noise_floor: float
+    threshold: float
+    too_noisy: bool = False
+    action: str = "ok"  # ok, wait, stop, raise
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ModelCall(SQLModel, table=True):

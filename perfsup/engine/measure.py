@@ -1,0 +1,384 @@
+"""Measurement for the engine: A/A calibration, the noise guard, the sequential
+decision with re-verification, and samples stored with the host fingerprint.
+
+The loop calls three things:
+- `calibrate(run_id, node, workdir)` at run start and `due()` to know when to
+  calibrate again (every `recalibrate_hours`);
+- `judge(node, dirs, log)` to benchmark a candidate against its parent with the
+  sequential rule and, for a winner, a second pass on fresh pairs.
+The noise guard answers a too-noisy calibration as configured (wait, stop,
+raise) and the host guard waits while the machine is on battery or loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from perfsup.config import Config
+from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, run_pairs
+from perfsup.engine.clock import Clock
+from perfsup.engine.host import busy_reason, fingerprint
+from perfsup.metrics.calibration import Calibration as Calib
+from perfsup.metrics.calibration import calibrate
+from perfsup.metrics.sequential import Plan, default_looks, judge_look
+from perfsup.metrics.stats import Decision, MetricDecision, log_gains
+from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
+from perfsup.store.tree import record_event
+from perfsup.workspace.executor import Executor
+
+
+class GuardStop(Exception):
+    """The noise guard ends the run (on_noise = "stop")."""
+
+
+@dataclass
+class Judgement:
+    """The outcome of benchmarking one candidate."""
+
+    failure: tuple[NodeStatus, str] | None = None
+    keep: bool = False
+    reason: str = ""
+    recorded: MetricDecision | None = None  # primary metric, re-verified pass if any
+    rule: str = ""
+    passes: list[dict[str, object]] = field(default_factory=list)
+    analysis: str = ""
+    pairs_used: int = 0  # counted pairs of every pass
+
+
+class Measurer:
+    """Everything the engine measures, and the thresholds that calibration set."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        executor: Executor,
+        env: dict[str, str],
+        rng: random.Random,
+        clock: Clock,
+        report: Callable[[str], None],
+        host: str,
+        set_state: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.executor = executor
+        self.env = env
+        self.rng = rng
+        self.clock = clock
+        self.report = report
+        self.host = host
+        self.set_state = set_state  # the engine's status line, where it keeps one
+        decision = config.decision
+        looks = tuple(decision.looks) or default_looks(config.bench.pairs)
+        self.plan = Plan(looks, decision.alpha)
+        self.thresholds = {m.name: decision.min_effect for m in config.metrics}
+        self.calibrated_at: datetime | None = None
+
+    # --------------------------------------------------------- calibration
+    def due(self) -> bool:
+        if self.config.decision.calibration_pairs == 0:
+            return False
+        if self.calibrated_at is None:
+            return True
+        period = timedelta(hours=self.config.decision.recalibrate_hours)
+        return self.clock.now() - self.calibrated_at >= period
+
+    def calibrate(self, run_id: int, node: Node, workdir: Path, log: Path) -> None:
+        """A/A pairs of `node` against itself; set thresholds; apply the noise guard.
+
+        Raises GuardStop when the guard is configured to stop the run.
+        """
+        decision = self.config.decision
+        waited = 0.0
+        while True:
+            self.wait_for_quiet_host(run_id)
+            self._state(run_id, "running", f"A/A calibration on {node.id}")
+            self.report(f"{node.id:<10} A/A calibration: {decision.calibration_pairs} pairs")
+            outcome = self._pairs(
+                node.id,
+                "calibrate",
+                {PARENT: workdir, CANDIDATE: workdir},
+                log,
+                decision.calibration_pairs,
+                None,
+            )
+            self.calibrated_at = self.clock.now()
+            if outcome.failure is not None:
+                self._event(run_id, node.id, "calibration_failed", outcome.failure[1])
+                self._state(run_id, "running", "")
+                return
+            try:
+                calibs = [
+                    calibrate(
+                        spec.name,
+                        log_gains(spec.name, *outcome.pairs[spec.name], spec.direction),
+                        spec.direction,
+                        decision.min_effect,
+                        decision.alpha,
+                        self.plan.max_pairs,
+                    )
+                    for spec in self.config.metrics
+                ]
+            except ValueError as exc:
+                self._event(run_id, node.id, "calibration_failed", str(exc))
+                self._state(run_id, "running", "")
+                return
+            noisy = [c for c in calibs if c.too_noisy]
+            action = "ok"
+            if noisy:
+                action = decision.on_noise
+                if action == "wait" and waited + decision.wait_s > decision.max_wait_s:
+                    action = "raise"  # waited long enough: go on, honestly
+            self._store_calibrations(run_id, node.id, calibs, action)
+            summary = "; ".join(_calib_text(c) for c in calibs)
+            if not noisy:
+                self.thresholds = {c.metric: c.threshold for c in calibs}
+                self._event(run_id, node.id, "calibration", summary)
+                self._state(run_id, "running", "")
+                return
+            guard = (
+                f"noise guard: A/A noise hides the {decision.min_effect:.1%} minimum effect "
+                f"({summary})"
+            )
+            if action == "stop":
+                self._event(run_id, node.id, "noise_guard", guard + "; stopping the run")
+                self._state(run_id, "stopped", guard)
+                raise GuardStop(guard)
+            if action == "raise":
+                self.thresholds = {c.metric: c.threshold for c in calibs}
+                text = guard + "; going on with the threshold raised to the noise floor"
+                self._event(run_id, node.id, "noise_guard", text)
+                self._state(run_id, "running", text)
+                return
+            text = guard + f"; waiting {decision.wait_s:g} s, then calibrating again"
+            self._event(run_id, node.id, "noise_guard", text)
+            self._state(run_id, "waiting", text)
+            self.report(text)
+            self.clock.sleep(decision.wait_s)
+            waited += decision.wait_s
+
+    def wait_for_quiet_host(self, run_id: int) -> None:
+        """Wait (bounded by max_wait_s) while on battery or the load is too high."""
+        decision = self.config.decision
+        waited = 0.0
+        while True:
+            why = busy_reason(fingerprint(), decision.max_load_per_core, decision.wait_on_battery)
+            if why is None:
+                if waited:
+                    self._state(run_id, "running", "")
+                return
+            if waited + decision.wait_s > decision.max_wait_s:
+                self._event(
+                    run_id,
+                    None,
+                    "host_guard",
+                    f"{why}; waited {waited:g} s, benchmarking anyway",
+                )
+                return
+            text = f"host guard: {why}; waiting {decision.wait_s:g} s"
+            self._event(run_id, None, "host_guard", text)
+            self._state(run_id, "waiting", text)
+            self.report(text)
+            self.clock.sleep(decision.wait_s)
+            waited += decision.wait_s
+
+    # ------------------------------------------------------------ judging
+    def judge(self, run_id: int, node: Node, dirs: dict[str, Path], log: Path) -> Judgement:
+        """Sequential first pass; a winner is re-verified on fresh pairs."""
+        judgement = Judgement()
+        first = self._pass(run_id, node, "decide", dirs, log, judgement)
+        if first is None:
+            return judgement
+        final = first
+        if first.keep and self.config.decision.reverify:
+            self.report(f"{node.id:<10} re-verifying the winner on fresh pairs")
+            again = self._pass(run_id, node, "verify", dirs, log, judgement)
+            if again is None:
+                return judgement
+            final = again
+            if again.keep:
+                judgement.reason = "re-verified: " + again.reason
+            else:
+                judgement.reason = (
+                    f"first pass: {first.reason}; not confirmed on fresh pairs: {again.reason}"
+                )
+        else:
+            judgement.reason = first.reason
+        judgement.keep = final.keep
+        judgement.recorded = final.per_metric[0]
+        judgement.rule = final.rule
+        judgement.analysis = "\n".join(
+            f"{p['phase']}: "
+            + ", ".join(
+                f"{m['metric']} {m['verdict']} {m['effect']:+.2%} "
+                f"(CI {m['ci_low']:+.2%}..{m['ci_high']:+.2%}, p={m['p_value']:.3g}, "
+                f"threshold {m['threshold']:.2%}, {m['pairs']} pairs)"
+                for m in p["metrics"]  # type: ignore[attr-defined]
+            )
+            for p in judgement.passes
+        )
+        return judgement
+
+    def _pass(
+        self,
+        run_id: int,
+        node: Node,
+        phase: str,
+        dirs: dict[str, Path],
+        log: Path,
+        judgement: Judgement,
+    ) -> Decision | None:
+        self.wait_for_quiet_host(run_id)
+        result: list[Decision] = []
+        looks = set(self.plan.looks)
+
+        def after_pair(outcome: BenchOutcome) -> bool:
+            n = outcome.pairs_done
+            if n not in looks:
+                return False
+            look = judge_look(
+                outcome.pairs,
+                self.config.metrics,
+                self.thresholds,
+                self.plan,
+                final=n == self.plan.max_pairs,
+            )
+            if look.stop:
+                result.append(look.decision)
+            return look.stop
+
+        warmup = None if phase == "decide" else 0
+        try:
+            outcome = self._pairs(
+                node.id, phase, dirs, log, self.plan.max_pairs, warmup, after_pair
+            )
+        except ValueError as exc:  # zero or negative samples: no log ratio
+            judgement.failure = (NodeStatus.CRASHED, f"cannot decide on these samples: {exc}")
+            return None
+        if outcome.failure is not None:
+            judgement.failure = outcome.failure
+            return None
+        decision = result[-1]
+        judgement.pairs_used += decision.per_metric[0].pairs
+        judgement.passes.append(
+            {
+                "phase": phase,
+                "keep": decision.keep,
+                "reason": decision.reason,
+                "rule": decision.rule,
+                "alpha_per_look": self.plan.look_alpha,
+                "looks": list(self.plan.looks),
+                "metrics": [asdict(m) for m in decision.per_metric],
+            }
+        )
+        return decision
+
+    def _pairs(
+        self,
+        node_id: str,
+        phase: str,
+        dirs: dict[str, Path],
+        log: Path,
+        pairs: int,
+        warmup: int | None,
+        after_pair: Callable[[BenchOutcome], bool] | None = None,
+    ) -> BenchOutcome:
+        def sink(side: str, index: int, is_warmup: bool, values: dict[str, float]) -> None:
+            fp = fingerprint()
+            with self.store.session() as s:
+                for metric, value in values.items():
+                    s.add(
+                        Sample(
+                            node_id=node_id,
+                            metric=metric,
+                            side=side,
+                            pair_index=index,
+                            warmup=is_warmup,
+                            value=value,
+                            host=self.host,
+                            phase=phase,
+                            cpu_model=fp.cpu_model,
+                            cpu_count=fp.cpu_count,
+                            governor=fp.governor,
+                            load_avg=fp.load_avg,
+                            on_battery=fp.on_battery,
+                        )
+                    )
+
+        return run_pairs(
+            executor=self.executor,
+            bench=self.config.bench,
+            metrics=self.config.metrics,
+            dirs=dirs,
+            log_path=log,
+            env=self.env,
+            rng=self.rng,
+            sink=sink,
+            pairs=pairs,
+            warmup=warmup,
+            after_pair=after_pair,
+        )
+
+    # ------------------------------------------------------------- records
+    def _store_calibrations(
+        self, run_id: int, node_id: str, calibs: list[Calib], action: str
+    ) -> None:
+        with self.store.session() as s:
+            for c in calibs:
+                s.add(
+                    Calibration(
+                        run_id=run_id,
+                        node_id=node_id,
+                        metric=c.metric,
+                        pairs=c.pairs,
+                        effect=c.effect,
+                        ci_low=c.ci_low,
+                        ci_high=c.ci_high,
+                        noise_floor=c.noise_floor,
+                        threshold=c.threshold,
+                        too_noisy=c.too_noisy,
+                        action=action if c.too_noisy else "ok",
+                    )
+                )
+
+    def _event(self, run_id: int, node_id: str | None, kind: str, message: str) -> None:
+        with self.store.session() as s:
+            record_event(s, kind, message, run_id=run_id, node_id=node_id)
+
+    def _state(self, run_id: int, state: str, detail: str) -> None:
+        if self.set_state is not None:  # the engine's heartbeat writes it to the run
+            self.set_state(state, detail)
+            return
+        with self.store.session() as s:
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.engine_state = state
+                run.engine_detail = detail
+
+
+def decision_json(judgement: Judgement) -> str:
+    """The numbers of every pass, for Node.decision_json."""
+    return json.dumps({"rule": judgement.rule, "passes": judgement.passes}, default=_plain)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _calib_text(c: Calib) -> str:
+    """E.g. 'time_ms: A/A +0.3% [-1.1, +1.6], noise floor 1.2%, threshold 2.0% (10 pairs)'."""
+    return (
+        f"{c.metric}: A/A {c.effect:+.1%} [{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}], "
+        f"noise floor {c.noise_floor:.1%}, threshold {c.threshold:.1%} ({c.pairs} pairs)"
+    )

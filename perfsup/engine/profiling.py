@@ -1,0 +1,89 @@
+"""Profile a parent node once: Go escape analysis and the top functions of a
+cProfile of the Python benchmark, stored as JSON artifacts (kind "profile") of
+that node for the context builder. A profile that cannot be made is an event,
+never a failed experiment: profiles are hints, not measurements.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from sqlmodel import select
+
+from perfsup.config import Config
+from perfsup.metrics.errors import MetricParseError
+from perfsup.metrics.profiles.escape import parse_escape
+from perfsup.metrics.profiles.pyprofile import PROFILE_FILE, cprofile_command, top_functions
+from perfsup.store import Artifact, Node, Store
+from perfsup.store.tree import record_event
+from perfsup.workspace.executor import Executor
+
+
+def profile_parent(
+    *,
+    config: Config,
+    store: Store,
+    executor: Executor,
+    env: dict[str, str],
+    node: Node,
+    workdir: Path,
+    out_dir: Path,
+) -> None:
+    """Make the configured profiles of `node` unless it already has them."""
+    settings = config.profile
+    if settings.python_script is None and settings.go_escape is None:
+        return
+    with store.session() as s:
+        done = s.exec(
+            select(Artifact.id).where(Artifact.node_id == node.id, Artifact.kind == "profile")
+        ).first()
+    if done is not None:
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if settings.go_escape is not None:
+        log = out_dir / "go_escape.log"
+        result = executor.run(
+            f"go build -gcflags=-m {settings.go_escape}", workdir, log, settings.timeout_s, env=env
+        )
+        notes = parse_escape(_read(log)) if result.exit_code == 0 else []
+        if result.exit_code != 0:
+            _event(store, node, f"go escape analysis failed (status {result.exit_code})")
+        else:
+            data = [{**asdict(n), "to_heap": n.to_heap} for n in notes]
+            _save(store, node, "go_escape", out_dir / "go_escape.json", data)
+    if settings.python_script is not None:
+        log = out_dir / "cprofile.log"
+        command = cprofile_command(settings.python_script)
+        result = executor.run(command, workdir, log, settings.timeout_s, env=env)
+        try:
+            if result.exit_code != 0:
+                raise MetricParseError(f"the profiled run exited with status {result.exit_code}")
+            hot = top_functions(workdir / PROFILE_FILE, settings.top, root=workdir)
+        except MetricParseError as exc:
+            _event(store, node, f"cProfile of {settings.python_script} failed: {exc}")
+        else:
+            _save(store, node, "cprofile", out_dir / "cprofile.json", [asdict(h) for h in hot])
+        (workdir / PROFILE_FILE).unlink(missing_ok=True)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _save(store: Store, node: Node, step: str, path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    with store.session() as s:
+        s.add(Artifact(node_id=node.id, kind="profile", step=step, path=str(path)))
+        record_event(
+            s, "profile", f"{step} profile of {node.id}", run_id=node.run_id, node_id=node.id
+        )
+
+
+def _event(store: Store, node: Node, message: str) -> None:
+    with store.session() as s:
+        record_event(s, "profile_failed", message, run_id=node.run_id, node_id=node.id)

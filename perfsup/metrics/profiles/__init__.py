@@ -1,0 +1,1 @@
+"""Profiling inputs for the model: Go escape analysis and Python profiles."""

@@ -1,0 +1,3 @@
+module example.com/gob
+
+go 1.19
