@@ -69,6 +69,21 @@ class Controls:
             if self._abort is not None:
                 raise self._abort
 
+    def sleep_unless_stopped(self, seconds: float, sleep: Callable[[float], None]) -> None:
+        """Sleep; raise if the experiment was aborted or the run stopped, before or after.
+
+        The sleep itself is not cut short (it goes through the engine's clock),
+        so a stop during a wait for the model takes effect at the next try.
+        """
+        for when in ("before", "after"):
+            with self._cond:
+                if self._abort is not None:
+                    raise self._abort
+                if self.stop_reason is not None:
+                    raise StepAborted(NodeStatus.CANCELLED, self.stop_reason)
+            if when == "before":
+                sleep(seconds)
+
     def safe_point(self) -> str | None:
         """Wait while paused; a reason to leave the loop (stop or promote), or None."""
         with self._cond:

@@ -142,6 +142,7 @@ class Engine:
             on_wait=self._model_waiting,
             on_resume=self._model_back,
             before_retry=lambda: self.pacer.before_call(self._run_id),
+            sleep=lambda seconds: self.controls.sleep_unless_stopped(seconds, self.clock.sleep),
         )
 
     # ----------------------------------------------------------------- run

@@ -28,6 +28,7 @@ class PatientBackend:
         on_wait: Callable[[str], None],
         on_resume: Callable[[], None],
         before_retry: Callable[[], None],
+        sleep: Callable[[float], None] | None = None,
         first_wait_s: float = FIRST_WAIT_S,
         max_wait_s: float = MAX_WAIT_S,
     ) -> None:
@@ -38,6 +39,7 @@ class PatientBackend:
         self.on_wait = on_wait
         self.on_resume = on_resume
         self.before_retry = before_retry  # raises to end the wait (a budget ran out)
+        self.sleep = sleep or clock.sleep  # may raise to end the wait (a stop or an abort)
         self.first_wait_s = first_wait_s
         self.max_wait_s = max_wait_s
 
@@ -57,7 +59,7 @@ class PatientBackend:
             except ModelWaiting as exc:
                 self.on_wait(f"waiting for the model: {exc}; next try in {wait:.0f} s")
                 waited = True
-                self.clock.sleep(wait)
+                self.sleep(wait)
                 wait = min(wait * 2, self.max_wait_s)
                 self.before_retry()
                 continue
