@@ -3,8 +3,12 @@
 The planted work is proportional to the benchmark's own workload (the
 quadratic `unknown_words` over a slice of the words), so the effect is the same
 size whatever the machine: an extra pass over a tenth of the words makes
-summarize about 10% slower; removing an extra pass over a quarter of the words
-(planted in the baseline) makes it about 20% faster.
+summarize about 10% slower; removing an extra pass over half of the words
+(planted in the baseline) makes it about a third faster. (A quarter, for a 20%
+gain, was kept on a quiet machine but once lost on a loaded CI machine: 5 of 30
+pairs hit by the machine's own spikes left the Wilcoxon p-value above the
+per-look alpha while the estimate was +17.5%. That is the rule being careful,
+not wrong; this test is about the engine keeping a real gain end to end.)
 
 The copy's bench.py times with `time.process_time()` (CPU time of the
 process) instead of `time.perf_counter()`: on a CI machine shared with other
@@ -37,7 +41,7 @@ pytestmark = pytest.mark.slow
 TARGET = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"
 ORIGINAL = "    unknown = unknown_words(words, vocabulary)\n"
 SLICE_10 = "    unknown_words(words[: len(words) // 10], vocabulary)  # planted: ~10% slower\n"
-SLICE_25 = "    unknown_words(words[: len(words) // 4], vocabulary)  # planted: ~25% extra work\n"
+SLICE_50 = "    unknown_words(words[: len(words) // 2], vocabulary)  # planted: ~50% extra work\n"
 
 
 def answer(description: str, search: str, replace: str) -> str:
@@ -107,9 +111,9 @@ def test_a_real_10_percent_slowdown_is_never_kept(tmp_path: Path) -> None:
     assert events & {"calibration", "noise_guard"}
 
 
-def test_a_real_20_percent_speedup_is_kept_with_an_interval_above_zero(tmp_path: Path) -> None:
-    faster = answer("drop the extra pass", ORIGINAL + SLICE_25, ORIGINAL)
-    config = prepare(tmp_path, SLICE_25, [faster], experiments=1)
+def test_a_real_speedup_of_a_third_is_kept_with_an_interval_above_zero(tmp_path: Path) -> None:
+    faster = answer("drop the extra pass", ORIGINAL + SLICE_50, ORIGINAL)
+    config = prepare(tmp_path, SLICE_50, [faster], experiments=1)
     engine = run(config, tmp_path)
     with engine.store.session() as s:
         node = s.get(Node, "1.1")
@@ -120,7 +124,7 @@ def test_a_real_20_percent_speedup_is_kept_with_an_interval_above_zero(tmp_path:
     assert node.reason is not None and node.reason.startswith("re-verified: ")
     assert node.ci_low is not None and node.ci_high is not None and node.effect is not None
     assert 0.0 < node.ci_low <= node.effect <= node.ci_high
-    assert 0.08 < node.effect < 0.35
+    assert 0.15 < node.effect < 0.5
     passes = json.loads(node.decision_json or "{}")["passes"]
     assert [p["phase"] for p in passes] == ["decide", "verify"]
     # the recorded effect is the re-verified one

@@ -66,6 +66,12 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignor
     raise AssertionError("condition not reached in time")
 
 
+async def opened(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app has read the run from the store (bounded)."""
+    await until(pilot, lambda: "waiting for the engine" not in app.status_text())
+    await pilot.pause(0.05)
+
+
 async def select_node(pilot, app: PerfsupApp, node_id: str) -> None:  # type: ignore[no-untyped-def]
     tree = app.query_one(RunTree)
     tree.move_cursor(tree.tree_nodes[node_id])
@@ -100,7 +106,7 @@ async def test_each_control_writes_its_command_row(
 ) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         if node:
             await select_node(pilot, app, node)
         await pilot.press(*keys)
@@ -118,7 +124,7 @@ async def test_pause_key_resumes_a_paused_engine(running: RunFixture) -> None:
     store.close()
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         assert "engine paused" in app.status_text()
         await pilot.press("p")
         await pilot.pause(0.1)
@@ -128,7 +134,7 @@ async def test_pause_key_resumes_a_paused_engine(running: RunFixture) -> None:
 async def test_steer_form_sends_goal_and_hint(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await pilot.press("s")
         await pilot.pause(0.1)
         goal = app.screen.query_one("#goal")
@@ -145,7 +151,7 @@ async def test_steer_form_sends_goal_and_hint(running: RunFixture) -> None:
 async def test_steer_cancelled_sends_nothing(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await pilot.press("s")
         await pilot.pause(0.1)
         await pilot.press("escape")
@@ -156,7 +162,7 @@ async def test_steer_cancelled_sends_nothing(running: RunFixture) -> None:
 async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await select_node(pilot, app, "1.3")
         await pilot.press("x")
         await pilot.press("p")
@@ -167,7 +173,7 @@ async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
             settle_command(prune, applied=False, result="1.3 is already pruned")
             settle_command(pause, applied=True, result="paused after the current step")
         store.close()
-        await pilot.pause(1.3)
+        await until(pilot, lambda: len(app.notices) >= 2 and "requested" not in app.status_text())
         assert "prune 1.3: refused: 1.3 is already pruned" in app.notices
         assert "pause: applied: paused after the current step" in app.notices
         assert "requested" not in app.status_text()
@@ -176,7 +182,7 @@ async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
 async def test_command_palette_offers_every_control(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for key in KEYS:
             if key.palette:
@@ -193,7 +199,7 @@ async def test_command_palette_offers_every_control(running: RunFixture) -> None
 async def test_export_writes_a_patch_git_can_apply(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await select_node(pilot, app, "1.2")
         await pilot.press("e")
         await until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
@@ -209,7 +215,7 @@ async def test_export_writes_a_patch_git_can_apply(running: RunFixture) -> None:
 async def test_export_of_a_node_without_change_is_refused(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await select_node(pilot, app, "1.3")
         await pilot.press("e")
         await until(pilot, lambda: any("1.3 has no change to export" in n for n in app.notices))
@@ -219,7 +225,7 @@ async def test_export_of_a_node_without_change_is_refused(running: RunFixture) -
 async def test_attach_to_running_run_shows_state_and_progress(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         tree = app.query_one(RunTree)
         tree.tree_nodes["1.2"].expand()
         await pilot.pause(0.1)
@@ -234,7 +240,7 @@ async def test_attach_to_running_run_shows_state_and_progress(running: RunFixtur
 async def test_attach_to_finished_run_is_read_only(finished: RunFixture) -> None:
     app = make_app(finished)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         assert "run 1 finished: experiment budget reached (5 of 5) · read-only" in app.status_text()
         await select_node(pilot, app, "1.3")
         await pilot.press("p", "x", "a")
@@ -250,7 +256,7 @@ async def test_attach_to_finished_run_is_read_only(finished: RunFixture) -> None
 async def test_tree_loads_children_only_when_expanded(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         tree = app.query_one(RunTree)
         assert set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"}
         await select_node(pilot, app, "1.2")
@@ -262,7 +268,7 @@ async def test_tree_loads_children_only_when_expanded(running: RunFixture) -> No
 async def test_filters_kept_and_failed(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         tree = app.query_one(RunTree)
         await pilot.press("f")
         await pilot.pause(0.1)
@@ -283,7 +289,7 @@ async def test_filter_by_run(tmp_path: Path) -> None:
     fx = build_run(tmp_path, n_runs=2)
     app = make_app(fx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         tree = app.query_one(RunTree)
         assert {"1", "2"} <= set(tree.tree_nodes)
         await pilot.press("r")
@@ -297,22 +303,22 @@ async def test_filter_by_run(tmp_path: Path) -> None:
 async def test_log_pane_streams_new_lines_without_ansi(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await select_node(pilot, app, "1.2")
         await pilot.pause(0.2)
         pane = app.query_one("#log-bench", LogPane)
         assert pane.lines[0] == "bench of 1.2: line 0"
         with running.paths.log("1.2", "bench").open("a") as log:
             log.write("\x1b[1;31mMETRIC time_ms=57.5\x1b[0m\n")
-        await pilot.pause(1.3)  # at most one poll period, even without a watch event
-        assert pane.lines[-1] == "METRIC time_ms=57.5"
+        # at most one poll period, even without a watch event
+        await until(pilot, lambda: pane.lines[-1] == "METRIC time_ms=57.5", timeout=3.0)
         assert not any("\x1b" in line for line in pane.lines)
 
 
 async def test_full_log_is_one_key_away(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await select_node(pilot, app, "1.2")
         await pilot.pause(0.2)
         await pilot.press("l")
@@ -326,13 +332,13 @@ async def test_full_log_is_one_key_away(running: RunFixture) -> None:
 async def test_new_winner_and_budget_events_are_notified(running: RunFixture) -> None:
     app = make_app(running)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         store = open_store(running.paths.store)
         with store.session() as s:
             s.add(Event(run_id=1, node_id="1.2.2", kind="node_finished", message="kept: faster"))
             s.add(Event(run_id=1, kind="run_finished", message="token budget reached (9 of 9)"))
         store.close()
-        await pilot.pause(1.3)
+        await until(pilot, lambda: any(n.startswith("budget reached") for n in app.notices))
         assert "new winner: 1.2.2 kept: faster" in app.notices
         assert "budget reached: token budget reached (9 of 9)" in app.notices
         assert not any("run 1 started" in n for n in app.notices)  # history is not news
@@ -342,7 +348,7 @@ async def test_help_lists_every_key_with_remaps(tmp_path: Path) -> None:
     fx = build_run(tmp_path, tui='keys = { pause = "z" }')
     app = make_app(fx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await opened(pilot, app)
         await pilot.press("question_mark")
         await pilot.pause(0.1)
         console = Console(width=200, record=True, file=io.StringIO())
@@ -390,8 +396,7 @@ async def test_waits_for_the_engine_to_create_the_store(tmp_path: Path) -> None:
         connection.execute("PRAGMA journal_mode=DELETE")
         connection.close()
         os.rename(fx.root, target)
-        await pilot.pause(1.0)
-        assert "engine running" in app.status_text()
+        await until(pilot, lambda: "engine running" in app.status_text())
         assert "1.2" in app.query_one(RunTree).tree_nodes
 
 
