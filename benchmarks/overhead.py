@@ -31,7 +31,12 @@ from perfsup.store import open_store
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.runner import CommandResult
 
-REPORT: Callable[[str], None] = lambda _line: None
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+REPORT: Callable[[str], None] = _quiet
 DEMO = Path(__file__).resolve().parents[1] / "perfsup" / "demo" / "target"
 ANSWER = """DESCRIPTION: note variant {i} above summarize
 RATIONALE: a neutral edit; each one differs so none is a twin.
@@ -77,8 +82,13 @@ class TimedExecutor:
 def setup(base: Path, n: int) -> Path:
     repo = base / "target"
     shutil.copytree(DEMO, repo)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b.invalid",
-           "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b.invalid"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b.invalid",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b.invalid",
+    }
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "demo"]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, env=env)
     (base / "answers.toml").write_text(
@@ -86,8 +96,10 @@ def setup(base: Path, n: int) -> Path:
     )
     config = (repo / "perfsup.toml").read_text()
     config = config.replace('script = "answers.toml"', f'script = "{base / "answers.toml"}"')
-    config = config.replace("max_experiments = 5", f"max_experiments = {n}\nmax_children = {n}\n"
-                            f"max_depth = {n}\nmax_failures_in_a_row = {n}")
+    config = config.replace(
+        "max_experiments = 5",
+        f"max_experiments = {n}\nmax_children = {n}\nmax_depth = {n}\nmax_failures_in_a_row = {n}",
+    )
     (base / "perfsup.toml").write_text(config.replace('repo = "."', f'repo = "{repo}"'))
     return base / "perfsup.toml"
 
@@ -138,25 +150,39 @@ def main() -> None:
     per = wall / done * 1000
     sup = (wall - commands) / done * 1000
     share = (wall - commands) / wall * 100
-    print(f"local: {done} experiments in {wall:.1f} s: {per:.0f} ms per experiment, "
-          f"{commands / done * 1000:.0f} ms in build/check/bench commands, "
-          f"supervisor {sup:.0f} ms ({share:.1f}%)")
+    print(
+        f"local: {done} experiments in {wall:.1f} s: {per:.0f} ms per experiment, "
+        f"{commands / done * 1000:.0f} ms in build/check/bench commands, "
+        f"supervisor {sup:.0f} ms ({share:.1f}%)"
+    )
 
     from distributed import Client, LocalCluster
 
-    with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
-        host="127.0.0.1", resources={"bench_slot": 1}, dashboard_address=None,
-    ) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp://",
+            host="127.0.0.1",
+            resources={"bench_slot": 1},
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         dwall, dcommands, ddone = run(n, client)
     dsup = (dwall - dcommands) / ddone * 1000
     added = dsup - sup
-    print(f"dask: {ddone} experiments in {dwall:.1f} s: {dwall / ddone * 1000:.0f} ms per "
-          f"experiment, {dcommands / ddone * 1000:.0f} ms in commands, supervisor + dask "
-          f"{dsup:.0f} ms; dask adds {added:.0f} ms per experiment")
+    print(
+        f"dask: {ddone} experiments in {dwall:.1f} s: {dwall / ddone * 1000:.0f} ms per "
+        f"experiment, {dcommands / ddone * 1000:.0f} ms in commands, supervisor + dask "
+        f"{dsup:.0f} ms; dask adds {added:.0f} ms per experiment"
+    )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
-    print(f"overhead: per_experiment_ms={sup:.0f} supervisor_share={share:.1f}% "
-          f"dask_added_ms={added:.0f}")
+    print(
+        f"overhead: per_experiment_ms={sup:.0f} supervisor_share={share:.1f}% "
+        f"dask_added_ms={added:.0f}"
+    )
 
 
 if __name__ == "__main__":

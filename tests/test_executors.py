@@ -132,9 +132,7 @@ def _bench_pids(marker: str) -> list[int]:
     return found
 
 
-def test_dask_cancel_mid_benchmark_kills_the_process_tree(
-    tmp_path: Path, dask_client: Any
-) -> None:
+def test_dask_cancel_mid_benchmark_kills_the_process_tree(tmp_path: Path, dask_client: Any) -> None:
     from perfsup.workspace.dask_executor import DaskExperiments
 
     marker = f"perfsup-cancel-{tmp_path.name}"

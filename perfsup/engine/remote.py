@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from sqlmodel import delete
+from sqlmodel import col, delete
 
 from perfsup.config import Config
 from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, SampleSink
@@ -305,8 +305,10 @@ class RemoteExperiments:
                 return Judgement(failure=session.failure)
             key = self._key(session)
             measurer = self._measurer(key, session)
-            dirs = {PARENT: self.paths.worktrees / "remote-parent",
-                    CANDIDATE: self.paths.worktrees / node.id}
+            dirs = {
+                PARENT: self.paths.worktrees / "remote-parent",
+                CANDIDATE: self.paths.worktrees / node.id,
+            }
             if measurer.due():
                 same = {PARENT: dirs[PARENT], CANDIDATE: dirs[PARENT]}
                 log = self.paths.log(node.id, "calibrate")
@@ -362,7 +364,7 @@ class RemoteExperiments:
 
     def _drop_samples(self, node_id: str) -> None:
         with self.store.session() as s:
-            s.exec(delete(Sample).where(Sample.node_id == node_id))  # type: ignore[call-overload]
+            s.exec(delete(Sample).where(col(Sample.node_id) == node_id))
 
     def _event(self, run_id: int, node_id: str | None, kind: str, text: str) -> None:
         with self.store.session() as s:

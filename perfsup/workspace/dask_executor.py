@@ -35,8 +35,8 @@ __all__ = ["BENCH_SLOT", "DaskExperiments"]
 BENCH_SLOT = "bench_slot"
 _FLUSH_S = 0.05  # how long a line may wait on the worker before it is sent
 _URGENT = ("EXPERIMENT_STATUS: paused", "EXPERIMENT_STATUS: ready", "EXPERIMENT_STATUS: done")
-_LIVENESS_S = 0.5
-_POLL_S = 0.005  # between polls of a queue: one scheduler round trip each  # how often a quiet stream checks that its worker still exists
+_LIVENESS_S = 0.5  # how often a quiet stream checks that its worker still exists
+_POLL_S = 0.005  # between polls of a queue: one scheduler round trip each
 
 
 def _experiment_task(spec_json: str, name: str) -> dict[str, Any]:

@@ -132,11 +132,12 @@ class LineReader:
     def feed(self, line: str) -> Event | None:
         """The event this line completes, or None (a sample header, a stray line)."""
         if line.startswith("|"):
-            head, _, text = line.partition("| ")
-            step, side, stream = (head[1:].split(":") + ["", "", ""])[:3]
+            label, _, text = line.partition("| ")
+            step, side, stream = [*label[1:].split(":"), "", "", ""][:3]
             return Event("output", {"step": step, "side": side, "stream": stream}, text=text)
         if self._pending is not None and line.startswith("METRIC"):
-            head, self._pending = self._pending, None
+            head: dict[str, Any] = self._pending
+            self._pending = None
             values = {name: found[-1] for name, found in parse_metric_lines(line).items()}
             sample = Sample(
                 phase=str(head["phase"]),

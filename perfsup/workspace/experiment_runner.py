@@ -177,14 +177,18 @@ class _Runner:
         elif self.spec.repo_url:
             _git(self.repo, "fetch", "--quiet", self.spec.repo_url, self.spec.parent_commit)
         if not _git_ok(self.repo, "cat-file", "-e", f"{self.spec.parent_commit}^{{commit}}"):
-            raise Failed("crashed", f"the parent commit {self.spec.parent_commit[:12]} never arrived")
+            raise Failed(
+                "crashed", f"the parent commit {self.spec.parent_commit[:12]} never arrived"
+            )
 
     def _worktree(self, path: Path) -> Path:
         if path.exists():
             shutil.rmtree(path, ignore_errors=True)
         _git(self.repo, "worktree", "prune")
         path.parent.mkdir(parents=True, exist_ok=True)
-        _git(self.repo, "worktree", "add", "--detach", "--quiet", str(path), self.spec.parent_commit)
+        _git(
+            self.repo, "worktree", "add", "--detach", "--quiet", str(path), self.spec.parent_commit
+        )
         return path
 
     def _parent_tree(self) -> Path:
@@ -198,9 +202,7 @@ class _Runner:
             self._step("build", PARENT, self.spec.build, "crashed", "the parent no longer builds")
             built.write_text("ok\n", encoding="utf-8")
         os.utime(path)
-        old = sorted(
-            (p for p in parents.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime
-        )
+        old = sorted((p for p in parents.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
         for stale in old[:-_KEEP_PARENTS]:
             shutil.rmtree(stale, ignore_errors=True)
         return path
@@ -325,7 +327,8 @@ class _Runner:
             )
         if result.exit_code != 0:
             raise Failed(
-                "crashed", f"{whose} benchmark exited with status {result.exit_code} (see bench log)"
+                "crashed",
+                f"{whose} benchmark exited with status {result.exit_code} (see bench log)",
             )
         try:
             values = collect_metrics(result.stdout, self.dirs[PARENT if aa else side], self.metrics)
@@ -386,4 +389,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -53,7 +53,9 @@ class ExperimentExecutor(Protocol):
 
     kind: str
 
-    def submit(self, spec: ExperimentSpec, exclude: frozenset[str] = frozenset()) -> ExperimentHandle:
+    def submit(
+        self, spec: ExperimentSpec, exclude: frozenset[str] = frozenset()
+    ) -> ExperimentHandle:
         """Start `spec` on a host whose name is not in `exclude`."""
         ...
 

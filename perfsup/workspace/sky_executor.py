@@ -49,7 +49,7 @@ class RealSky:
 
     def __init__(self) -> None:
         try:
-            import sky
+            import sky  # type: ignore[import-not-found]
         except ImportError as exc:
             raise RuntimeError(
                 "executor kind 'skypilot' needs SkyPilot: pip install 'perfsup[skypilot]'"
