@@ -177,6 +177,12 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         store = open_store(paths.store)
     except StoreError as exc:
         raise CliError(str(exc)) from None
+    from perfsup.cli.executors import ExecutorUnavailable, experiment_executor
+
+    try:
+        experiments = experiment_executor(config)
+    except ExecutorUnavailable as exc:
+        raise CliError(str(exc)) from None
     backend = _backend(config, paths.logs)
     engine = Engine(
         config=config,
@@ -187,6 +193,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         seed=seed,
         config_path=config_path,
         report=_say,
+        experiments=experiments,
     )
     # The engine outlives its terminal: a hang-up is ignored (output that
     # cannot be written is dropped) and SIGTERM stops it like `perfsup stop`.
@@ -196,6 +203,8 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         outcome = engine.run()
     finally:
         store.close()
+        if experiments is not None:
+            experiments.close()
         close = getattr(backend, "close", None)
         if callable(close):  # a llama.cpp child process ends with the run
             close()

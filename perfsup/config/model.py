@@ -203,6 +203,32 @@ class SandboxSettings(_Strict):
     )
 
 
+class ExecutorSettings(_Strict):
+    """Where experiments run: here, on a Dask cluster, or on a SkyPilot cluster."""
+
+    kind: Literal["local", "dask", "skypilot"] = Field(
+        "local", description="local: this machine; dask: a Dask scheduler; skypilot: a cloud"
+    )
+    scheduler: str = Field("", description="dask: the scheduler address, tcp://host:8786")
+    cluster: str = Field("", description="skypilot: the cluster name (one experiment at a time)")
+    pipeline: bool = Field(
+        False,
+        description="propose the next experiment while one benchmarks (remote executor or a "
+        "model served off this CPU only)",
+    )
+    max_requeues: int = Field(
+        2, ge=0, le=20, description="re-submissions of an experiment whose host was lost"
+    )
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> ExecutorSettings:
+        if self.kind == "dask" and not self.scheduler:
+            raise ValueError("kind = 'dask' needs scheduler (for example 'tcp://box1:8786')")
+        if self.kind == "skypilot" and not self.cluster:
+            raise ValueError("kind = 'skypilot' needs cluster (a SkyPilot cluster name)")
+        return self
+
+
 class TuiSettings(_Strict):
     """Look and keys of the TUI."""
 
@@ -225,6 +251,7 @@ class Config(_Strict):
     profile: ProfileSettings = ProfileSettings()
     run: RunSettings = RunSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     tui: TuiSettings = TuiSettings()
 
     @field_validator("metrics")

@@ -48,6 +48,7 @@ from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.profiling import profile_parent
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
+from perfsup.engine.remote import STEP_STATUS, RemoteExperiments
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import (
     Artifact,
@@ -62,6 +63,7 @@ from perfsup.store.models import IN_FLIGHT, utcnow
 from perfsup.store.tree import child_id, children, lineage, next_ordinal, record_event, run_nodes
 from perfsup.workspace.access import visible_files
 from perfsup.workspace.executor import Executor
+from perfsup.workspace.experiments import ExperimentExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
 
 MAX_SOURCE_BYTES = 200_000
@@ -103,6 +105,7 @@ class Engine:
         report: Callable[[str], None] = print,
         seed: int | None = None,
         config_path: Path | None = None,
+        experiments: ExperimentExecutor | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -134,6 +137,19 @@ class Engine:
             set_state=self.controls.set_state,
         )
         self.pacer = Pacer(lambda: self.controls.budgets, store, self.clock, report)
+        # Another engine (Dask, SkyPilot) runs build, check and bench: see remote.py.
+        self.remote = None if experiments is None else RemoteExperiments(
+            executor=experiments,
+            config=config,
+            store=store,
+            paths=paths,
+            repo=self.repo_path,
+            controls=self.controls,
+            clock=self.clock,
+            rng=self.rng,
+            report=self.report,
+            max_requeues=config.executor.max_requeues,
+        )
         self._run_id = 0
         self._chosen_format: EditFormat | None = None
         self.backend = PatientBackend(
@@ -303,6 +319,9 @@ class Engine:
             self.git.remove_worktree(candidate_dir)
             self._end(node, NodeStatus.REJECTED, f"identical to {twin}")
             return
+        if self.remote is not None:
+            self._judge_remotely(run_id, node, parent, diff, candidate_dir)
+            return
         failure = self._build_and_check(node, candidate_dir)
         if failure is not None:
             self._discard_worktree(node.id, candidate_dir)
@@ -324,6 +343,31 @@ class Engine:
             self._end(node, NodeStatus.CANCELLED, "the noise guard stopped the run")
             raise
         judgement = self.measure.judge(run_id, node, dirs, log)
+        if judgement.failure is not None:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, *judgement.failure)
+            return
+        self._decide(node, judgement, candidate_dir)
+
+    def _judge_remotely(
+        self, run_id: int, node: Node, parent: Node, diff: str, candidate_dir: Path
+    ) -> None:
+        """Build, check and benchmark on another engine's host; decide here."""
+        assert self.remote is not None
+        for step in ("build", "check", "bench"):
+            self._artifact(node.id, step, self.paths.log(node.id, step))
+
+        def on_step(step: str) -> None:
+            status = NodeStatus.QUEUED if step == "queued" else STEP_STATUS.get(step)
+            if status is not None and status != node.status:
+                self._set(node, status=status)
+
+        try:
+            judgement = self.remote.judge(run_id, node, parent, diff, on_step)
+        except GuardStop:
+            self._discard_worktree(node.id, candidate_dir)
+            self._end(node, NodeStatus.CANCELLED, "no host left in the pool")
+            raise
         if judgement.failure is not None:
             self._discard_worktree(node.id, candidate_dir)
             self._end(node, *judgement.failure)
@@ -489,7 +533,7 @@ class Engine:
             return cached
         assert node.commit_sha is not None
         workdir = self.git.add_worktree(node.id, node.commit_sha)
-        if self.config.build is not None:
+        if self.config.build is not None and self.remote is None:  # remote: built there
             log = self.paths.log(node.id, "build")
             result = self.executor.run(
                 self.config.build.run, workdir, log, self.config.build.timeout_s, env=self.env

@@ -24,7 +24,7 @@ import numpy as np
 from perfsup.config import Config
 from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock
-from perfsup.engine.host import busy_reason, fingerprint
+from perfsup.engine.host import Fingerprint, busy_reason, fingerprint
 from perfsup.metrics.calibration import Calibration as Calib
 from perfsup.metrics.calibration import calibrate
 from perfsup.metrics.sequential import Plan, default_looks, judge_look
@@ -67,6 +67,9 @@ class Measurer:
         report: Callable[[str], None],
         host: str,
         set_state: Callable[[str, str], None] | None = None,
+        pairs_fn: Callable[..., BenchOutcome] = run_pairs,
+        where: Callable[[], Fingerprint] = fingerprint,
+        wait_quiet: bool = True,
     ) -> None:
         self.config = config
         self.store = store
@@ -77,6 +80,12 @@ class Measurer:
         self.report = report
         self.host = host
         self.set_state = set_state  # the engine's status line, where it keeps one
+        # Another host (a Dask worker, a cloud machine) runs the pairs there,
+        # reports its own fingerprint, and its load is not ours to wait on.
+        self.pairs_fn = pairs_fn
+        self.where = where
+        self.wait_quiet = wait_quiet
+        self.too_noisy = False  # the last calibration's verdict
         decision = config.decision
         looks = tuple(decision.looks) or default_looks(config.bench.pairs)
         self.plan = Plan(looks, decision.alpha)
@@ -133,6 +142,7 @@ class Measurer:
                 self._state(run_id, "running", "")
                 return
             noisy = [c for c in calibs if c.too_noisy]
+            self.too_noisy = bool(noisy)
             action = "ok"
             if noisy:
                 action = decision.on_noise
@@ -170,7 +180,7 @@ class Measurer:
         """Wait (bounded by max_wait_s) while on battery or the load is too high."""
         decision = self.config.decision
         waited = 0.0
-        while True:
+        while self.wait_quiet:
             why = busy_reason(fingerprint(), decision.max_load_per_core, decision.wait_on_battery)
             if why is None:
                 if waited:
@@ -293,7 +303,7 @@ class Measurer:
         after_pair: Callable[[BenchOutcome], bool] | None = None,
     ) -> BenchOutcome:
         def sink(side: str, index: int, is_warmup: bool, values: dict[str, float]) -> None:
-            fp = fingerprint()
+            fp = self.where()
             with self.store.session() as s:
                 for metric, value in values.items():
                     s.add(
@@ -314,7 +324,7 @@ class Measurer:
                         )
                     )
 
-        return run_pairs(
+        return self.pairs_fn(
             executor=self.executor,
             bench=self.config.bench,
             metrics=self.config.metrics,

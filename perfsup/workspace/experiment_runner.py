@@ -1,0 +1,391 @@
+"""The runner: executes one experiment on whatever host it lands on.
+
+Every executor (local thread, Dask worker, SkyPilot cluster) runs this same
+module. It rebuilds the parent commit from the shipped bundle (or URL) in a
+cached bare repository, applies the candidate's patch in a fresh worktree,
+builds both sides, checks the candidate, then benchmarks parent and
+candidate in interleaved, randomised pairs, all on this one host, and prints
+the line protocol of `experiment.py`.
+
+Benchmark pairs are driven by controls: `{"do": "pairs", "phase", "warmup",
+"pairs", "stops"}` runs a pass and pauses at each stop (a look of the
+sequential rule) until the engine says `{"do": "more"}` or starts the next
+pass; `{"do": "finish"}` ends. With no control channel (a cloud job), the
+spec's `plan` is run from start to end instead.
+
+    python -m perfsup.workspace.experiment_runner SPEC.json [--root DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from perfsup.config import MetricSpec
+from perfsup.config.model import SandboxSettings
+from perfsup.metrics.collect import collect_metrics
+from perfsup.metrics.errors import MetricParseError
+from perfsup.workspace.executor import Executor, LocalExecutor
+from perfsup.workspace.experiment import (
+    Command,
+    ExperimentSpec,
+    format_metric,
+    format_output,
+    format_status,
+)
+
+__all__ = ["Failed", "run_experiment"]
+
+PARENT = "parent"
+CANDIDATE = "candidate"
+# Built parent worktrees kept per host: the children of one parent usually
+# come one after another, and a parent's build is reused by all of them.
+_KEEP_PARENTS = 2
+_CONTROL_WAIT_S = 0.05
+
+Control = Callable[[float], "dict[str, Any] | None"]  # wait up to s for the next control
+
+
+class Failed(Exception):
+    """The experiment ended early: a node status ("build_failed", ...) and why."""
+
+    def __init__(self, status: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def default_root() -> Path:
+    """Where a host keeps its repository cache and worktrees."""
+    base = os.environ.get("PERFSUP_RUNNER_ROOT") or os.path.join(
+        tempfile.gettempdir(), f"perfsup-runner-{os.getuid()}"
+    )
+    return Path(base)
+
+
+def host_info() -> dict[str, Any]:
+    """The host fingerprint, sent first so every sample is stored with it."""
+    try:
+        load: float | None = psutil.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = None
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "host": platform.node(),
+        "cpu_model": cpu or platform.processor(),
+        "cpu_count": psutil.cpu_count(logical=True),
+        "load_avg": load,
+    }
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    emit: Callable[[str], None],
+    *,
+    control: Control | None = None,
+    cancel: threading.Event | None = None,
+    root: Path | None = None,
+    host: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run `spec` here, printing the line protocol through `emit`; return its summary
+    (host, failure or None, command_s). A failing experiment is a `failed` line, never
+    an exception."""
+    runner = _Runner(spec, emit, cancel or threading.Event(), root or default_root())
+    where = host or host_info()
+    summary: dict[str, Any] = {"host": where, "failure": None}
+    emit(format_status("host", where))
+    try:
+        runner.prepare()
+        emit(format_status("ready"))
+        runner.serve(control)
+    except Failed as exc:
+        summary["failure"] = {"status": exc.status, "reason": exc.reason}
+        emit(format_status("failed", summary["failure"]))
+    finally:
+        runner.cleanup()
+        summary["command_s"] = round(runner.command_s, 6)
+        emit(format_status("done", {"command_s": summary["command_s"]}))
+    return summary
+
+
+class _Runner:
+    def __init__(
+        self, spec: ExperimentSpec, emit: Callable[[str], None], cancel: threading.Event, root: Path
+    ) -> None:
+        self.spec = spec
+        self.emit = emit
+        self.cancel = cancel
+        self.root = root
+        self.repo = root / "cache.git"
+        self.logs = root / "logs" / spec.exp_id
+        self.metrics = [MetricSpec.model_validate(m) for m in spec.metrics]
+        self.rng = random.Random(spec.seed)
+        self.command_s = 0.0
+        self.dirs: dict[str, Path] = {}
+        self._candidate: Path | None = None
+        self.env = _command_env(root / "bin")
+        self.executor: Executor = LocalExecutor()
+        if spec.sandbox is not None:
+            from perfsup.workspace.sandbox import SandboxExecutor
+
+            settings = SandboxSettings.model_validate(spec.sandbox)
+            self.executor = SandboxExecutor(self.executor, settings, [root], lambda _l: None)
+
+    # --------------------------------------------------------- worktrees
+    def prepare(self) -> None:
+        self._fetch()
+        parent = self._parent_tree()
+        self.dirs = {PARENT: parent, CANDIDATE: parent}
+        if self.spec.patch is not None:
+            candidate = self._worktree(self.root / "work" / self.spec.exp_id)
+            self._candidate = candidate
+            self._apply(candidate)
+            self.dirs[CANDIDATE] = candidate
+            self._step("build", CANDIDATE, self.spec.build, "build_failed")
+            self._step("check", CANDIDATE, self.spec.check, "checks_failed")
+
+    def _fetch(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not (self.repo / "HEAD").exists():
+            _git(self.root, "init", "--quiet", "--bare", str(self.repo))
+        if _git_ok(self.repo, "cat-file", "-e", f"{self.spec.parent_commit}^{{commit}}"):
+            return  # this host already has it: nothing to transfer
+        if self.spec.bundle is not None:
+            with tempfile.NamedTemporaryFile(dir=self.root, suffix=".bundle") as handle:
+                handle.write(self.spec.bundle)
+                handle.flush()
+                _git(self.repo, "fetch", "--quiet", handle.name, "+refs/*:refs/perfsup-in/*")
+        elif self.spec.repo_url:
+            _git(self.repo, "fetch", "--quiet", self.spec.repo_url, self.spec.parent_commit)
+        if not _git_ok(self.repo, "cat-file", "-e", f"{self.spec.parent_commit}^{{commit}}"):
+            raise Failed(
+                "crashed", f"the parent commit {self.spec.parent_commit[:12]} never arrived"
+            )
+
+    def _worktree(self, path: Path) -> Path:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        _git(self.repo, "worktree", "prune")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _git(
+            self.repo, "worktree", "add", "--detach", "--quiet", str(path), self.spec.parent_commit
+        )
+        return path
+
+    def _parent_tree(self) -> Path:
+        """The parent's built worktree, reused while it stays cached (clean builds: not)."""
+        parents = self.root / "parents"
+        path = parents / self.spec.parent_commit
+        built = path / ".perfsup-built"
+        if self.spec.plan or not built.exists():  # a cloud job builds from clean
+            self._worktree(path)
+            self.dirs[PARENT] = path
+            self._step("build", PARENT, self.spec.build, "crashed", "the parent no longer builds")
+            built.write_text("ok\n", encoding="utf-8")
+        os.utime(path)
+        old = sorted((p for p in parents.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for stale in old[:-_KEEP_PARENTS]:
+            shutil.rmtree(stale, ignore_errors=True)
+        return path
+
+    def _apply(self, worktree: Path) -> None:
+        assert self.spec.patch is not None
+        proc = subprocess.run(
+            ["git", "apply", "--whitespace=nowarn", "-"],
+            cwd=worktree,
+            input=self.spec.patch.encode(),
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            why = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+            raise Failed("crashed", f"the patch does not apply to the parent: {why[0]}")
+
+    def cleanup(self) -> None:
+        if self._candidate is not None:
+            shutil.rmtree(self._candidate, ignore_errors=True)
+            with contextlib.suppress(Failed, OSError):
+                _git(self.repo, "worktree", "prune")
+
+    # ----------------------------------------------------------- commands
+    def _run(self, step: str, side: str, command: Command) -> tuple[Any, float]:
+        def on_line(stream: str, line: str) -> None:
+            self.emit(format_output(step, side, stream, line))
+
+        self.emit(format_status("step", {"step": step, "side": side}))
+        start = time.monotonic()
+        result = self.executor.run(
+            command.run,
+            self.dirs[side],
+            self.logs / f"{step}.log",
+            command.timeout_s,
+            env=self.env,
+            on_line=on_line,
+            cancel=self.cancel,
+        )
+        spent = time.monotonic() - start
+        self.command_s += spent
+        self.emit(
+            format_status(
+                "step_done",
+                {
+                    "step": step,
+                    "side": side,
+                    "exit": result.exit_code,
+                    "timed_out": result.timed_out,
+                    "cancelled": result.cancelled,
+                    "seconds": round(spent, 6),
+                },
+            )
+        )
+        if result.cancelled:
+            raise Failed("cancelled", f"{step} was cancelled")
+        return result, spent
+
+    def _step(
+        self, step: str, side: str, command: Command | None, failed: str, why: str = ""
+    ) -> None:
+        if command is None:
+            return
+        result, _ = self._run(step, side, command)
+        if result.timed_out:
+            raise Failed("timeout", f"{step} did not finish within {command.timeout_s:g} s")
+        if result.exit_code != 0:
+            raise Failed(failed, why or f"{step} exited with status {result.exit_code}")
+
+    # ---------------------------------------------------------- benchmark
+    def serve(self, control: Control | None) -> None:
+        controls = self._controls(control)
+        pending = next(controls, None)
+        while pending is not None and pending.get("do") == "pairs":
+            pending = self._pass(pending, controls)
+
+    def _controls(self, control: Control | None) -> Iterator[dict[str, Any]]:
+        if control is None:  # no channel: the spec's plan, start to end
+            for item in self.spec.plan:
+                yield {"do": "pairs", "stops": [], **item}
+            yield {"do": "finish"}
+            return
+        while True:
+            if self.cancel.is_set():
+                raise Failed("cancelled", "the experiment was cancelled")
+            got = control(_CONTROL_WAIT_S)
+            if got is not None:
+                yield got
+
+    def _pass(
+        self, order: dict[str, Any], controls: Iterator[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        phase = str(order.get("phase", "decide"))
+        stops = {int(s) for s in order.get("stops", [])}
+        pairs = int(order["pairs"])
+        aa = bool(order.get("aa"))  # A/A calibration: the parent on both sides
+        for index in range(int(order.get("warmup", 0))):
+            for side in (PARENT, CANDIDATE):
+                self._bench(phase, side, index, warmup=True, aa=aa)
+        for index in range(pairs):
+            sides = [PARENT, CANDIDATE]
+            self.rng.shuffle(sides)
+            for side in sides:
+                self._bench(phase, side, index, warmup=False, aa=aa)
+            done = index + 1
+            if done in stops and done < pairs:
+                self.emit(format_status("paused", {"phase": phase, "pairs": done}))
+                nxt = next(controls, None)
+                if nxt is None or nxt.get("do") != "more":
+                    return nxt
+        self.emit(format_status("phase_done", {"phase": phase}))
+        return next(controls, None)
+
+    def _bench(self, phase: str, side: str, index: int, warmup: bool, aa: bool = False) -> None:
+        whose = "the parent's" if side == PARENT else "the"
+        result, _ = self._run("bench", PARENT if aa else side, self.spec.bench)
+        if result.timed_out:
+            raise Failed(
+                "timeout",
+                f"{whose} benchmark did not finish within {self.spec.bench.timeout_s:g} s "
+                "and was killed",
+            )
+        if result.exit_code != 0:
+            raise Failed(
+                "crashed",
+                f"{whose} benchmark exited with status {result.exit_code} (see bench log)",
+            )
+        try:
+            values = collect_metrics(result.stdout, self.dirs[PARENT if aa else side], self.metrics)
+        except MetricParseError as exc:
+            raise Failed("crashed", f"{whose} benchmark: {exc}") from None
+        head = {"phase": phase, "side": side, "index": index, "warmup": warmup}
+        self.emit(format_status("sample", head))
+        self.emit(format_metric(values))
+
+
+# ------------------------------------------------------------------ helpers
+def _git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise Failed("crashed", f"git {args[0]} failed: {proc.stderr.strip()[-300:]}")
+    return proc.stdout
+
+
+def _git_ok(cwd: Path, *args: str) -> bool:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    return proc.returncode == 0
+
+
+def _command_env(bin_dir: Path) -> dict[str, str]:
+    """`python` in commands is the interpreter running this runner (as on the engine)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        link = bin_dir / name
+        if link.is_symlink() and Path(os.readlink(link)) == Path(sys.executable):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        with contextlib.suppress(FileExistsError):
+            link.symlink_to(sys.executable)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a spec file with its own plan, printing the protocol on stdout."""
+    parser = argparse.ArgumentParser(prog="python -m perfsup.workspace.experiment_runner")
+    parser.add_argument("spec", type=Path, help="an ExperimentSpec as JSON")
+    parser.add_argument("--root", type=Path, default=None, help="cache and worktree folder")
+    args = parser.parse_args(argv)
+    try:
+        spec = ExperimentSpec.from_json(args.spec.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"perfsup runner: cannot read spec {args.spec}: {exc}", file=sys.stderr)
+        return 2
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+
+    run_experiment(spec, emit, root=args.root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

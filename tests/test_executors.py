@@ -1,0 +1,328 @@
+"""Experiment executors: the runner module on a local thread, on a Dask
+LocalCluster (127.0.0.1, one worker with a bench slot) and behind a SkyPilot
+SDK recorder that replays a real log of the line protocol."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from sqlmodel import select
+
+from perfsup.agent.scripted import ScriptedBackend
+from perfsup.config import load_config
+from perfsup.engine.loop import Engine
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import Event, Node, Sample, open_store
+from perfsup.workspace.executor import LocalExecutor
+from perfsup.workspace.experiment import Command, ExperimentSpec, LineReader
+from perfsup.workspace.experiments import ExperimentHandle, ExperimentLost, LocalExperiments
+from perfsup.workspace.ship import BundleCache
+from tests.conftest import git, make_repo
+
+DATA = Path(__file__).parent / "data"
+BENCH = "import src.app as a\nprint('METRIC t=%d' % (a.X + 1))\n"
+PATCH = "--- a/src/app.py\n+++ b/src/app.py\n@@ -1 +1 @@\n-X = 1\n+X = 2\n"
+
+
+def make_spec(tmp_path: Path, bench: str = "python bench.py", **extra: Any) -> ExperimentSpec:
+    repo = make_repo(tmp_path / "repo", {"src/app.py": "X = 1\n", "bench.py": BENCH})
+    sha = git(repo, "rev-parse", "HEAD")
+    return ExperimentSpec(
+        exp_id="1.1",
+        parent_commit=sha,
+        patch=PATCH,
+        bench=Command(bench, 30),
+        metrics=[{"name": "t"}],
+        build=Command("true", 10),
+        check=Command("true", 10),
+        bundle_b64=BundleCache(repo).bundle_b64(sha),
+        **extra,
+    )
+
+
+def read_until(handle: ExperimentHandle, kind: str, limit_s: float = 60) -> list[Any]:
+    """Events up to and including the first of `kind` (bounded)."""
+    reader = LineReader()
+    events = []
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        for line in handle.lines(0.2):
+            event = reader.feed(line)
+            if event is not None:
+                events.append(event)
+                if event.kind == kind:
+                    return events
+    raise AssertionError(f"no {kind!r} event within {limit_s} s: {[e.kind for e in events]}")
+
+
+def test_local_runner_builds_from_bundle_and_patch_and_streams_samples(tmp_path: Path) -> None:
+    handle = LocalExperiments(root=tmp_path / "host").submit(make_spec(tmp_path))
+    events = read_until(handle, "ready")
+    assert events[0].kind == "host"
+    handle.send({"do": "pairs", "phase": "decide", "warmup": 0, "pairs": 3, "stops": [2]})
+    events = read_until(handle, "paused")
+    handle.send({"do": "more"})
+    events += read_until(handle, "phase_done")
+    handle.send({"do": "finish"})
+    read_until(handle, "done")
+    samples = [e.sample for e in events if e.kind == "sample"]
+    # the patch reached the candidate only: X = 2 there, X = 1 in the parent
+    assert {(s.side, s.values["t"]) for s in samples} == {("parent", 2.0), ("candidate", 3.0)}
+    assert len(samples) == 6
+    assert handle.result(10)["failure"] is None
+
+
+def test_patch_that_does_not_apply_fails_clearly(tmp_path: Path) -> None:
+    spec = make_spec(tmp_path)
+    spec.patch = PATCH.replace("-X = 1", "-X = 7")
+    handle = LocalExperiments(root=tmp_path / "host").submit(spec)
+    events = read_until(handle, "done")
+    failed = [e for e in events if e.kind == "failed"]
+    assert failed and "does not apply" in failed[0].data["reason"]
+
+
+# ------------------------------------------------------------------ dask
+@pytest.fixture
+def dask_client() -> Iterator[Any]:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        resources={"bench_slot": 1},
+        dashboard_address=None,
+    )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_dask_submit_streams_lines_from_the_worker(tmp_path: Path, dask_client: Any) -> None:
+    from perfsup.workspace.dask_executor import DaskExperiments
+
+    experiments = DaskExperiments(dask_client)
+    handle = experiments.submit(make_spec(tmp_path))
+    events = read_until(handle, "ready")
+    assert events[0].data["worker"] in experiments.hosts()
+    handle.send({"do": "pairs", "phase": "decide", "warmup": 0, "pairs": 2, "stops": []})
+    events = read_until(handle, "phase_done")
+    handle.send({"do": "finish"})
+    read_until(handle, "done")
+    assert len([e for e in events if e.kind == "sample"]) == 4
+    assert any(e.kind == "output" and e.text.startswith("METRIC t=") for e in events)
+    assert handle.result(30)["failure"] is None
+
+
+def _bench_pids(marker: str) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(proc.info["cmdline"] or []):
+            found.append(proc.pid)
+    return found
+
+
+def test_dask_cancel_mid_benchmark_kills_the_process_tree(tmp_path: Path, dask_client: Any) -> None:
+    from perfsup.workspace.dask_executor import DaskExperiments
+
+    marker = f"perfsup-cancel-{tmp_path.name}"
+    bench = f"bash -c 'sleep 300; echo {marker}' & wait"
+    handle = DaskExperiments(dask_client).submit(make_spec(tmp_path, bench=bench))
+    read_until(handle, "ready")
+    handle.send({"do": "pairs", "phase": "decide", "warmup": 0, "pairs": 3, "stops": []})
+    end = time.monotonic() + 20
+    while not _bench_pids(marker) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert _bench_pids(marker), "the benchmark never started"
+    handle.cancel()
+    events = read_until(handle, "done", limit_s=30)
+    assert any(e.kind == "failed" and e.data["status"] == "cancelled" for e in events)
+    assert _bench_pids(marker) == []
+
+
+def test_dask_worker_lost_mid_experiment_requeues_the_node(
+    tmp_path: Path, dask_client: Any
+) -> None:
+    """The engine's only worker leaves during a benchmark; a new one joins: the
+    node is re-queued, its partial samples dropped, and it is decided on the new host."""
+    from perfsup.workspace.dask_executor import DaskExperiments
+
+    hold = tmp_path / "hold"
+    hold.write_text("")
+    bench = f"while [ -e {hold} ]; do sleep 0.05; done; echo METRIC t=1"
+    config_path = _engine_target(tmp_path, bench)
+    store = open_store(tmp_path / "run" / "perfsup.db")
+    engine = Engine(
+        config=load_config(config_path),
+        store=store,
+        paths=RunPaths(tmp_path / "run"),
+        backend=ScriptedBackend(tmp_path / "answers.toml"),
+        executor=LocalExecutor(),
+        seed=3,
+        config_path=config_path,
+        report=lambda _l: None,
+        experiments=DaskExperiments(dask_client),
+    )
+    import threading
+
+    runner = threading.Thread(target=engine.run)
+    runner.start()
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            with store.session() as s:
+                node = s.get(Node, "1.1")
+                if node is not None and node.status == "benchmarking":
+                    break
+            time.sleep(0.1)
+        cluster = dask_client.cluster
+        (old_name,) = list(cluster.workers)
+        old = cluster.workers[old_name]
+        cluster.scale(2)
+        dask_client.wait_for_workers(2, timeout=30)
+        cluster.sync(old.close, reason="test: the worker machine went away")
+        time.sleep(0.5)
+        hold.unlink()
+        runner.join(120)
+        assert not runner.is_alive()
+        with store.session() as s:
+            node = s.get(Node, "1.1")
+            events = [e.kind for e in s.exec(select(Event).where(Event.node_id == "1.1")).all()]
+            hosts = {x.host for x in s.exec(select(Sample).where(Sample.node_id == "1.1")).all()}
+        assert "node_requeued" in events
+        assert node is not None and node.status in ("kept", "discarded")
+        assert len(hosts) == 1  # a decision never mixes hosts
+    finally:
+        if hold.exists():
+            hold.unlink()
+        engine.controls.stop("test over")
+        runner.join(30)
+        store.close()
+
+
+def _engine_target(tmp_path: Path, bench: str) -> Path:
+    make_repo(tmp_path / "repo", {"src/app.py": "X = 1\n", "bench.sh": bench})
+    answer = (
+        "DESCRIPTION: two\nsrc/app.py\n<<<<<<< SEARCH\nX = 1\n=======\nX = 2\n>>>>>>> REPLACE\n"
+    )
+    (tmp_path / "answers.toml").write_text(f"[[answer]]\ntext = '''\n{answer}'''\n")
+    config = tmp_path / "perfsup.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [target]
+            repo = "repo"
+            goal = "g"
+            [bench]
+            run = "bash bench.sh"
+            pairs = 3
+            warmup = 0
+            [[metrics]]
+            name = "t"
+            [access]
+            writable = ["src"]
+            protected = ["bench.sh"]
+            [model]
+            backend = "scripted"
+            script = "answers.toml"
+            [budgets]
+            max_experiments = 1
+            [decision]
+            calibration_pairs = 0
+            reverify = false
+            max_load_per_core = 0
+            [sandbox]
+            kind = "none"
+            """
+        )
+    )
+    return config
+
+
+# -------------------------------------------------------------- skypilot
+class SkyRecorder:
+    """Stands in for SkyPilot's SDK: records calls, replays a real runner log."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log.read_text(encoding="utf-8").splitlines()
+        self.calls: list[tuple[str, Any]] = []
+
+    def launch(self, task: dict[str, Any], cluster: str) -> int:
+        spec_file = Path(task["file_mounts"]["~/perfsup-spec.json"])
+        self.calls.append(("launch", (task, cluster, spec_file.read_text())))
+        return 1
+
+    def tail_logs(self, cluster: str, job_id: int) -> Iterable[str]:
+        self.calls.append(("tail_logs", (cluster, job_id)))
+        yield from self.log
+
+    def cancel(self, cluster: str, job_id: int) -> None:
+        self.calls.append(("cancel", (cluster, job_id)))
+
+
+def test_skypilot_job_runs_the_runner_and_the_engine_decides_on_its_log(
+    tmp_path: Path,
+) -> None:
+    from perfsup.workspace.sky_executor import SkyExperiments
+
+    recorder = SkyRecorder(DATA / "sky_replay.log")
+    config_path = _engine_target(tmp_path, "echo METRIC t=1")
+    text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
+    text = text.replace("pairs = 3", "pairs = 6").replace("reverify = false", "reverify = true")
+    config_path.write_text(text + '\n[executor]\nkind = "skypilot"\ncluster = "bench"\n')
+    store = open_store(tmp_path / "run" / "perfsup.db")
+    engine = Engine(
+        config=load_config(config_path),
+        store=store,
+        paths=RunPaths(tmp_path / "run"),
+        backend=ScriptedBackend(tmp_path / "answers.toml"),
+        executor=LocalExecutor(),
+        seed=3,
+        config_path=config_path,
+        report=lambda _l: None,
+        experiments=SkyExperiments("bench", sdk=recorder),
+    )
+    engine.run()
+    kind, (task, cluster, spec_text) = recorder.calls[0]
+    assert (kind, cluster) == ("launch", "bench")
+    assert task["run"] == "python -m perfsup.workspace.experiment_runner ~/perfsup-spec.json"
+    spec = ExperimentSpec.from_json(spec_text)
+    assert spec.patch is not None and "+X = 2" in spec.patch
+    assert [p["phase"] for p in spec.plan] == ["calibrate", "decide", "verify"]
+    with store.session() as s:
+        node = s.get(Node, "1.1")
+        samples = s.exec(select(Sample).where(Sample.node_id == "1.1")).all()
+    assert node is not None and node.status in ("kept", "discarded"), node and node.reason
+    assert {x.host for x in samples} == {"sky-node-1"}
+    assert {x.phase for x in samples} >= {"calibrate", "decide"}
+    store.close()
+
+
+def test_executor_section_needs_its_address(tmp_path: Path) -> None:
+    from perfsup.config import ConfigError
+
+    config_path = _engine_target(tmp_path, "echo METRIC t=1")
+    config_path.write_text(config_path.read_text() + '\n[executor]\nkind = "dask"\n')
+    with pytest.raises(ConfigError, match="scheduler"):
+        load_config(config_path)
+
+
+def test_lost_stream_is_reported(tmp_path: Path) -> None:
+    from perfsup.workspace.sky_executor import SkyExperiments
+
+    cut = tmp_path / "cut.log"
+    cut.write_text("\n".join((DATA / "sky_replay.log").read_text().splitlines()[:20]))
+    handle = SkyExperiments("bench", sdk=SkyRecorder(cut)).submit(make_spec(tmp_path))
+    with pytest.raises(ExperimentLost):
+        for _ in range(100):
+            handle.lines(0.1)
