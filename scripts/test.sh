@@ -22,5 +22,5 @@ fi
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # the llama extra builds llama-cpp-python from source (about 10 minutes the first time)
-python -m pip install -q -e '.[dev,llama]'
+python -m pip install -q -e '.[dev,llama,dask]'
 exec python -m pytest "$@"
