@@ -151,6 +151,7 @@ class PerfsupApp(App[None]):
         self.watch_logs()
 
     def on_unmount(self) -> None:
+        gc.unfreeze()  # what the app froze can be collected again once it is gone
         self._stop.set()
         if self.service is not None:
             self.service.close()
