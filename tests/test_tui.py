@@ -74,7 +74,9 @@ async def opened(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def
 
 async def tree_loaded(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def]
     """Wait until every read of tree children has finished and been shown."""
-    await app.workers.wait_for_complete([w for w in app.workers if w.group == "tree"])
+    readers = [w for w in app.workers if w.group == "tree"]
+    if readers:  # (an empty list would mean every worker, the log watcher included)
+        await app.workers.wait_for_complete(readers)
     await pilot.pause(0.05)
 
 
