@@ -18,7 +18,7 @@ from sqlmodel import SQLModel, col, select
 
 from perfsup.store import Command, Event, Run, open_store
 from perfsup.store.commands import settle_command
-from perfsup.tui.app import PerfsupApp, create_app
+from perfsup.tui.app import NOTIFIED_KINDS, PerfsupApp, create_app
 from perfsup.tui.keys import KEYS, KeymapError
 from perfsup.tui.panes import LogPane
 from perfsup.tui.service import TreeFilter
@@ -69,6 +69,14 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignor
 async def opened(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def]
     """Wait until the app has read the run from the store (bounded)."""
     await until(pilot, lambda: "waiting for the engine" not in app.status_text())
+    await pilot.pause(0.05)
+
+
+async def tree_loaded(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def]
+    """Wait until every read of tree children has finished and been shown."""
+    readers = [w for w in app.workers if w.group == "tree"]
+    if readers:  # (an empty list would mean every worker, the log watcher included)
+        await app.workers.wait_for_complete(readers)
     await pilot.pause(0.05)
 
 
@@ -228,7 +236,7 @@ async def test_attach_to_running_run_shows_state_and_progress(running: RunFixtur
         await opened(pilot, app)
         tree = app.query_one(RunTree)
         tree.tree_nodes["1.2"].expand()
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "1.2.2" in tree.rows)
         row = tree.rows["1.2.2"]
         assert row.progress == "benchmarking 3/6 pairs"
         status = app.status_text()
@@ -261,8 +269,7 @@ async def test_tree_loads_children_only_when_expanded(running: RunFixture) -> No
         assert set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"}
         await select_node(pilot, app, "1.2")
         await pilot.press("space")
-        await pilot.pause(0.1)
-        assert {"1.2.1", "1.2.2"} <= set(tree.tree_nodes)
+        await until(pilot, lambda: {"1.2.1", "1.2.2"} <= set(tree.tree_nodes))
 
 
 async def test_filters_kept_and_failed(running: RunFixture) -> None:
@@ -271,18 +278,16 @@ async def test_filters_kept_and_failed(running: RunFixture) -> None:
         await opened(pilot, app)
         tree = app.query_one(RunTree)
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "1.2" in tree.tree_nodes)
         assert tree.filter is TreeFilter.KEPT
         tree.tree_nodes["1.2"].expand()
-        await pilot.pause(0.1)
+        await tree_loaded(pilot, app)
         assert set(tree.tree_nodes) == {"1", "1.2"}
         await pilot.press("f")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: set(tree.tree_nodes) == {"1", "1.2.1"})
         assert tree.filter is TreeFilter.FAILED
-        assert set(tree.tree_nodes) == {"1", "1.2.1"}
         await pilot.press("f")
-        await pilot.pause(0.1)
-        assert set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"}
+        await until(pilot, lambda: set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"})
 
 
 async def test_filter_by_run(tmp_path: Path) -> None:
@@ -293,10 +298,11 @@ async def test_filter_by_run(tmp_path: Path) -> None:
         tree = app.query_one(RunTree)
         assert {"1", "2"} <= set(tree.tree_nodes)
         await pilot.press("r")
-        await pilot.pause(0.1)
-        assert "2" not in tree.tree_nodes and "1.1" in tree.tree_nodes
+        await until(pilot, lambda: "1.1" in tree.tree_nodes)
+        assert "2" not in tree.tree_nodes
         await pilot.press("r")
-        await pilot.pause(0.1)
+        await until(pilot, lambda: "1" not in tree.tree_nodes)
+        await tree_loaded(pilot, app)
         assert set(tree.tree_nodes) == {"2"}
 
 
@@ -342,6 +348,31 @@ async def test_new_winner_and_budget_events_are_notified(running: RunFixture) ->
         assert "new winner: 1.2.2 kept: faster" in app.notices
         assert "budget reached: token budget reached (9 of 9)" in app.notices
         assert not any("run 1 started" in n for n in app.notices)  # history is not news
+
+
+async def test_model_down_and_noisy_machine_are_notified(running: RunFixture) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        store = open_store(running.paths.store)
+        with store.session() as s:
+            for kind, message in [
+                ("model_waiting", "ollama at 127.0.0.1:11434 is not answering; next try in 4 s"),
+                ("noise_guard", "noise guard: A/A noise hides the 2.0% minimum effect"),
+                ("host_guard", "host guard: load 3.1 per core; waiting 30 s"),
+            ]:
+                s.add(Event(run_id=1, kind=kind, message=message))
+        store.close()
+        await until(pilot, lambda: sum(n.startswith("noisy machine") for n in app.notices) == 2)
+        assert any(n.startswith("model server down: ollama at") for n in app.notices)
+        assert any("noisy machine: host guard: load 3.1" in n for n in app.notices)
+
+
+def test_notified_event_kinds_are_the_ones_the_engine_records() -> None:
+    engine = Path(__file__).resolve().parent.parent / "perfsup" / "engine"
+    source = "\n".join(p.read_text() for p in engine.glob("*.py"))
+    for kind in NOTIFIED_KINDS:
+        assert f'"{kind}"' in source, f"the engine no longer records {kind!r} events"
 
 
 async def test_help_lists_every_key_with_remaps(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ from pathlib import Path
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Log, Static, TabbedContent, TabPane
+from textual.containers import Vertical
+from textual.widgets import Log, RichLog, Static, TabbedContent, TabPane
 
 from perfsup.tui.logtail import LogTail
 from perfsup.tui.service import NodeDetail
 
+DIFF_LINES = 5_000  # a longer diff is cut in the pane; `e` exports all of it
 PANE_LINES = 1_000  # what a pane keeps; the full log is on disk, one key away
 LOG_STEPS = ("agent", "build", "check", "bench", "perf")
 TAB_TITLES = {"diff": "Diff", "agent": "Agent", "build": "Build", "check": "Checks",
@@ -50,18 +51,43 @@ class LogPane(Log):
         return self.tail.path if self.tail else None
 
 
+class DiffView(RichLog):
+    """The diff, pre-rendered into lines: a repaint or a scroll draws only the
+    visible ones, and a new diff relays out this pane's scroll area only."""
+
+    DEFAULT_CSS = "DiffView { height: 1fr; overflow-y: scroll; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(wrap=False, auto_scroll=False, **kwargs)  # type: ignore[arg-type]
+
+    def show(self, diff: str) -> None:
+        self.clear()
+        lines = diff.splitlines()
+        if not lines:
+            self.write(Text("(no diff)", style="dim"))
+            return
+        if len(lines) > DIFF_LINES:
+            diff = "\n".join(lines[:DIFF_LINES])
+        self.write(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        if len(lines) > DIFF_LINES:
+            self.write(Text(f"... {len(lines) - DIFF_LINES} more lines: export the patch", "dim"))
+        self.scroll_home(animate=False)
+
+
 class NodePanes(Vertical):
     """Diff, agent, build, checks, bench and perf of one node, as tabs."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.detail: NodeDetail | None = None
+        self._header_shown: str | None = None
         self._diff_shown: str | None = None
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
-            with TabPane(TAB_TITLES["diff"], id="tab-diff"), VerticalScroll():
-                yield Static("select a node", id="diff")
+            with TabPane(TAB_TITLES["diff"], id="tab-diff"):
+                yield Static("select a node", id="diff-header")
+                yield DiffView(id="diff")
             for step in LOG_STEPS:
                 with TabPane(TAB_TITLES[step], id=f"tab-{step}"):
                     yield LogPane(step, id=f"log-{step}")
@@ -75,7 +101,7 @@ class NodePanes(Vertical):
         same = shown is not None and detail is not None and detail.row.id == shown.row.id
         self.detail = detail
         if detail is None:
-            self.query_one("#diff", Static).update("select a node")
+            self._header("select a node")
             return
         self._show_diff(detail)
         if same:
@@ -84,22 +110,20 @@ class NodePanes(Vertical):
             fallback = detail.answer_text if pane.step == "agent" else ""
             pane.attach(detail.logs.get(pane.step), fallback)
 
+    def _header(self, text: str) -> None:
+        # One fixed line (CSS): redraw it in place, without laying out the screen.
+        if text != self._header_shown:
+            self._header_shown = text
+            self.query_one("#diff-header", Static).update(Text(text, style="bold"), layout=False)
+
     def _show_diff(self, detail: NodeDetail) -> None:
         header = f"{detail.row.id}  {detail.row.status}"
         if detail.reason:
             header += f": {detail.reason}"
-        key = header + detail.diff
-        if key == self._diff_shown:
-            return
-        self._diff_shown = key
-        diff = self.query_one("#diff", Static)
-        if not detail.diff:
-            diff.update(Text(header + "\n\n(no diff)"))
-            return
-        syntax = Syntax(detail.diff, "diff", theme="ansi_dark", background_color="default")
-        from rich.console import Group
-
-        diff.update(Group(Text(header + "\n", style="bold"), syntax))
+        self._header(header)
+        if detail.diff != self._diff_shown:
+            self._diff_shown = detail.diff
+            self.query_one(DiffView).show(detail.diff)
 
     def flush(self) -> int:
         return sum(pane.flush() for pane in self.panes())

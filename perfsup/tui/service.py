@@ -297,22 +297,12 @@ class RunService:
                     None, "starting", "starting", "waiting for the engine to open the run",
                     None, None, None, 0, None, 0, None, 0.0, "", None,
                 )  # fmt: skip
-            experiments = int(
-                s.exec(
-                    select(func.count()).where(
-                        Node.run_id == run.id, col(Node.parent_id).is_not(None)
-                    )
-                ).one()
-            )
-            finished = int(
-                s.exec(
-                    select(func.count()).where(
-                        Node.run_id == run.id,
-                        col(Node.parent_id).is_not(None),
-                        col(Node.finished_at).is_not(None),
-                    )
-                ).one()
-            )
+            # One pass over the run's nodes for both counts (10,000 nodes: every second).
+            experiments, finished = s.exec(
+                select(func.count(), func.count(col(Node.finished_at))).where(
+                    Node.run_id == run.id, col(Node.parent_id).is_not(None)
+                )
+            ).one()
             current = s.exec(
                 select(Node).where(Node.run_id == run.id, col(Node.status).in_(list(IN_FLIGHT)))
             ).first()
@@ -327,7 +317,7 @@ class RunService:
             if run.heartbeat_at is not None:
                 heartbeat = (now - _aware(run.heartbeat_at)).total_seconds()
             budgets = self.config.budgets if self.config else None
-            per_hour = finished / elapsed_h
+            per_hour = int(finished) / elapsed_h
             return StatusInfo(
                 run_id=run.id,
                 run_status=run.status,
@@ -338,10 +328,10 @@ class RunService:
                 current=(f"{current.id} {current.status}" if current else None),
                 tokens_used=run.tokens_used,
                 max_tokens=budgets.max_tokens if budgets else None,
-                experiments=experiments,
+                experiments=int(experiments),
                 max_experiments=budgets.max_experiments if budgets else None,
                 per_hour=per_hour,
-                ends=self._ends(run, experiments, per_hour),
+                ends=self._ends(run, int(experiments), per_hour),
                 sandbox=sandbox,
             )
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
+from textual import work
+from textual.dom import DOMNode
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -47,7 +52,8 @@ def node_label(row: NodeRow, metric: str | None) -> Text:
 
 
 class RunTree(Tree[str]):
-    """Runs at the top; children are read from the store when a node is expanded."""
+    """Runs at the top; children are read from the store (in a worker thread) when a
+    node is expanded."""
 
     def __init__(self, service: RunService | None, **kwargs: object) -> None:
         super().__init__("runs", **kwargs)  # type: ignore[arg-type]
@@ -59,6 +65,22 @@ class RunTree(Tree[str]):
         self.rows: dict[str, NodeRow] = {}
         self.tree_nodes: dict[str, TreeNode[str]] = {}
         self.loaded: set[str] = set()
+        self.generation = 0  # bumped by reload(): children read for an older tree are dropped
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Tree.render_line asks for `rich_style` on every line, and Textual computes it
+        # afresh from every ancestor's styles each time: a scroll repaints some 40
+        # lines, and that walk was a large share of a cursor key. One per paint.
+        self._paint_style: Style | None = DOMNode.rich_style.fget(self)  # type: ignore[attr-defined]
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._paint_style = None
+
+    @property
+    def rich_style(self) -> Style:
+        style = getattr(self, "_paint_style", None)
+        return style if style is not None else super().rich_style
 
     @property
     def metric(self) -> str | None:
@@ -67,6 +89,7 @@ class RunTree(Tree[str]):
     def reload(self) -> None:
         """Rebuild from the roots (after a filter change); expanded levels load again lazily."""
         self.clear()
+        self.generation += 1
         self.rows.clear()
         self.tree_nodes.clear()
         self.loaded.clear()
@@ -98,8 +121,23 @@ class RunTree(Tree[str]):
         if node_id is None or node_id in self.loaded or self.service is None:
             return
         self.loaded.add(node_id)
+        self._read_children(node, node_id, self.filter, self.generation)
+
+    @work(thread=True, group="tree", name="tree reader")
+    def _read_children(
+        self, node: TreeNode[str], node_id: str, filt: TreeFilter, generation: int
+    ) -> None:
+        # The store read (and the count of grandchildren) stays off the UI thread:
+        # the cursor keeps moving while a node of many children loads.
+        assert self.service is not None
+        rows = self.service.children(node_id, filt)
+        self.app.call_from_thread(self._show_children, node, rows, generation)
+
+    def _show_children(self, node: TreeNode[str], rows: list[NodeRow], generation: int) -> None:
+        if generation != self.generation:
+            return  # the tree was rebuilt (a filter) while the rows were read
         known = {child.data for child in node.children}
-        for row in self.service.children(node_id, self.filter):
+        for row in rows:
             if row.id not in known:
                 self._add(node, row)
 
