@@ -1,0 +1,83 @@
+"""Regenerate `sky_replay.log`: the real experiment runner's output for the spec
+the engine launches in `test_skypilot_job_runs_the_runner_and_the_engine_decides_on_its_log`.
+
+Run from the repository root: `python tests/data/make_sky_replay.py`. The
+engine is the one of the test; "launch" runs `python -m
+perfsup.workspace.experiment_runner` on this machine instead of a cloud VM, and
+the host name it reports is replaced by `sky-node-1`.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from perfsup.agent.scripted import ScriptedBackend  # noqa: E402
+from perfsup.config import load_config  # noqa: E402
+from perfsup.engine.loop import Engine  # noqa: E402
+from perfsup.engine.rundir import RunPaths  # noqa: E402
+from perfsup.store import open_store  # noqa: E402
+from perfsup.workspace.executor import LocalExecutor  # noqa: E402
+from perfsup.workspace.sky_executor import SkyExperiments  # noqa: E402
+from tests.test_executors import _engine_target  # noqa: E402
+
+OUT = Path(__file__).with_name("sky_replay.log")
+
+
+class RunHere:
+    """The SDK's three calls, with the job run by the real runner on this host."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def launch(self, task: dict[str, Any], cluster: str) -> int:
+        spec = Path(task["file_mounts"]["~/perfsup-spec.json"])
+        done = subprocess.run(
+            [sys.executable, "-m", "perfsup.workspace.experiment_runner", str(spec)],
+            capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+        self.lines = done.stdout.splitlines()
+        return 1
+
+    def tail_logs(self, cluster: str, job_id: int) -> Iterable[str]:
+        yield from self.lines
+
+    def cancel(self, cluster: str, job_id: int) -> None:
+        pass
+
+
+def main() -> None:
+    sdk = RunHere()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        config_path = _engine_target(tmp_path, "echo METRIC t=1")
+        text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
+        text = text.replace("pairs = 3", "pairs = 6").replace("reverify = false", "reverify = true")
+        config_path.write_text(text + '\n[executor]\nkind = "skypilot"\ncluster = "bench"\n')
+        store = open_store(tmp_path / "run" / "perfsup.db")
+        Engine(
+            config=load_config(config_path),
+            store=store,
+            paths=RunPaths(tmp_path / "run"),
+            backend=ScriptedBackend(tmp_path / "answers.toml"),
+            executor=LocalExecutor(),
+            seed=3,
+            config_path=config_path,
+            report=lambda _l: None,
+            experiments=SkyExperiments("bench", sdk=sdk),
+        ).run()
+        store.close()
+        text = "\n".join(sdk.lines).replace(socket.gethostname(), "sky-node-1")
+        OUT.write_text(text.replace(tmp, "/tmp/job") + "\n", encoding="utf-8")
+    print(f"{OUT.name}: {len(sdk.lines)} lines")
+
+
+if __name__ == "__main__":
+    main()
