@@ -19,14 +19,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from perfsup.agent.scripted import ScriptedBackend  # noqa: E402
-from perfsup.config import load_config  # noqa: E402
-from perfsup.engine.loop import Engine  # noqa: E402
-from perfsup.engine.rundir import RunPaths  # noqa: E402
-from perfsup.store import open_store  # noqa: E402
-from perfsup.workspace.executor import LocalExecutor  # noqa: E402
-from perfsup.workspace.sky_executor import SkyExperiments  # noqa: E402
-from tests.test_executors import _engine_target  # noqa: E402
+from perfsup.agent.scripted import ScriptedBackend
+from perfsup.config import load_config
+from perfsup.engine.loop import Engine
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import open_store
+from perfsup.workspace.executor import LocalExecutor
+from perfsup.workspace.sky_executor import SkyExperiments
+from tests.test_executors import _engine_target
 
 OUT = Path(__file__).with_name("sky_replay.log")
 
