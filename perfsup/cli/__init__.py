@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="folder for the demo (default: a new temporary folder)")
     p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
     p.add_argument("--theme", help="TUI theme (default: the Textual default)")
+    p.add_argument("--go", action="store_true", help="the Go demo (needs the go tool)")
 
     from perfsup.cli.tui_commands import add_attach_parser
 
@@ -308,15 +309,15 @@ def _engine_status(session: Any, config: Config, run_dir: str | None) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from perfsup.cli.status import render_store
-    from perfsup.demo import prepare_demo
+    from perfsup.demo import GoMissing, prepare_demo
     from perfsup.engine.rundir import RunPaths
     from perfsup.store import open_store
 
     base = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="perfsup-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
-        repo = prepare_demo(base)
-    except FileExistsError as exc:
+        repo = prepare_demo(base, go=args.go)
+    except (FileExistsError, GoMissing) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     config_path = repo / "perfsup.toml"
     if not args.headless:
@@ -335,7 +336,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         "\nTry:\n"
         f"  perfsup status -c {config_path} --run-dir {run_dir}\n"
-        f"  perfsup export 1.2 -c {config_path} --run-dir {run_dir} -o speedup.patch"
+        f"  perfsup export --best -c {config_path} --run-dir {run_dir} -o speedup.patch\n"
+        f"  perfsup report -c {config_path} --run-dir {run_dir} -o {base / 'report.md'}\n"
+        f"  perfsup log --jsonl -c {config_path} --run-dir {run_dir}"
     )
     return 0
 
