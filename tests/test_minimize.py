@@ -139,9 +139,7 @@ def test_minimize_keeps_only_the_useful_change(tmp_path: Path) -> None:
     # the new node's patch holds only the useful change
     assert "-" + SLICE_50 in diff
     assert "neighbouring" not in diff and "tally" not in diff
-    assert (
-        git(config.parent, "rev-parse", "perfsup/1.2") != git(config.parent, "rev-parse", "main")
-    )
+    assert git(config.parent, "rev-parse", "perfsup/1.2") != git(config.parent, "rev-parse", "main")
     assert git(config.parent, "status", "--porcelain") == ""  # the user's checkout: untouched
 
     # the report names the kept changes that contribute nothing

@@ -107,10 +107,10 @@ def metric_effects(node: Node) -> list[dict[str, object]]:
 
 
 def effect_line(m: dict[str, object], unit_of: dict[str, str] | None = None) -> str:
-    """`time_ms: 38.2% better [35.1%, 41.0%] (re-verified, 10 pairs, p=0.002)`."""
+    """`time_ms 38.2% better [+35.1%, +41.0%] (re-verified, 10 pairs, p=0.002)`."""
     effect = float(m["effect"])  # type: ignore[arg-type]
     word = "better" if effect >= 0 else "worse"
-    text = f"{m.get('metric') or 'effect'}: {abs(effect):.1%} {word}"
+    text = f"{m.get('metric') or 'effect'} {abs(effect):.1%} {word}"
     low, high = m.get("ci_low"), m.get("ci_high")
     if isinstance(low, int | float) and isinstance(high, int | float):
         text += f" [{low:+.1%}, {high:+.1%}]"
@@ -130,7 +130,7 @@ def commit_message(node: Node) -> str:
         lines += [node.rationale.strip(), ""]
     effects = metric_effects(node)
     for m in effects:
-        lines.append("Effect " + effect_line(m))
+        lines.append("Effect: " + effect_line(m))
     if not effects:
         lines.append("Effect: not measured")
     lines.append(f"Model: {node.model or 'none'}")
