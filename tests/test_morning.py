@@ -28,11 +28,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("morning")
-    done = perfsup("demo", "--headless", "--dir", str(base), "--seed", "7")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return base
+def demo(python_demo: Path) -> Path:
+    return python_demo  # one demo run, shared with tests/test_demo_run.py
 
 
 def cli(demo: Path, *args: str) -> subprocess.CompletedProcess[str]:
