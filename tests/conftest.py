@@ -84,3 +84,14 @@ protected = ["bench.py"]
 backend = "scripted"
 script = "answers.toml"
 """
+
+
+@pytest.fixture(scope="session")
+def python_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real `perfsup demo --headless` run of the Python target, shared by the
+    slow tests that read it (tests that change its repository undo what they did)."""
+    base = tmp_path_factory.mktemp("demo")
+    done = perfsup("demo", "--headless", "--dir", str(base), "--seed", "7")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    return base

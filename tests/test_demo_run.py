@@ -28,12 +28,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("demo")
-    done = perfsup("demo", "--headless", "--dir", str(base), "--seed", "7")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Traceback" not in done.stderr
-    return base
+def demo(python_demo: Path) -> Path:
+    return python_demo  # one demo run, shared with tests/test_morning.py
 
 
 def status_rows(base: Path) -> dict[str, str]:

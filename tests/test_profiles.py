@@ -99,7 +99,10 @@ def test_engine_profiles_a_python_parent_once(tmp_path: Path) -> None:
     assert not (repo / ".perfsup-profile.out").exists()
     profile_parent(**kwargs)  # type: ignore[arg-type]
     with store.session() as s:  # type: ignore[attr-defined]
-        assert len(s.exec(select(Artifact)).all()) == 1  # once per node
+        stored = s.exec(select(Artifact)).all()
+        assert [a.kind for a in stored if a.kind == "profile"] == ["profile"]  # once per node
+        perf = [a for a in stored if a.step == "perf"]  # what the TUI's Perf tab shows
+        assert len(perf) == 1 and "unknown_words" in Path(perf[0].path).read_text()
 
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from perfsup import __version__
+from perfsup.cli.morning import HANDLERS as MORNING_HANDLERS
+from perfsup.cli.morning import MorningError
 from perfsup.cli.tui_commands import TuiCommandError, cmd_attach, demo_with_tui, open_tui
 from perfsup.config import Config, ConfigError, load_config
 
@@ -57,10 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, default=None, help="only this run")
     p.add_argument("--events", type=int, default=0, help="also show the last N events")
 
-    p = sub.add_parser("export", help="write the patch series from the run root to a node")
-    with_config(p)
-    p.add_argument("node", help="node id, for example 1.3.2")
-    p.add_argument("-o", "--output", help="patch file (default: stdout)")
+    from perfsup.cli.morning import add_morning_parsers
+
+    add_morning_parsers(sub, with_config)
 
     from perfsup.cli.ctl import add_ctl_parser
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", help="folder for the demo (default: a new temporary folder)")
     p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
     p.add_argument("--theme", help="TUI theme (default: the Textual default)")
+    p.add_argument("--go", action="store_true", help="the Go demo (needs the go tool)")
 
     from perfsup.cli.tui_commands import add_attach_parser
 
@@ -88,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"perfsup: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, TuiCommandError) as exc:
+    except (CliError, TuiCommandError, MorningError) as exc:
         print(f"perfsup: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
@@ -305,49 +307,17 @@ def _engine_status(session: Any, config: Config, run_dir: str | None) -> str:
     return "\n" + engine_line(run, lock_holder(run_paths(config, run_dir).root), sandbox)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from perfsup.store import Node, Run
-    from perfsup.store.tree import is_valid_id
-    from perfsup.workspace.git import GitWorkspace
-
-    config, _ = _load(args)
-    if not is_valid_id(args.node):
-        raise CliError(f"{args.node!r} is not a node id (expected numbers with dots, like 1.3.2)")
-    store = _open_existing_store(config, args.run_dir)
-    try:
-        with store.session() as session:
-            node = session.get(Node, args.node)
-            if node is None:
-                raise CliError(f"no node {args.node} in {store.path}")
-            run = session.get(Run, node.run_id)
-            assert run is not None
-    finally:
-        store.close()
-    if node.commit_sha is None or node.parent_id is None:
-        raise CliError(f"node {node.id} has no change to export (status {node.status})")
-    from perfsup.engine.rundir import run_paths
-
-    git = GitWorkspace(Path(run.repo_path), run_paths(config, args.run_dir).worktrees)
-    patch = git.format_patch(run.baseline_commit, node.commit_sha)
-    if args.output:
-        Path(args.output).write_text(patch, encoding="utf-8")
-        print(f"wrote {args.output}: patches from the baseline to {node.id} ({node.status})")
-    else:
-        sys.stdout.write(patch)
-    return 0
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from perfsup.cli.status import render_store
-    from perfsup.demo import prepare_demo
+    from perfsup.demo import GoMissing, prepare_demo
     from perfsup.engine.rundir import RunPaths
     from perfsup.store import open_store
 
     base = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="perfsup-demo-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
-        repo = prepare_demo(base)
-    except FileExistsError as exc:
+        repo = prepare_demo(base, go=args.go)
+    except (FileExistsError, GoMissing) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
     config_path = repo / "perfsup.toml"
     if not args.headless:
@@ -366,7 +336,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         "\nTry:\n"
         f"  perfsup status -c {config_path} --run-dir {run_dir}\n"
-        f"  perfsup export 1.2 -c {config_path} --run-dir {run_dir} -o speedup.patch"
+        f"  perfsup export --best -c {config_path} --run-dir {run_dir} -o speedup.patch\n"
+        f"  perfsup report -c {config_path} --run-dir {run_dir} -o {base / 'report.md'}\n"
+        f"  perfsup log --jsonl -c {config_path} --run-dir {run_dir}"
     )
     return 0
 
@@ -375,7 +347,7 @@ HANDLERS = {
     "init": cmd_init,
     "run": cmd_run,
     "status": cmd_status,
-    "export": cmd_export,
+    **MORNING_HANDLERS,
     "demo": cmd_demo,
     "ctl": cmd_ctl,
     "stop": cmd_ctl,

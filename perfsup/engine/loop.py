@@ -40,6 +40,7 @@ from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
+from perfsup.engine.jsonl import MetricsCsvLog
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
@@ -125,6 +126,7 @@ class Engine:
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
         self._failures = FailureStreak()
+        self.metrics_csv = MetricsCsvLog(paths.root, list(config.metrics))
         self.measure = Measurer(
             config=config,
             store=store,
@@ -524,6 +526,11 @@ class Engine:
         else:
             self._discard_worktree(node.id, candidate_dir)
             self._end(node, NodeStatus.DISCARDED, judgement.reason)
+        try:  # the metrics CSV a person can `tail -f`; never worth stopping the run for
+            with self.store.session() as s:
+                self.metrics_csv.record(s, node.run_id, node.id)
+        except OSError as exc:
+            self.report(f"{node.id:<10} cannot append to the metrics CSV: {exc}")
 
     # ------------------------------------------------------------ worktrees
     def _built_worktree(self, node: Node) -> Path:

@@ -202,16 +202,27 @@ class Measurer:
             waited += decision.wait_s
 
     # ------------------------------------------------------------ judging
-    def judge(self, run_id: int, node: Node, dirs: dict[str, Path], log: Path) -> Judgement:
-        """Sequential first pass; a winner is re-verified on fresh pairs."""
+    def judge(
+        self,
+        run_id: int,
+        node: Node,
+        dirs: dict[str, Path],
+        log: Path,
+        phases: tuple[str, str] = ("decide", "verify"),
+    ) -> Judgement:
+        """Sequential first pass; a winner is re-verified on fresh pairs.
+
+        `phases` names the samples of the two passes (`perfsup minimize` keeps
+        each ablation's samples apart under its own names).
+        """
         judgement = Judgement()
-        first = self._pass(run_id, node, "decide", dirs, log, judgement)
+        first = self._pass(run_id, node, phases[0], dirs, log, judgement)
         if first is None:
             return judgement
         final = first
         if first.keep and self.config.decision.reverify:
             self.report(f"{node.id:<10} re-verifying the winner on fresh pairs")
-            again = self._pass(run_id, node, "verify", dirs, log, judgement)
+            again = self._pass(run_id, node, phases[1], dirs, log, judgement, warmup=0)
             if again is None:
                 return judgement
             final = again
@@ -246,7 +257,9 @@ class Measurer:
         dirs: dict[str, Path],
         log: Path,
         judgement: Judgement,
+        warmup: int | None = None,
     ) -> Decision | None:
+        """One sequential pass; `warmup` None: the configured warm-up runs first."""
         self.wait_for_quiet_host(run_id)
         result: list[Decision] = []
         looks = set(self.plan.looks)
@@ -266,7 +279,6 @@ class Measurer:
                 result.append(look.decision)
             return look.stop
 
-        warmup = None if phase == "decide" else 0
         try:
             outcome = self._pairs(
                 node.id, phase, dirs, log, self.plan.max_pairs, warmup, after_pair

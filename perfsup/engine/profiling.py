@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from perfsup.config import Config
 from perfsup.metrics.errors import MetricParseError
-from perfsup.metrics.profiles.escape import parse_escape
+from perfsup.metrics.profiles.escape import EscapeNote, parse_escape
 from perfsup.metrics.profiles.pyprofile import PROFILE_FILE, cprofile_command, top_functions
 from perfsup.store import Artifact, Node, Store
 from perfsup.store.tree import record_event
@@ -53,6 +53,7 @@ def profile_parent(
         else:
             data = [{**asdict(n), "to_heap": n.to_heap} for n in notes]
             _save(store, node, "go_escape", out_dir / "go_escape.json", data)
+            _perf_tab(store, node, out_dir, _escape_text(notes, settings.go_escape))
     if settings.python_script is not None:
         log = out_dir / "cprofile.log"
         command = cprofile_command(settings.python_script)
@@ -65,7 +66,40 @@ def profile_parent(
             _event(store, node, f"cProfile of {settings.python_script} failed: {exc}")
         else:
             _save(store, node, "cprofile", out_dir / "cprofile.json", [asdict(h) for h in hot])
+            lines = [f"cProfile of {settings.python_script}: top functions by own time", ""]
+            lines += [
+                f"{h.self_s * 1000:9.1f} ms own {h.cumulative_s * 1000:9.1f} ms total "
+                f"{h.calls:>8} calls  {h.function} ({h.file}:{h.line})"
+                for h in hot
+            ]
+            _perf_tab(store, node, out_dir, "\n".join(lines) + "\n")
         (workdir / PROFILE_FILE).unlink(missing_ok=True)
+
+
+def _escape_text(notes: list[EscapeNote], packages: str) -> str:
+    """What the Perf tab shows of an escape analysis: heap moves first, then the rest."""
+    heap = [n for n in notes if n.to_heap]
+    lines = [f"Go escape analysis (go build -gcflags=-m {packages}): {len(heap)} to the heap", ""]
+    lines += [f"{n.file}:{n.line}: {n.message}" for n in heap]
+    others = [n for n in notes if not n.to_heap]
+    if others:
+        lines += ["", "Other notes:"] + [f"{n.file}:{n.line}: {n.message}" for n in others]
+    return "\n".join(lines) + "\n"
+
+
+def _perf_tab(store: Store, node: Node, out_dir: Path, text: str) -> None:
+    """Append `text` to the node's perf log: the TUI's Perf tab shows it."""
+    path = out_dir / "perf.log"
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    with store.session() as s:
+        known = s.exec(
+            select(Artifact.id).where(
+                Artifact.node_id == node.id, Artifact.kind == "log", Artifact.step == "perf"
+            )
+        ).first()
+        if known is None:
+            s.add(Artifact(node_id=node.id, kind="log", step="perf", path=str(path)))
 
 
 def _read(path: Path) -> str:

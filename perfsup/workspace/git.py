@@ -234,6 +234,67 @@ class GitWorkspace:
         rng = f"{self.resolve(base)}..{self.resolve(tip)}"
         return self._git("format-patch", "--stdout", *_DIFF_FLAGS, rng, "--", config=_DIFF_CONFIG)
 
+    def commit_tree(self, tree_of: str, parent: str, message: str) -> str:
+        """A new commit with the tree of `tree_of` on top of `parent`; no ref moves.
+
+        Plumbing only (`git commit-tree`): the user's working tree, index and
+        branches are untouched; the commit is reachable once a ref points at it.
+        """
+        tree = self.resolve(tree_of) + "^{tree}"
+        out = _run_git(
+            self.repo_path,
+            "commit-tree",
+            tree,
+            "-p",
+            self.resolve(parent),
+            "-m",
+            message,
+            config=_COMMIT_CONFIG,
+            env=_IDENTITY_ENV,
+        )
+        return out.strip()
+
+    def commit_message(self, sha: str) -> str:
+        """The full message of commit `sha`."""
+        return self._git("log", "-1", "--format=%B", self.resolve(sha), "--")
+
+    def create_branch(self, name: str, sha: str) -> None:
+        """Create branch `name` at `sha` in the user's repository; never moves an existing one.
+
+        `git branch` without --force refuses an existing name, and creating a
+        branch changes no working tree, index or HEAD.
+        """
+        if not name or name.startswith("-"):
+            raise ValueError(f"invalid branch name {name!r}")
+        try:
+            self._git("check-ref-format", "--branch", name)
+        except git.GitCommandError as exc:
+            raise ValueError(f"invalid branch name {name!r}") from exc
+        if self.branch_commit(name) is not None:
+            raise ValueError(
+                f"branch {name!r} already exists in {self.repo_path}; pick another name"
+            )
+        self._git("branch", "--no-track", name, self.resolve(sha))
+
+    def cherry_pick_into(self, worktree: Path, sha: str) -> bool:
+        """Apply commit `sha`'s change to `worktree` without committing; False on a conflict."""
+        wt = self._check_worktree_path(worktree)
+        try:
+            _run_git(
+                wt,
+                "cherry-pick",
+                "--no-commit",
+                "--strategy-option=diff-algorithm=histogram",
+                self.resolve(sha),
+                config=_COMMIT_CONFIG,
+                env=_IDENTITY_ENV,
+            )
+        except git.GitCommandError:
+            with contextlib.suppress(git.GitCommandError):
+                _run_git(wt, "cherry-pick", "--abort")
+            return False
+        return True
+
     def branch_commit(self, branch: str) -> str | None:
         """The sha branch `branch` points at, or None if it does not exist."""
         if not branch or branch.startswith("-"):

@@ -1,0 +1,3 @@
+module example.com/linestat
+
+go 1.19

@@ -1,0 +1,266 @@
+"""Export what a night found: a patch series, one squashed patch, or a branch.
+
+Each node's change is one commit on `perfsup/<id>`, whose message only holds
+the model's description. Exported commits are rewritten with `git
+commit-tree` (plumbing: no working tree, index or HEAD is touched) so that
+each message carries the node id, the description, the effect that decided
+it with its interval, and the model that proposed it. The series starts at
+the user's own baseline commit, across promoted runs, so it applies with
+`git am` (or `git apply`) to a fresh clone of the branch the night started
+from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from perfsup.config import MetricSpec
+from perfsup.store import Node, NodeStatus, Run, Store
+from perfsup.store.tree import id_key, lineage, run_nodes
+from perfsup.workspace.git import GitWorkspace
+
+__all__ = [
+    "ExportError",
+    "Exported",
+    "PathInfo",
+    "best_node",
+    "export_node",
+    "metric_effects",
+    "path_to",
+]
+
+
+class ExportError(Exception):
+    """A one-line reason why nothing can be exported."""
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    """The changes from the user's baseline to a node, oldest first."""
+
+    base_commit: str
+    repo_path: str
+    nodes: list[Node]  # every node with a change on the path (roots left out)
+
+
+@dataclass(frozen=True)
+class Exported:
+    node_id: str
+    commits: int  # commits in the patch (1 when squashed)
+    tip: str  # sha of the exported (rewritten) tip commit
+    patch: str | None  # the format-patch text, unless a branch was asked for
+    branch: str | None
+
+
+def path_to(session: Session, node: Node) -> PathInfo:
+    """The change nodes from the first run's baseline to `node`, across promoted runs."""
+    chain = lineage(session, node)
+    while True:
+        root = chain[0]
+        run = session.get(Run, root.run_id)
+        if run is None:
+            raise ExportError(f"node {node.id} belongs to no run")
+        if run.from_node_id is None:
+            break
+        origin = session.get(Node, run.from_node_id)
+        if origin is None:
+            break
+        # the promoted run's root is the same commit as the node it came from
+        chain = lineage(session, origin) + chain[1:]
+    base_run = session.get(Run, chain[0].run_id)
+    assert base_run is not None
+    return PathInfo(
+        base_commit=base_run.baseline_commit,
+        repo_path=base_run.repo_path,
+        nodes=[n for n in chain if n.parent_id is not None],
+    )
+
+
+def metric_effects(node: Node) -> list[dict[str, object]]:
+    """Per metric, the numbers of the pass that decided `node` (re-verified if any)."""
+    if node.decision_json:
+        try:
+            passes = json.loads(node.decision_json).get("passes") or []
+        except (ValueError, AttributeError):
+            passes = []
+        if passes:
+            last = passes[-1]
+            return [{**m, "phase": last.get("phase", "decide")} for m in last.get("metrics", [])]
+    if node.effect is None:
+        return []
+    return [
+        {
+            "metric": "",
+            "effect": node.effect,
+            "ci_low": node.ci_low,
+            "ci_high": node.ci_high,
+            "p_value": node.p_value,
+            "pairs": node.pairs_used,
+            "phase": "decide",
+        }
+    ]
+
+
+def effect_line(m: dict[str, object], unit_of: dict[str, str] | None = None) -> str:
+    """`time_ms 38.2% better [+35.1%, +41.0%] (re-verified, 10 pairs, p=0.002)`."""
+    effect = float(m["effect"])  # type: ignore[arg-type]
+    word = "better" if effect >= 0 else "worse"
+    text = f"{m.get('metric') or 'effect'} {abs(effect):.1%} {word}"
+    low, high = m.get("ci_low"), m.get("ci_high")
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        text += f" [{low:+.1%}, {high:+.1%}]"
+    details = ["re-verified" if m.get("phase") == "verify" else "first pass"]
+    if m.get("pairs"):
+        details.append(f"{m['pairs']} pairs")
+    p = m.get("p_value")
+    if isinstance(p, int | float) and math.isfinite(p):
+        details.append(f"p={p:.2g}")
+    return f"{text} ({', '.join(details)})"
+
+
+def commit_message(node: Node) -> str:
+    """The exported message of one node's commit."""
+    lines = [f"perfsup {node.id}: {node.description or '(no description)'}", ""]
+    if node.rationale.strip():
+        lines += [node.rationale.strip(), ""]
+    effects = metric_effects(node)
+    for m in effects:
+        lines.append("Effect: " + effect_line(m))
+    if not effects:
+        lines.append("Effect: not measured")
+    lines.append(f"Model: {node.model or 'none'}")
+    lines.append(f"perfsup-node: {node.id}")
+    return "\n".join(lines) + "\n"
+
+
+def squash_message(
+    target: Node, nodes: list[Node], base_commit: str, direction: str = "lower"
+) -> str:
+    """The message of one commit holding every change of the path."""
+    gain = compounded_gain(nodes, None, direction)
+    lines = [
+        f"perfsup {target.id}: {target.description or '(no description)'}"
+        + (f" ({len(nodes)} changes)" if len(nodes) > 1 else ""),
+        "",
+        f"Every change from the baseline {base_commit[:12]} to perfsup node {target.id}:",
+    ]
+    for node in nodes:
+        effects = metric_effects(node)
+        effect = f": {effect_line(effects[0])}" if effects else ""
+        lines.append(f"- {node.id} {node.description or '(no description)'}{effect}")
+    lines.append("")
+    if gain is not None:
+        lines.append(
+            f"Compounded effect on the first metric: {gain:.1%} better than the baseline "
+            "(the product of the effects above)"
+        )
+    models = sorted({n.model for n in nodes if n.model})
+    lines.append(f"Model: {', '.join(models) or 'none'}")
+    lines.append(f"perfsup-node: {target.id}")
+    return "\n".join(lines) + "\n"
+
+
+def compounded_gain(
+    nodes: list[Node], metric: str | None, direction: str = "lower"
+) -> float | None:
+    """The relative gain of the path's end over its start: the product of the steps.
+
+    Effects are "fraction better" as in `metrics.stats` (1 - new/old for a
+    lower-is-better metric, new/old - 1 for a higher one), so the steps add up
+    as log ratios. `metric` None takes each node's first (primary) metric.
+    """
+    log_sum = 0.0
+    seen = False
+    for node in nodes:
+        effects = metric_effects(node)
+        chosen = (
+            effects[:1] if metric is None else [m for m in effects if m.get("metric") == metric]
+        )
+        for m in chosen:
+            effect = float(m["effect"])  # type: ignore[arg-type]
+            if direction == "higher":
+                log_sum += math.log(max(1.0 + effect, 1e-12))
+            else:
+                log_sum -= math.log(max(1.0 - effect, 1e-12))
+            seen = True
+    if not seen:
+        return None
+    return math.exp(log_sum) - 1.0 if direction == "higher" else 1.0 - math.exp(-log_sum)
+
+
+def best_node(session: Session, run_id: int, metrics: list[MetricSpec]) -> Node | None:
+    """The best kept node of a run: metric by metric in priority order, compounded from
+    the run's baseline; a gain within 0.1% is a tie that the next metric breaks, then
+    the shorter path."""
+    kept = [
+        n
+        for n in run_nodes(session, run_id)
+        if n.status == NodeStatus.KEPT and n.parent_id is not None and n.commit_sha
+    ]
+    if not kept:
+        return None
+
+    def score(node: Node) -> tuple[float, ...]:
+        chain = [n for n in lineage(session, node) if n.parent_id is not None]
+        gains = []
+        for spec in metrics:
+            g = compounded_gain(chain, spec.name, spec.direction)
+            if g is None and spec is metrics[0]:
+                g = compounded_gain(chain, None, spec.direction)
+            gains.append(round(g or 0.0, 3))
+        return (*gains, -len(chain))
+
+    return max(sorted(kept, key=lambda n: id_key(n.id)), key=score)
+
+
+def export_node(
+    store: Store,
+    worktrees_dir: Path,
+    node_id: str,
+    *,
+    squash: bool = False,
+    branch: str | None = None,
+    direction: str = "lower",
+) -> Exported:
+    """Rewrite the path to `node_id` with metric-carrying messages and export it."""
+    with store.session() as s:
+        node = s.get(Node, node_id)
+        if node is None:
+            raise ExportError(f"no node {node_id} in {store.path}")
+        if node.commit_sha is None or node.parent_id is None:
+            raise ExportError(f"node {node.id} has no change to export (status {node.status})")
+        info = path_to(s, node)
+    try:
+        git = GitWorkspace(Path(info.repo_path), worktrees_dir)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    base = git.resolve(info.base_commit)
+    if squash:
+        tip = git.commit_tree(
+            node.commit_sha, base, squash_message(node, info.nodes, base, direction)
+        )
+        count = 1
+    else:
+        tip = base
+        for n in info.nodes:
+            assert n.commit_sha is not None
+            tip = git.commit_tree(n.commit_sha, tip, commit_message(n))
+        count = len(info.nodes)
+    if branch is not None:
+        try:
+            git.create_branch(branch, tip)
+        except ValueError as exc:
+            raise ExportError(str(exc)) from None
+        return Exported(node.id, count, tip, None, branch)
+    return Exported(node.id, count, tip, git.format_patch(base, tip), None)
+
+
+def newest_run(session: Session) -> Run | None:
+    from sqlmodel import col
+
+    return session.exec(select(Run).order_by(col(Run.id).desc())).first()
