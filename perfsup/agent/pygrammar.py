@@ -45,6 +45,10 @@ _OPS = ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "and", 
 _OPS += ["in", "is", "not in", "is not"]
 
 
+# a short string without spaces (so no placeholder phrase), or a single space
+_FREE_STRINGS = r'"\" \"" | "\"" [a-zA-Z0-9_.,:;!?-]{0,24} "\""'
+
+
 def _lit(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
@@ -78,9 +82,8 @@ def expression_rules(names: list[str], strings: list[str]) -> list[str]:
     """The shared rules `py-expr0` .. `py-expr2`, `py-list2`, `py-name` and friends."""
     rules = [
         "py-name ::= " + " | ".join(_lit(n) for n in names),
-        "py-str ::= "
-        + " | ".join([*(_lit(s) for s in strings), r'"\" \"" | "\"" [a-zA-Z0-9_.,:;!?-]{0,24} "\""']),
-        "py-num ::= \"0\" | [1-9] [0-9]{0,5}",
+        "py-str ::= " + " | ".join([*(_lit(s) for s in strings), _FREE_STRINGS]),
+        'py-num ::= "0" | [1-9] [0-9]{0,5}',
         'py-const ::= "True" | "False" | "None"',
         "py-op ::= " + " | ".join(_lit(f" {op} ") for op in _OPS),
         'py-ftarget ::= py-name | py-name ", " py-name',
