@@ -678,6 +678,7 @@ class Engine:
                     cached_tokens=reply.cached_tokens,
                     ttft_s=reply.ttft_s,
                     total_s=reply.total_s,
+                    prompt_eval_s=reply.prompt_eval_s,
                     created_at=self._utc_now(),  # the engine's clock paces the calls
                 )
             )
