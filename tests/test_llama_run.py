@@ -22,7 +22,8 @@ from perfsup.store import ModelCall, Node, Run, open_store
 from tests.conftest import git
 from tests.llama_model import small_gguf
 
-pytestmark = pytest.mark.slow  # a real model on two shared cores: about a minute per call
+# a real model on two shared cores: about a minute per call, minutes for the run
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "perfsup" / "demo" / "target"
