@@ -4,7 +4,9 @@ On the bundled demo target it asks for a change N times and prints:
 - parse_ok_plain: the share of first answers that parse into an edit that
   applies (search found once, the file still parses, something changes);
 - parse_ok_grammar: the same share when a failed first answer gets one
-  retry under the GBNF grammar built from the file (as the engine does);
+  retry under the GBNF grammar built from the files (as the engine does;
+  a grammar answer may use the room left in the context, see
+  perfsup.agent.grammar);
 - prompt tokens and prompt time (time to first token) of a first call on a
   fresh model, and of a second call sharing its prefix (the stable part of
   the prompt), and the speed-up between them;

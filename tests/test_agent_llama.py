@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 from collections.abc import Iterator
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from perfsup.agent.apply import EditDoesNotApply, apply_edit
 from perfsup.agent.backend import CallFailed, ChatMessage, ModelUnavailable
-from perfsup.agent.edits import parse_answer
+from perfsup.agent.edits import ProposedEdit, parse_answer
 from perfsup.agent.grammar import region_grammar, search_replace_grammar
 from perfsup.agent.llama_backend import LlamaBackend
 from perfsup.agent.llama_child import GEMMA, builtin_format, fold_system, format_builtin
@@ -70,29 +72,35 @@ def test_a_second_call_reuses_the_cached_prefix(llama: LlamaBackend) -> None:
 
 
 def test_a_grammar_constrained_answer_parses_and_its_search_blocks_match(
-    llama: LlamaBackend,
+    llama: LlamaBackend, tmp_path: Path
 ) -> None:
-    grammar = search_replace_grammar({"stats.py": SOURCE})
-    llama.max_answer_tokens = 300  # room for the bounded blocks to close
-    try:
-        reply = llama.complete(ASK, seed=3, grammar=grammar)
-    finally:
-        llama.max_answer_tokens = 48
+    # no answer budget to raise: a grammar answer may use the room left in the context
+    reply = llama.complete(ASK, seed=3, grammar=search_replace_grammar({"stats.py": SOURCE}))
     edit = parse_answer(reply.text)
-    assert edit.paths == ["stats.py"] and edit.blocks
-    for block in edit.blocks:  # lines of the file, found exactly once: always applicable
-        assert SOURCE.count(block.search) == 1
+    assert edit.paths == ["stats.py"] and len(edit.blocks) == 1
+    assert SOURCE.count(edit.blocks[0].search) == 1  # lines of the file, found once
+    _assert_applies(edit, tmp_path)
 
 
-def test_a_region_grammar_names_a_real_function(llama: LlamaBackend) -> None:
-    llama.max_answer_tokens = 500  # room for a whole function and its closing fence
-    try:
-        reply = llama.complete(ASK, seed=4, grammar=region_grammar({"stats.py": SOURCE}))
-    finally:
-        llama.max_answer_tokens = 48
+def test_a_region_grammar_answer_rewrites_a_real_function_and_applies(
+    llama: LlamaBackend, tmp_path: Path
+) -> None:
+    reply = llama.complete(ASK, seed=4, grammar=region_grammar({"stats.py": SOURCE}))
     edit = parse_answer(reply.text)
     assert edit.region is not None and edit.region.path == "stats.py"
     assert edit.region.region in ("total", "mean")
+    _assert_applies(edit, tmp_path)
+
+
+def _assert_applies(edit: ProposedEdit, tmp_path: Path) -> None:
+    """The edit applies and the file still parses (or the model copied the code exactly)."""
+    (tmp_path / "stats.py").write_text(SOURCE)
+    try:
+        apply_edit(tmp_path, edit)
+    except EditDoesNotApply as exc:
+        assert "changes nothing" in str(exc)
+    else:
+        ast.parse((tmp_path / "stats.py").read_text())
 
 
 def test_a_child_killed_mid_call_fails_the_call_and_is_restarted(llama: LlamaBackend) -> None:

@@ -38,7 +38,14 @@ def test_run_headless_with_the_ollama_backend(tmp_path: Path) -> None:
     assert "edit format: search_replace (7.6B parameters)" in done.stdout
     assert "experiment budget reached (1 of 1)" in done.stdout
     status = perfsup("status", "-c", "perfsup.toml", "--run-dir", "run", cwd=tmp_path)
-    assert "1.1" in status.stdout
+    lines = status.stdout.splitlines()
+    node = next(line for line in lines if " 1.1 " in line)
+    run_line = lines[0]
+    # token use per node and per run, from the final chunk of the real protocol
+    used = int(run_line.split("tokens used ")[1].split(" ")[0])
+    prompt, answer = node.split("(tokens ")[1].rstrip(")").split("+")
+    assert used == int(prompt) + int(answer) > 0
+    assert "in 1 model call, prompts read in " in run_line
 
 
 def test_run_with_llama_and_a_missing_model_file_is_a_one_line_error(tmp_path: Path) -> None:

@@ -137,3 +137,75 @@ def test_engine_stores_go_escape_analysis(tmp_path: Path) -> None:
     )  # type: ignore[arg-type]
     notes = artifacts(store)["go_escape"]
     assert {"file": "sum.go", "line": 12, "message": "moved to heap: xs", "to_heap": True} in notes  # type: ignore[operator]
+
+
+def test_the_prompt_puts_the_profiles_hot_functions_first(tmp_path: Path) -> None:
+    """Through the engine: the demo's parent is profiled, and the prompt of its
+    first child names the hot function first, shows its file first, and lists
+    its region first."""
+    from perfsup.agent.scripted import ScriptedBackend
+    from perfsup.engine.loop import Engine
+    from perfsup.engine.rundir import RunPaths
+
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "textstats" / "aaa.py").write_text("def cold():\n    return 1\n")
+    git(tmp_path, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "demo")
+    config_path = repo / "perfsup.toml"
+    text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 1")
+    text = text.replace('backend = "scripted"', 'backend = "scripted"\nedit_format = "region"')
+    config_path.write_text(text + '\n[profile]\npython_script = "bench.py"\ntop = 8\n')
+    config = load_config(config_path)
+    paths = RunPaths(tmp_path / "run")
+    engine = Engine(
+        config=config,
+        store=open_store(paths.store),
+        paths=paths,
+        backend=ScriptedBackend(repo / "answers.toml"),
+        executor=LocalExecutor(),
+        seed=1,
+        config_path=config_path,
+        report=lambda _line: None,
+    )
+    engine.run()
+    prompt = paths.log("1.1", "prompt").read_text()
+    section = prompt.split("## Profile of the code you are changing", 1)[1]
+    first = section.splitlines()[1]
+    assert first.startswith("- textstats/core.py:") and " unknown_words: " in first
+    # the hot file before the cold one that sorts first by name; hot regions first
+    assert prompt.index("### textstats/core.py") < prompt.index("### textstats/aaa.py")
+    regions = prompt.split("## Regions you may rewrite", 1)[1].splitlines()
+    assert regions[1] == "- textstats/core.py::unknown_words"
+    # the profile comes after the source (it changes with the parent), before the history
+    assert (
+        prompt.index("### textstats/aaa.py")
+        < prompt.index("## Profile")
+        < prompt.index("## Line of inquiry")
+    )
+
+
+def test_hot_spots_keep_only_visible_files_and_rows_that_make_sense() -> None:
+    from perfsup.agent.hotspots import hot_first, hot_regions, hot_spots, profile_section
+
+    sources = {"a.py": "def f(): pass\n", "b.py": "def g(): pass\n"}
+    rows = [
+        {"file": "b.py", "line": 1, "function": "g", "calls": 3, "self_s": 0.5,
+         "cumulative_s": 0.6},
+        {"file": "/usr/lib/python3/re.py", "line": 9, "function": "sub", "calls": 1,
+         "self_s": 0.9, "cumulative_s": 0.9},
+        {"file": "a.py", "line": 1, "function": "f", "calls": 1, "self_s": 0.1,
+         "cumulative_s": 0.1},
+        {"file": "a.py", "line": "x"},
+    ]  # fmt: skip
+    spots = hot_spots(rows, sources)
+    assert [s.function for s in spots] == ["g", "f"]
+    assert list(hot_first(sources, spots)) == ["b.py", "a.py"]
+    assert hot_regions(["a.py::f", "b.py::g", "b.py::h"], spots) == [
+        "b.py::g",
+        "a.py::f",
+        "b.py::h",
+    ]
+    assert "- b.py:1 g: 83% of the time in itself" in profile_section(spots)
+    assert profile_section([]) == ""

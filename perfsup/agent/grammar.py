@@ -1,22 +1,28 @@
 """GBNF grammars that force an answer into the edit format, for a retry.
 
 After a malformed answer, a backend that supports grammars (llama.cpp) is
-asked again under a grammar built from the files the model may change:
+asked again under a grammar built from the files the model may change, such
+that every answer the grammar allows is an edit that applies:
 
 - search/replace: each block names one of the files, and its SEARCH part is
   a run of consecutive lines of that file that starts at a line found only
-  once in the file. Every search block is lines of the file and matches
-  exactly one place, so the edit applies.
+  once in the file, so it matches exactly one place. In a Python file a
+  SEARCH part is a run of whole statements of one block (a function body,
+  a loop body, the module) and its replacement is written in the Python
+  subset of `perfsup.agent.pygrammar` at that indentation: the file still
+  parses after the edit.
 - region: REGION names one of the regions the files have (top-level
   functions and methods of Python files, `perfsup:begin NAME` blocks), then
-  a fenced block of new text.
+  a fenced block of new text. For a Python function the new text is its
+  own decorator and `def` lines, copied, its docstring if it has one, and
+  a body in the Python subset: the file still parses after the edit.
 
-The replacement text is free within bounds that keep it code-like and short:
-at most MAX_REPLACE_LINES lines, each blank or an indentation then a letter,
-`_`, `#`, a closing bracket or a quote, then at most 80 characters; so a
-small model cannot write marker characters or prose art, and ends its block
-within its answer budget. A region rewrite of a Python function starts with
-its `def NAME(` line.
+Text in other files is free within bounds that keep it code-like and
+short: at most MAX_REPLACE_LINES lines, each blank or an indentation then a
+letter, `_`, `#`, a closing bracket or a quote, then at most 80 characters.
+Every part of every grammar is bounded, so the answer ends with its closing
+line; a grammar retry may use the whole room left in the context for it
+(see `perfsup.agent.llama_child`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
+
+from perfsup.agent.pygrammar import StatementGrammar, lexicon
 
 _MARKER = re.compile(r"perfsup:begin\s+(\S+)")
 MAX_LINES_PER_FILE = 400  # keeps the grammar (and llama.cpp's parser) small
@@ -41,21 +49,42 @@ def _lit(text: str) -> str:
 _COMMON = r"""
 description ::= "DESCRIPTION: " text "\n" rationale?
 rationale ::= "RATIONALE: " text "\n"
-text ::= [^\n]{1,160}
+text ::= [a-zA-Z0-9] [^\n]{0,99}
 newline ::= codeline
 codeline ::= [ ]{0,16} [a-zA-Z_#)\]}"'] [^\n]{0,80} "\n" | "\n"
 """
 
 
 def search_replace_grammar(files: Mapping[str, str]) -> str:
-    """A grammar for 1 to 3 search/replace blocks on `files` (path -> text)."""
+    """A grammar for one search/replace block on `files` (path -> text)."""
     rules: list[str] = []
     blocks: list[str] = []
+    python = _python_grammar(files)
     for index, (path, text) in enumerate(sorted(files.items())):
         lines = text.splitlines()[:MAX_LINES_PER_FILE]
         counts: dict[str, int] = {}
         for line in lines:
             counts[line] = counts.get(line, 0) + 1
+        head = _lit(path + chr(10) + "<<<<<<< SEARCH" + chr(10))
+        runs = _statement_runs(text, lines) if python is not None and _is_python(path) else None
+        if runs is not None:
+            alternatives = []
+            for number, (chain, indent, in_loop) in enumerate(runs):
+                if counts[lines[chain[0][0]]] != 1 or not lines[chain[0][0]].strip():
+                    continue  # the run must start at a line found once: one place only
+                rule = f"f{index}r{number}"
+                for k, (first, last) in enumerate(chain):
+                    if k:  # the blank and comment lines between statements belong to the run
+                        first = chain[k - 1][1] + 1
+                    body = " ".join(_lit(lines[i] + chr(10)) for i in range(first, last + 1))
+                    more = f" {rule}s{k + 1}?" if k + 1 < len(chain) else ""
+                    rules.append(f"{rule}s{k} ::= {body}{more}")
+                assert python is not None
+                replacement = python.block(indent, in_loop)
+                alternatives.append(f'{head} {rule}s0 "=======\\n" {replacement}')
+            if alternatives:
+                blocks.append("(" + " | ".join(alternatives) + ') ">>>>>>> REPLACE\\n"')
+            continue
         starts = [i for i, line in enumerate(lines) if counts[line] == 1 and line.strip()]
         if not starts:
             continue
@@ -65,16 +94,74 @@ def search_replace_grammar(files: Mapping[str, str]) -> str:
             rules.append(f"f{index}l{i} ::= {_lit(line + chr(10))}{tail}")
         rules.append(f"search{index} ::= " + " | ".join(f"f{index}l{i}" for i in starts))
         blocks.append(
-            f"{_lit(path + chr(10) + '<<<<<<< SEARCH' + chr(10))} search{index} "
+            f"{head} search{index} "
             f'"=======\\n" newline{{0,{MAX_REPLACE_LINES}}} ">>>>>>> REPLACE\\n"'
         )
     if not blocks:
         raise ValueError("no file has a line that appears only once: nothing to anchor a search")
-    head = [
-        "root ::= description block (block (block)?)?",
-        "block ::= " + " | ".join(blocks),
+    head_rules = [
+        # one block: a second one could search for lines the first has changed
+        "root ::= description block",
+        "block ::= " + " | ".join(f"({b})" for b in blocks),
     ]
-    return "\n".join(head + rules) + _COMMON
+    extra = python.rules if python is not None else []
+    return "\n".join(head_rules + rules + extra) + _COMMON
+
+
+def _is_python(path: str) -> bool:
+    return PurePosixPath(path).suffix == ".py"
+
+
+def _python_grammar(files: Mapping[str, str]) -> StatementGrammar | None:
+    """The statement rules for the Python files of `files`, or None when there are none."""
+    names: set[str] = set()
+    strings: set[str] = set()
+    for path, text in files.items():
+        if _is_python(path):
+            more_names, more_strings = lexicon(text)
+            names.update(more_names)
+            strings.update(more_strings)
+    return StatementGrammar(sorted(names), sorted(strings)) if names else None
+
+
+_Run = tuple[list[tuple[int, int]], int, bool]  # statement spans (0-based lines), indent, in loop
+
+
+def _statement_runs(text: str, lines: list[str]) -> list[_Run] | None:
+    """Per statement of every block of a Python file: the spans from it to the block's end.
+
+    None when the file does not parse (its lines are then offered like any text).
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    runs: list[_Run] = []
+
+    def visit(body: list[ast.stmt], in_loop: bool) -> None:
+        spans = []
+        for stmt in body:
+            decorators = getattr(stmt, "decorator_list", [])
+            first = min([stmt.lineno, *(d.lineno for d in decorators)]) - 1
+            last = (stmt.end_lineno or stmt.lineno) - 1
+            spans.append((first, last))
+        for i, stmt in enumerate(body):
+            if spans[i][1] < len(lines) and (i == 0 or spans[i][0] > spans[i - 1][1]):
+                # statements sharing a line (`a = 1; b = 2`) cannot be cut apart
+                chain = [s for s in spans[i:] if s[1] < len(lines)]
+                runs.append((chain, stmt.col_offset, in_loop))
+        for stmt in body:
+            loop = isinstance(stmt, ast.For | ast.AsyncFor | ast.While)
+            function = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    visit(inner, (in_loop or (loop and field == "body")) and not function)
+            for handler in getattr(stmt, "handlers", []):
+                visit(handler.body, in_loop and not function)
+
+    visit(tree.body, False)
+    return runs
 
 
 def region_names(path: str, text: str) -> list[str]:
@@ -100,26 +187,83 @@ def region_names(path: str, text: str) -> list[str]:
 def region_grammar(files: Mapping[str, str]) -> str:
     """A grammar for one REGION rewrite of a region that exists in `files`.
 
-    A Python function's new text must start with its `def NAME(` line.
+    A Python function's new text is its own decorator and def lines, its
+    docstring if it has one, and a body in the Python subset.
     """
     targets: list[str] = []
+    python = _python_grammar(files)
+    free = False
     for path, text in sorted(files.items()):
-        python = PurePosixPath(path).suffix == ".py"
+        is_python = _is_python(path)
+        spans = _function_spans(text) if is_python else {}
         for name in region_names(path, text):
-            header = _lit(f"{path}::{name}\n```{'python' if python else ''}\n")
-            if python and "." not in name:
-                header += " " + _lit(f"def {name}(")
-            targets.append(header)
+            header = _lit(f"{path}::{name}\n```{'python' if is_python else ''}\n")
+            span = spans.get(name)
+            if python is not None and span is not None and name not in _markers(text):
+                copied, indent = span
+                body = python.block(indent)
+                targets.append(f"{header} {copied} {body}")
+            else:
+                free = True
+                targets.append(f"{header} firstline bodyline{{0,{MAX_REGION_LINES}}}")
     if not targets:
         raise ValueError("no function, method or marked block to rewrite")
-    return (
-        'root ::= description "REGION: " target firstline '
-        f'bodyline{{0,{MAX_REGION_LINES}}} "```\\n"\n'
-        "target ::= " + " | ".join(targets) + "\n"
-        'firstline ::= [^`\\n] [^\\n]{0,80} "\\n"\n'
-        # the rest is indented, so no line of it can read as another REGION line
-        'bodyline ::= [ ]{1,16} [^\\n]{1,80} "\\n" | "\\n"\n' + _COMMON
-    )
+    rules = [
+        'root ::= description "REGION: " target "```\\n"',
+        "target ::= " + " | ".join(f"({t})" for t in targets),
+    ]
+    if free:
+        rules += [
+            'firstline ::= [^`\\n] [^\\n]{0,80} "\\n"',
+            # the rest is indented, so no line of it can read as another REGION line
+            'bodyline ::= [ ]{1,16} [^\\n]{1,80} "\\n" | "\\n"',
+        ]
+    extra = python.rules if python is not None else []
+    return "\n".join(rules + extra) + _COMMON
+
+
+def _markers(text: str) -> set[str]:
+    return {m.group(1) for m in _MARKER.finditer(text)}
+
+
+def _function_spans(text: str) -> dict[str, tuple[str, int]]:
+    """Per function (`name`, `Class.name`): its decorator and def lines as a grammar
+    sequence (plus its docstring as an optional part), and its body's indentation.
+
+    Functions whose body starts on the def line are left out (no lines to keep).
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return {}
+    lines = text.splitlines()
+    found: dict[str, tuple[str, int]] = {}
+
+    def add(name: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+        body = node.body[0]
+        if body.lineno - 1 <= node.lineno - 1:
+            return
+        copied = " ".join(_lit(line + "\n") for line in lines[first : body.lineno - 1])
+        if (
+            isinstance(body, ast.Expr)
+            and isinstance(body.value, ast.Constant)
+            and isinstance(body.value.value, str)
+            and len(node.body) > 1
+        ):
+            end = body.end_lineno or body.lineno
+            doc = " ".join(_lit(line + "\n") for line in lines[body.lineno - 1 : end])
+            copied += f" ({doc})?"
+        found[name] = (copied, body.col_offset)
+
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            add(node.name, node)
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    add(f"{node.name}.{item.name}", item)
+    return found
 
 
 def retry_grammar(edit_format: str, files: Mapping[str, str]) -> str | None:

@@ -159,12 +159,15 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         if request.get("grammar")
         else None
     )
+    room = llm.n_ctx() - len(tokens)
     started = time.monotonic()
     first: float | None = None
     parts: list[str] = []
     stream = llm.create_completion(
         tokens,
-        max_tokens=min(int(request["max_tokens"]), llm.n_ctx() - len(tokens)),
+        # a grammar bounds its answer itself: it may use the whole room left, so that
+        # it always reaches its closing line; a free answer keeps the answer budget
+        max_tokens=room if grammar is not None else min(int(request["max_tokens"]), room),
         temperature=float(request.get("temperature", 0.2)),
         seed=request.get("seed"),
         stop=stop or None,

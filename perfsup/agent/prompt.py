@@ -134,6 +134,7 @@ def build_messages(
     context_tokens: int,
     answer_tokens: int,
     regions: Sequence[str] = (),
+    profile: str = "",
 ) -> list[ChatMessage]:
     """The system and user messages for one proposal; see the module docstring.
 
@@ -142,7 +143,9 @@ def build_messages(
     kept, time_ms 12% better"); `failed_tries` what already failed from this
     parent; `regions` the `path::name` regions a region rewrite may name
     (listed in the prompt for the region format, so a small model picks a
-    real one). Raises `ValueError` when the budget cannot hold the fixed parts.
+    real one); `profile` the parent's profile section (see
+    `perfsup.agent.hotspots`), shown after the source: it changes with the
+    parent. Raises `ValueError` when the budget cannot hold the fixed parts.
     """
     budget = context_tokens - answer_tokens
     system = _INSTRUCTIONS + "\n" + _format_text(edit_format)
@@ -151,6 +154,7 @@ def build_messages(
     fixed = (
         estimate_tokens(system)
         + estimate_tokens(head + "\n" + closing)
+        + estimate_tokens(profile)
         + 2 * MESSAGE_OVERHEAD_TOKENS
     )
     if fixed > budget:
@@ -171,7 +175,9 @@ def build_messages(
     source_room = room - estimate_tokens(changing) - 8  # 8: the blank lines joining parts
     for _ in range(8):  # estimates of joined text can differ by a few tokens: shrink till it fits
         user = "\n".join(
-            part for part in (head, _sources(rendered, source_room), changing, closing) if part
+            part
+            for part in (head, _sources(rendered, source_room), profile, changing, closing)
+            if part
         )
         messages = [ChatMessage("system", system), ChatMessage("user", user)]
         used = sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)

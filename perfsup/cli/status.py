@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from perfsup.store import Calibration, Node, NodeStatus, Run
+from perfsup.store import Calibration, ModelCall, Node, NodeStatus, Run
 from perfsup.store.tree import latest_events, run_nodes
 
 GLYPHS = {
@@ -36,7 +36,7 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
     lines = [
         f"run {run.id}  {run.status}"
         + (f": {run.stop_reason}" if run.stop_reason else "")
-        + f"  (tokens used {run.tokens_used})",
+        + f"  (tokens used {run.tokens_used}{_call_text(session, run.id)})",
         f"goal: {run.goal}",
     ]
     lines.extend(calibration_lines(session, run.id))
@@ -48,7 +48,7 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         label = "  " * node.depth + node.id
         effect = effect_text(node, metric)
         text = f"{glyph} {label:<{id_width}} {status.value:<14} {effect:<34} {node.description}"
-        lines.append(text.rstrip())
+        lines.append(text.rstrip() + token_text(node))
         if node.reason and status not in (NodeStatus.KEPT, NodeStatus.DISCARDED):
             lines.append(f"  {'':<{id_width}} {'':<14} reason: {node.reason}")
     if events:
@@ -57,6 +57,27 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         for event in latest_events(session, run.id, events):
             lines.append(f"  {event.created_at:%H:%M:%S} {event.kind:<16} {event.message}")
     return "\n".join(lines)
+
+
+def token_text(node: Node) -> str:
+    """`  (tokens 2323+287)`: prompt + answer tokens of the node's model calls, if any."""
+    if not node.prompt_tokens and not node.completion_tokens:
+        return ""
+    return f"  (tokens {node.prompt_tokens}+{node.completion_tokens})"
+
+
+def _call_text(session: Session, run_id: int) -> str:
+    """`: 5 calls, 2 failed, prompt read in 61.2 s`: what the model calls of a run cost."""
+    calls = session.exec(select(ModelCall).where(ModelCall.run_id == run_id)).all()
+    if not calls:
+        return ""
+    failed = sum(not c.ok for c in calls)
+    reading = sum(c.prompt_eval_s or 0.0 for c in calls)
+    return (
+        f" in {len(calls)} model call{'s' if len(calls) != 1 else ''}"
+        + (f", {failed} failed" if failed else "")
+        + (f", prompts read in {reading:.1f} s" if reading else "")
+    )
 
 
 def calibration_lines(session: Session, run_id: int) -> list[str]:

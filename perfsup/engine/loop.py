@@ -33,6 +33,7 @@ from perfsup.agent.backend import (
 )
 from perfsup.agent.context import EditFormatSetting, choose_edit_format
 from perfsup.agent.grammar import region_names, retry_grammar
+from perfsup.agent.hotspots import hot_first, hot_regions, hot_spots, profile_section
 from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
 from perfsup.engine.benchmark import PARENT
@@ -46,7 +47,7 @@ from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
-from perfsup.engine.profiling import profile_parent
+from perfsup.engine.profiling import parent_profile, profile_parent
 from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.remote import STEP_STATUS, RemoteExperiments
@@ -447,6 +448,9 @@ class Engine:
         failed = [_summary(n) for n in tried if n.status != NodeStatus.KEPT]
         last_failure = tried[-1].reason if tried and tried[-1].status != NodeStatus.KEPT else None
         fmt = self.config.model.edit_format
+        spots = hot_spots(parent_profile(self.store, parent.id), sources)
+        sources = hot_first(sources, spots)
+        regions = [f"{p}::{n}" for p, text in sources.items() for n in region_names(p, text)]
         return {
             "goal": goal,
             "rules": self.config.access,
@@ -458,7 +462,8 @@ class Engine:
             "edit_format": self._edit_format(fmt),
             "context_tokens": self.config.model.context_tokens,
             "answer_tokens": self.config.model.max_answer_tokens,
-            "regions": [f"{p}::{n}" for p, text in sources.items() for n in region_names(p, text)],
+            "regions": hot_regions(regions, spots),
+            "profile": profile_section(spots),
         }
 
     def _edit_format(self, setting: EditFormatSetting) -> EditFormat:
@@ -680,6 +685,7 @@ class Engine:
                     cached_tokens=reply.cached_tokens,
                     ttft_s=reply.ttft_s,
                     total_s=reply.total_s,
+                    prompt_eval_s=reply.prompt_eval_s,
                     created_at=self._utc_now(),  # the engine's clock paces the calls
                 )
             )

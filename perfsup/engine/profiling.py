@@ -121,3 +121,20 @@ def _save(store: Store, node: Node, step: str, path: Path, data: object) -> None
 def _event(store: Store, node: Node, message: str) -> None:
     with store.session() as s:
         record_event(s, "profile_failed", message, run_id=node.run_id, node_id=node.id)
+
+
+def parent_profile(store: Store, node_id: str) -> list[dict[str, object]]:
+    """The cProfile top functions stored for `node_id` (empty when there are none)."""
+    with store.session() as s:
+        artifact = s.exec(
+            select(Artifact).where(
+                Artifact.node_id == node_id, Artifact.kind == "profile", Artifact.step == "cprofile"
+            )
+        ).first()
+    if artifact is None:
+        return []
+    try:
+        rows = json.loads(Path(artifact.path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # a profile is a hint: a lost file only means no hint
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []

@@ -198,6 +198,7 @@ class ModelCall(SQLModel, table=True):
     cached_tokens: int | None = None
     ttft_s: float | None = None
     total_s: float | None = None
+    prompt_eval_s: float | None = None  # time spent reading the prompt, where known
     ok: bool = True
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
