@@ -141,17 +141,21 @@ class Engine:
         )
         self.pacer = Pacer(lambda: self.controls.budgets, store, self.clock, report)
         # Another engine (Dask, SkyPilot) runs build, check and bench: see remote.py.
-        self.remote = None if experiments is None else RemoteExperiments(
-            executor=experiments,
-            config=config,
-            store=store,
-            paths=paths,
-            repo=self.repo_path,
-            controls=self.controls,
-            clock=self.clock,
-            rng=self.rng,
-            report=self.report,
-            max_requeues=config.executor.max_requeues,
+        self.remote = (
+            None
+            if experiments is None
+            else RemoteExperiments(
+                executor=experiments,
+                config=config,
+                store=store,
+                paths=paths,
+                repo=self.repo_path,
+                controls=self.controls,
+                clock=self.clock,
+                rng=self.rng,
+                report=self.report,
+                max_requeues=config.executor.max_requeues,
+            )
         )
         self._run_id = 0
         self._chosen_format: EditFormat | None = None
