@@ -200,7 +200,7 @@ def test_dask_worker_lost_mid_experiment_requeues_the_node(
             events = [e.kind for e in s.exec(select(Event).where(Event.node_id == "1.1")).all()]
             hosts = {x.host for x in s.exec(select(Sample).where(Sample.node_id == "1.1")).all()}
         assert "node_requeued" in events
-        assert node is not None and node.status in ("kept", "discarded")
+        assert node is not None and node.status in ("kept", "discarded"), node and node.reason
         assert len(hosts) == 1  # a decision never mixes hosts
     finally:
         if hold.exists():

@@ -321,6 +321,7 @@ class RemoteExperiments:
             return judgement
         except ExperimentLost:
             handle.cancel()
+            session.ended = True  # nothing more comes from a lost host: no drain
             session.close()
             raise
         finally:

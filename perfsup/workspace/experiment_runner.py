@@ -152,12 +152,15 @@ class _Runner:
 
     # --------------------------------------------------------- worktrees
     def prepare(self) -> None:
-        self._fetch()
-        parent = self._parent_tree()
-        self.dirs = {PARENT: parent, CANDIDATE: parent}
-        if self.spec.patch is not None:
-            candidate = self._worktree(self.root / "work" / self.spec.exp_id)
-            self._candidate = candidate
+        with _host_lock(self.root):  # another task of this host may touch the cache
+            self._fetch()
+            parent = self._parent_tree()
+            self.dirs = {PARENT: parent, CANDIDATE: parent}
+            if self.spec.patch is not None:
+                candidate = self._worktree(self.root / "work" / self.spec.exp_id)
+                self._candidate = candidate
+        if self._candidate is not None:
+            candidate = self._candidate
             self._apply(candidate)
             self.dirs[CANDIDATE] = candidate
             self._step("build", CANDIDATE, self.spec.build, "build_failed")
@@ -223,7 +226,7 @@ class _Runner:
     def cleanup(self) -> None:
         if self._candidate is not None:
             shutil.rmtree(self._candidate, ignore_errors=True)
-            with contextlib.suppress(Failed, OSError):
+            with contextlib.suppress(Failed, OSError), _host_lock(self.root):
                 _git(self.repo, "worktree", "prune")
 
     # ----------------------------------------------------------- commands
@@ -243,7 +246,9 @@ class _Runner:
             cancel=self.cancel,
         )
         spent = time.monotonic() - start
-        self.command_s += spent
+        # The command's own time, as the engine's overhead benchmark counts it
+        # locally: our set-up and clean-up around it are the supervisor's.
+        self.command_s += result.process_s
         self.emit(
             format_status(
                 "step_done",
@@ -340,6 +345,28 @@ class _Runner:
 
 
 # ------------------------------------------------------------------ helpers
+@contextlib.contextmanager
+def _host_lock(root: Path) -> Iterator[None]:
+    """Serialise changes to this host's repository cache and parent worktrees.
+
+    One bench slot per host means one experiment at a time, but the task of a
+    cancelled or re-queued experiment may still be cleaning up when the next
+    one prepares (git refuses concurrent worktree changes, or worse).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX host: one experiment at a time is the rule
+        yield
+        return
+    with open(root / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
