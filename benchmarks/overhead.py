@@ -120,6 +120,10 @@ def run(n: int, dask_client: object | None) -> tuple[float, float, int]:
         if dask_client is not None:
             from perfsup.workspace.dask_executor import DaskExperiments
 
+            # The worker runs in this process: give it a host cache of its own,
+            # cold at the start like a new machine's, shared with nobody.
+            os.environ["PERFSUP_RUNNER_ROOT"] = str(base / "host")
+
             experiments = DaskExperiments(dask_client)  # type: ignore[arg-type]
         engine = Engine(
             config=config,

@@ -119,7 +119,13 @@ def _experiment_task(spec_json: str, name: str, topic: str) -> dict[str, Any]:
         )
     finally:
         done.set()
-        threads[0].join()
+        with contextlib.suppress(Exception):
+            # Wakes our own watcher from its wait on the scheduler, so that no
+            # wait outlives the task (the engine's cancel of an ended
+            # experiment is a no-op anyway).
+            cancel_event.set()
+        for thread in threads:
+            thread.join(_CANCEL_WAIT_S * 2)
         flush()
 
 

@@ -10,7 +10,6 @@ the user's checkout.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re

@@ -33,6 +33,8 @@ from typing import IO
 
 import psutil
 
+from perfsup.workspace import deathwatch
+
 __all__ = ["STDOUT_KEEP_CHARS", "CommandResult", "run_command"]
 
 # Only the tail of stdout is kept in memory: METRIC lines come at the end, and
@@ -280,6 +282,7 @@ def run_command(
             start_new_session=True,
         )
         tree = _Tree(proc)
+        deathwatch.register(tree.pgid)  # the group dies with us, even under SIGKILL
         timed_out = cancelled = False
         try:
             timed_out, cancelled = _pump(proc, tree, emit, start + timeout_s, cancel)
@@ -290,6 +293,7 @@ def run_command(
                 tree.kill(_GRACE_S)
             elif not tree.swept:
                 tree.kill(0.0)  # background leftovers of a finished command
+            deathwatch.unregister(tree.pgid)  # before the reap: the group id is still ours
             exit_code = tree.reap()
             for pipe in (proc.stdout, proc.stderr):
                 if pipe is not None:
