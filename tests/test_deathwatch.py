@@ -34,9 +34,9 @@ def test_sigkilled_runner_takes_its_benchmark_tree_along(tmp_path: Path) -> None
     spec = make_spec(tmp_path, bench=bench, plan=[{"phase": "decide", "warmup": 0, "pairs": 1}])
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(spec.to_json())
+    command = [sys.executable, "-m", "perfsup.workspace.experiment_runner", str(spec_file)]
     runner = subprocess.Popen(
-        [sys.executable, "-m", "perfsup.workspace.experiment_runner", str(spec_file)]
-        + ["--root", str(tmp_path / "host")],
+        [*command, "--root", str(tmp_path / "host")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

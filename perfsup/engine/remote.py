@@ -308,6 +308,8 @@ class RemoteExperiments:
             if session.failure is not None:
                 return Judgement(failure=session.failure)
             key = self._key(session)
+            if key in self.removed:  # an executor that cannot exclude hosts put it there
+                raise ExperimentLost(f"host {key} is out of the pool")
             measurer = self._measurer(key, session)
             dirs = {
                 PARENT: self.paths.worktrees / "remote-parent",
