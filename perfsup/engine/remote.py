@@ -93,9 +93,9 @@ class _Session:
                 self.drain()
                 raise
             for line in self.handle.lines(_POLL_S):
-                event = self.reader.feed(line)
-                if event is not None:
-                    self._pending.append(event)
+                read = self.reader.feed(line)
+                if read is not None:
+                    self._pending.append(read)
 
     def _note(self, event: Event) -> bool:
         """Book-keeping every event gets; True if the caller should see it."""

@@ -10,6 +10,7 @@ the user's checkout.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
