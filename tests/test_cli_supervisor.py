@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
@@ -229,6 +230,12 @@ def test_restart_after_kill_9_kills_the_dead_engines_processes(target: Target) -
             "a bench process",
             lambda: [p for p in marked_processes(target.run_dir) if "bench.sh" in p.cmdline()],
         )
+        # The engine's deathwatch would kill its commands with it: take it away
+        # first, as on a machine without bash, to test the sweep on restart.
+        for child in psutil.Process(first.pid).children():
+            if "live=" in " ".join(child.cmdline()):
+                child.kill()
+                wait("the deathwatch gone", lambda c=child: not _alive(c))
         first.kill()
         first.wait()
         time.sleep(0.3)
@@ -251,3 +258,11 @@ def test_restart_after_kill_9_kills_the_dead_engines_processes(target: Target) -
         if first.poll() is None:
             first.kill()
             first.wait()
+
+
+def _alive(proc: psutil.Process) -> bool:
+    """Running and not a zombie (a killed child its parent has not reaped yet)."""
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

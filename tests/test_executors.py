@@ -200,7 +200,7 @@ def test_dask_worker_lost_mid_experiment_requeues_the_node(
             events = [e.kind for e in s.exec(select(Event).where(Event.node_id == "1.1")).all()]
             hosts = {x.host for x in s.exec(select(Sample).where(Sample.node_id == "1.1")).all()}
         assert "node_requeued" in events
-        assert node is not None and node.status in ("kept", "discarded")
+        assert node is not None and node.status in ("kept", "discarded"), node and node.reason
         assert len(hosts) == 1  # a decision never mixes hosts
     finally:
         if hold.exists():
@@ -326,3 +326,40 @@ def test_lost_stream_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ExperimentLost):
         for _ in range(100):
             handle.lines(0.1)
+
+
+def test_noisy_host_leaves_the_pool_with_an_event(tmp_path: Path, dask_client: Any) -> None:
+    """A host whose A/A benchmark varies far more than min_effect is taken out of
+    the pool (event `host_removed`); with no host left, the run stops and says why."""
+    from perfsup.workspace.dask_executor import DaskExperiments
+
+    # Real timings would be too quiet to be sure; this bench varies by +-50%.
+    noisy = "python -c \"import random; print('METRIC t=%f' % random.uniform(1, 3))\"\n"
+    config_path = _engine_target(tmp_path, noisy)
+    text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
+    config_path.write_text(text.replace("[decision]", '[decision]\non_noise = "stop"'))
+    store = open_store(tmp_path / "run" / "perfsup.db")
+    engine = Engine(
+        config=load_config(config_path),
+        store=store,
+        paths=RunPaths(tmp_path / "run"),
+        backend=ScriptedBackend(tmp_path / "answers.toml"),
+        executor=LocalExecutor(),
+        seed=3,
+        config_path=config_path,
+        report=lambda _l: None,
+        experiments=DaskExperiments(dask_client),
+    )
+    outcome = engine.run()
+    with store.session() as s:
+        events = s.exec(select(Event).where(Event.kind == "host_removed")).all()
+        node = s.get(Node, "1.1")
+        samples = s.exec(select(Sample).where(Sample.node_id == "1.1")).all()
+    store.close()
+    (worker,) = dask_client.scheduler_info()["workers"]
+    assert len(events) == 1 and worker in events[0].message
+    assert "A/A noise" in events[0].message
+    assert outcome.status == "stopped" and "no host left" in outcome.reason
+    assert node is not None and node.status == "cancelled"
+    # Only the A/A samples that showed the noise are kept; nothing was judged there.
+    assert samples and {x.phase for x in samples} == {"calibrate"}

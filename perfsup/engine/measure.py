@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +33,9 @@ from perfsup.metrics.stats import Decision, MetricDecision, log_gains
 from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
+
+# Longest a measured sample waits in memory before it is written to the store.
+SAMPLE_FLUSH_S = 1.0
 
 
 class GuardStop(Exception):
@@ -314,41 +318,66 @@ class Measurer:
         warmup: int | None,
         after_pair: Callable[[BenchOutcome], bool] | None = None,
     ) -> BenchOutcome:
+        # Samples are written in batches: at each look of the sequential rule,
+        # at the end of the pass, and at least every SAMPLE_FLUSH_S so the TUI
+        # stays live. One transaction per sample cost more than the bookkeeping
+        # it records; a crash loses only unflushed samples of the node in
+        # flight, which the restart marks interrupted anyway.
+        batch: list[Sample] = []
+        flushed = [time.monotonic()]
+
+        def flush() -> None:
+            if batch:
+                with self.store.session() as s:
+                    s.add_all(batch)
+                batch.clear()
+            flushed[0] = time.monotonic()
+
         def sink(side: str, index: int, is_warmup: bool, values: dict[str, float]) -> None:
             fp = self.where()
-            with self.store.session() as s:
-                for metric, value in values.items():
-                    s.add(
-                        Sample(
-                            node_id=node_id,
-                            metric=metric,
-                            side=side,
-                            pair_index=index,
-                            warmup=is_warmup,
-                            value=value,
-                            host=self.host,
-                            phase=phase,
-                            cpu_model=fp.cpu_model,
-                            cpu_count=fp.cpu_count,
-                            governor=fp.governor,
-                            load_avg=fp.load_avg,
-                            on_battery=fp.on_battery,
-                        )
+            for metric, value in values.items():
+                batch.append(
+                    Sample(
+                        node_id=node_id,
+                        metric=metric,
+                        side=side,
+                        pair_index=index,
+                        warmup=is_warmup,
+                        value=value,
+                        host=self.host,
+                        phase=phase,
+                        cpu_model=fp.cpu_model,
+                        cpu_count=fp.cpu_count,
+                        governor=fp.governor,
+                        load_avg=fp.load_avg,
+                        on_battery=fp.on_battery,
                     )
+                )
+            if time.monotonic() - flushed[0] >= SAMPLE_FLUSH_S:
+                flush()
 
-        return self.pairs_fn(
-            executor=self.executor,
-            bench=self.config.bench,
-            metrics=self.config.metrics,
-            dirs=dirs,
-            log_path=log,
-            env=self.env,
-            rng=self.rng,
-            sink=sink,
-            pairs=pairs,
-            warmup=warmup,
-            after_pair=after_pair,
-        )
+        def at_pair(outcome: BenchOutcome) -> bool:
+            stop = after_pair(outcome) if after_pair is not None else False
+            if stop or outcome.pairs_done in self.plan.looks:
+                flush()
+            return stop
+
+        try:
+            return self.pairs_fn(
+                executor=self.executor,
+                bench=self.config.bench,
+                metrics=self.config.metrics,
+                dirs=dirs,
+                log_path=log,
+                env=self.env,
+                rng=self.rng,
+                sink=sink,
+                pairs=pairs,
+                warmup=warmup,
+                after_pair=at_pair,
+            )
+        finally:
+            flush()
 
     # ------------------------------------------------------------- records
     def _store_calibrations(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -71,12 +72,20 @@ class _Session:
         self.command_s = 0.0
         self.stops: list[int] = []
         self._decided = False
-        self._pending: list[Event] = []
+        self._pending: deque[Event] = deque()
         self._logs: dict[str, IO[str]] = {}
 
     def next_event(self) -> Event | None:
         """The next event; None when the stream ended. Obeys abort and stop."""
-        while not self.ended:
+        while True:
+            # Events already read come first: waiting for more lines while a
+            # batch is half handled cost up to _POLL_S per event.
+            while self._pending:
+                event = self._pending.popleft()
+                if self._note(event):
+                    return event
+            if self.ended:
+                return None
             try:
                 self.controls.raise_if_aborted()
             except StepAborted:
@@ -84,14 +93,9 @@ class _Session:
                 self.drain()
                 raise
             for line in self.handle.lines(_POLL_S):
-                event = self.reader.feed(line)
-                if event is not None:
-                    self._pending.append(event)
-            while self._pending:
-                event = self._pending.pop(0)
-                if self._note(event):
-                    return event
-        return None
+                read = self.reader.feed(line)
+                if read is not None:
+                    self._pending.append(read)
 
     def _note(self, event: Event) -> bool:
         """Book-keeping every event gets; True if the caller should see it."""
@@ -304,6 +308,8 @@ class RemoteExperiments:
             if session.failure is not None:
                 return Judgement(failure=session.failure)
             key = self._key(session)
+            if key in self.removed:  # an executor that cannot exclude hosts put it there
+                raise ExperimentLost(f"host {key} is out of the pool")
             measurer = self._measurer(key, session)
             dirs = {
                 PARENT: self.paths.worktrees / "remote-parent",
@@ -321,6 +327,7 @@ class RemoteExperiments:
             return judgement
         except ExperimentLost:
             handle.cancel()
+            session.ended = True  # nothing more comes from a lost host: no drain
             session.close()
             raise
         finally:

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 
@@ -142,6 +142,7 @@ class _Runner:
         self.command_s = 0.0
         self.dirs: dict[str, Path] = {}
         self._candidate: Path | None = None
+        self._parent_lock: IO[bytes] | None = None
         self.env = _command_env(root / "bin")
         self.executor: Executor = LocalExecutor()
         if spec.sandbox is not None:
@@ -152,12 +153,15 @@ class _Runner:
 
     # --------------------------------------------------------- worktrees
     def prepare(self) -> None:
-        self._fetch()
-        parent = self._parent_tree()
-        self.dirs = {PARENT: parent, CANDIDATE: parent}
-        if self.spec.patch is not None:
-            candidate = self._worktree(self.root / "work" / self.spec.exp_id)
-            self._candidate = candidate
+        with _host_lock(self.root):  # another task of this host may touch the cache
+            self._fetch()
+            parent = self._parent_tree()
+            self.dirs = {PARENT: parent, CANDIDATE: parent}
+            if self.spec.patch is not None:
+                candidate = self._worktree(self.root / "work" / self.spec.exp_id)
+                self._candidate = candidate
+        if self._candidate is not None:
+            candidate = self._candidate
             self._apply(candidate)
             self.dirs[CANDIDATE] = candidate
             self._step("build", CANDIDATE, self.spec.build, "build_failed")
@@ -192,9 +196,16 @@ class _Runner:
         return path
 
     def _parent_tree(self) -> Path:
-        """The parent's built worktree, reused while it stays cached (clean builds: not)."""
+        """The parent's built worktree, reused while it stays cached (clean builds: not).
+
+        Called under the host lock. The experiment holds a shared lock on the
+        parent it uses until it ends, so that another experiment's clean-up of
+        old parents (another engine, a re-queued task) never deletes it mid-way.
+        """
         parents = self.root / "parents"
         path = parents / self.spec.parent_commit
+        parents.mkdir(parents=True, exist_ok=True)
+        self._parent_lock = _lock(parents / f"{self.spec.parent_commit}.lock", shared=True)
         built = path / ".perfsup-built"
         if self.spec.plan or not built.exists():  # a cloud job builds from clean
             self._worktree(path)
@@ -204,7 +215,13 @@ class _Runner:
         os.utime(path)
         old = sorted((p for p in parents.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
         for stale in old[:-_KEEP_PARENTS]:
+            lock_path = stale.with_name(stale.name + ".lock")
+            busy = _lock(lock_path, shared=False, wait=False)
+            if busy is None:
+                continue  # in use by a running experiment: left for a later clean-up
             shutil.rmtree(stale, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)  # safe: lockers open it under the host lock
+            busy.close()
         return path
 
     def _apply(self, worktree: Path) -> None:
@@ -221,9 +238,12 @@ class _Runner:
             raise Failed("crashed", f"the patch does not apply to the parent: {why[0]}")
 
     def cleanup(self) -> None:
+        if self._parent_lock is not None:
+            self._parent_lock.close()  # closing the file releases the lock
+            self._parent_lock = None
         if self._candidate is not None:
             shutil.rmtree(self._candidate, ignore_errors=True)
-            with contextlib.suppress(Failed, OSError):
+            with contextlib.suppress(Failed, OSError), _host_lock(self.root):
                 _git(self.repo, "worktree", "prune")
 
     # ----------------------------------------------------------- commands
@@ -243,7 +263,9 @@ class _Runner:
             cancel=self.cancel,
         )
         spent = time.monotonic() - start
-        self.command_s += spent
+        # The command's own time, as the engine's overhead benchmark counts it
+        # locally: our set-up and clean-up around it are the supervisor's.
+        self.command_s += result.process_s
         self.emit(
             format_status(
                 "step_done",
@@ -340,6 +362,43 @@ class _Runner:
 
 
 # ------------------------------------------------------------------ helpers
+@contextlib.contextmanager
+def _host_lock(root: Path) -> Iterator[None]:
+    """Serialise changes to this host's repository cache and parent worktrees.
+
+    One bench slot per host means one experiment at a time, but the task of a
+    cancelled or re-queued experiment may still be cleaning up when the next
+    one prepares (git refuses concurrent worktree changes, or worse).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    handle = _lock(root / ".lock", shared=False)
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _lock(path: Path, *, shared: bool, wait: bool = True) -> IO[bytes] | None:
+    """An open file holding a flock on `path`; None if `wait` is False and it is taken.
+
+    Without fcntl (not a POSIX host) nothing is locked and an unlocked handle
+    is returned: one experiment per host at a time is the rule there.
+    """
+    handle = open(path, "a+b")  # noqa: SIM115 - the caller closes it to unlock
+    try:
+        import fcntl
+    except ImportError:
+        return handle
+    mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+    try:
+        fcntl.flock(handle, mode)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
 def _git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -52,6 +52,11 @@ _IDENTITY_ENV = {
 _DIFF_CONFIG = ("diff.noprefix=false", "diff.mnemonicPrefix=false", "diff.external=")
 _DIFF_FLAGS = ("--no-color", "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/")
 _WORKTREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# A full object name needs no `rev-parse` (every git call costs milliseconds,
+# and an experiment used to make sixteen of them).
+_FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# perfsup/<node id>: always a valid branch name, no `check-ref-format` needed.
+_NODE_BRANCH = re.compile(r"^perfsup/[0-9]+(?:\.[0-9]+)*$")
 
 
 # Set by git inside hooks; they would override `-C` and point our commands at
@@ -145,6 +150,8 @@ class GitWorkspace:
     def _check_branch(self, branch: str) -> None:
         if not branch.startswith(PERFSUP_BRANCH_PREFIX) or branch == PERFSUP_BRANCH_PREFIX:
             raise ValueError(f"perfsup only moves branches named perfsup/*, not {branch!r}")
+        if _NODE_BRANCH.match(branch):
+            return
         try:
             self._git("check-ref-format", "--branch", branch)
         except git.GitCommandError as exc:
@@ -152,6 +159,13 @@ class GitWorkspace:
 
     def resolve(self, ref: str) -> str:
         """Return the full sha of the commit `ref` names; ValueError if unknown."""
+        return self._resolve(ref)
+
+    def _sha(self, ref: str) -> str:
+        """`ref` itself when it is a full sha (git checks it exists when used), else resolved."""
+        return ref if _FULL_SHA.match(ref) else self._resolve(ref)
+
+    def _resolve(self, ref: str) -> str:
         if not ref or ref.startswith("-"):
             raise ValueError(f"unknown git ref {ref!r} in {self.repo_path}")
         try:
@@ -166,22 +180,33 @@ class GitWorkspace:
         """Check out `commit` detached at worktrees_dir/name; replace a stale one."""
         if not _WORKTREE_NAME.match(name):
             raise ValueError(f"bad worktree name {name!r} (letters, digits, '.', '_', '-')")
-        sha = self.resolve(commit)
+        sha = self._sha(commit)
         path = self.worktrees_dir / name
         self.worktrees_dir.mkdir(parents=True, exist_ok=True)
-        if path.exists() or path in self._registered_worktrees():
+        if path.exists():
             self.remove_worktree(path)
-        self._git("worktree", "add", "--detach", "--quiet", str(path), sha)
+        try:
+            self._git("worktree", "add", "--detach", "--quiet", str(path), sha)
+        except git.GitCommandError:
+            # A stale registration (its folder gone) refuses the add: clear it
+            # and try once more; any other error is raised by the second try.
+            self._resolve(sha)  # ValueError when the commit does not exist
+            self.remove_worktree(path)
+            self._git("worktree", "add", "--detach", "--quiet", str(path), sha)
         return path
 
     def remove_worktree(self, path: Path) -> None:
         """Force-remove a worktree under worktrees_dir and prune; no error if gone."""
         resolved = self._check_worktree_path(path)
-        if resolved in self._registered_worktrees():
-            # Twice --force: also removes a locked worktree. If git still
-            # fails, the folder is deleted below and the metadata pruned.
-            with contextlib.suppress(git.GitCommandError):
+        if resolved.is_dir() and not resolved.is_symlink():
+            # Twice --force: also removes a locked worktree. It deletes the
+            # folder and its metadata in one call; if git fails (not a
+            # worktree, files it cannot delete) we delete and prune below.
+            try:
                 self._git("worktree", "remove", "--force", "--force", str(resolved))
+                return
+            except git.GitCommandError:
+                pass
         if resolved.exists() or resolved.is_symlink():
             if resolved.is_dir() and not resolved.is_symlink():
                 _rmtree(resolved)
@@ -200,19 +225,23 @@ class GitWorkspace:
         if not wt.is_dir():
             raise FileNotFoundError(f"worktree does not exist: {worktree}")
         _run_git(wt, "add", "--all", "--", ".")
-        if not _run_git(wt, "diff", "--cached", "--name-only", "--no-ext-diff").strip():
-            raise NothingToCommit(f"no change to commit in {worktree}")
-        _run_git(
-            wt,
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--no-edit",
-            "-m",
-            message,
-            config=_COMMIT_CONFIG,
-            env=_IDENTITY_ENV,
-        )
+        try:
+            _run_git(
+                wt,
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--no-edit",
+                "-m",
+                message,
+                config=_COMMIT_CONFIG,
+                env=_IDENTITY_ENV,
+            )
+        except git.GitCommandError:
+            # Asked only when the commit failed: a clean worktree is the usual cause.
+            if not _run_git(wt, "diff", "--cached", "--name-only", "--no-ext-diff").strip():
+                raise NothingToCommit(f"no change to commit in {worktree}") from None
+            raise
         sha = _run_git(wt, "rev-parse", "--verify", "HEAD").strip()
         # `git branch -f` (not update-ref) refuses to move a branch checked out
         # anywhere, so the user's current branch can never move under them.
@@ -226,7 +255,7 @@ class GitWorkspace:
     def diff(self, old: str, new: str) -> str:
         """Unified diff text from commit `old` to commit `new`."""
         return self._git(
-            "diff", *_DIFF_FLAGS, self.resolve(old), self.resolve(new), "--", config=_DIFF_CONFIG
+            "diff", *_DIFF_FLAGS, self._sha(old), self._sha(new), "--", config=_DIFF_CONFIG
         )
 
     def format_patch(self, base: str, tip: str) -> str:

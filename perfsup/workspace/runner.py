@@ -33,6 +33,8 @@ from typing import IO
 
 import psutil
 
+from perfsup.workspace import deathwatch
+
 __all__ = ["STDOUT_KEEP_CHARS", "CommandResult", "run_command"]
 
 # Only the tail of stdout is kept in memory: METRIC lines come at the end, and
@@ -64,6 +66,9 @@ class CommandResult:
     cancelled: bool
     log_path: Path
     stdout: str  # the last STDOUT_KEEP_CHARS characters of stdout
+    # From the start of the process to the moment its exit was seen: the
+    # command's own time. duration_s adds our set-up, sweep and reaping.
+    process_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -137,6 +142,8 @@ class _Tree:
             self._leader = None
         self._next_snapshot = time.monotonic()
         self._snapshot_every = _SNAPSHOT_FIRST_S
+        self.swept = False  # kill() ran: the group and every stray seen got SIGKILL
+        self.exit_seen: float | None = None  # monotonic time the leader's exit was seen
 
     def leader_exited(self) -> bool:
         """Has the leader exited? Leaves it unreaped where the OS allows.
@@ -145,6 +152,11 @@ class _Tree:
         being reused, so signalling the group afterwards can never hit an
         unrelated process.
         """
+        if self.exit_seen is None and self._exited():
+            self.exit_seen = time.monotonic()
+        return self.exit_seen is not None
+
+    def _exited(self) -> bool:
         if self.proc.returncode is not None:
             return True
         if hasattr(os, "waitid"):
@@ -190,7 +202,12 @@ class _Tree:
 
     def kill(self, grace_s: float) -> None:
         """SIGTERM the group, wait up to grace_s, then SIGKILL group and strays."""
-        self.snapshot()
+        self.swept = True
+        # Once the leader has exited its children belong to init: a snapshot
+        # would scan all of /proc (milliseconds on every command) for nothing.
+        exited = self.leader_exited()
+        if not exited:
+            self.snapshot()
         if grace_s > 0:
             self._signal_group(signal.SIGTERM)
             for p in self._alive_seen():
@@ -201,7 +218,8 @@ class _Tree:
                 if self.leader_exited() and not self._alive_seen():
                     break
                 time.sleep(0.02)
-        self.snapshot()  # anything forked during the grace period
+        if not exited and not self.leader_exited():
+            self.snapshot()  # anything forked during the grace period
         self._signal_group(signal.SIGKILL)
         for p in self._alive_seen():
             with contextlib.suppress(psutil.Error):
@@ -264,15 +282,18 @@ def run_command(
             start_new_session=True,
         )
         tree = _Tree(proc)
+        deathwatch.register(tree.pgid)  # the group dies with us, even under SIGKILL
         timed_out = cancelled = False
         try:
             timed_out, cancelled = _pump(proc, tree, emit, start + timeout_s, cancel)
         finally:
+            process_s = (tree.exit_seen or time.monotonic()) - start
             # Also runs when on_line raised: the tree must never outlive us.
             if proc.returncode is None and not tree.leader_exited():
                 tree.kill(_GRACE_S)
-            else:
+            elif not tree.swept:
                 tree.kill(0.0)  # background leftovers of a finished command
+            deathwatch.unregister(tree.pgid)  # before the reap: the group id is still ours
             exit_code = tree.reap()
             for pipe in (proc.stdout, proc.stderr):
                 if pipe is not None:
@@ -294,6 +315,7 @@ def run_command(
         cancelled=cancelled,
         log_path=log_path,
         stdout=tail.text(),
+        process_s=process_s,
     )
 
 
@@ -315,12 +337,23 @@ def _pump(
         sel.register(pipe, selectors.EVENT_READ)
         splitters[pipe.fileno()] = _LineSplitter(stream, emit)
 
+    # A pidfd turns readable the moment the leader exits: without it the loop
+    # would notice the exit up to _POLL_S late (the pipes close a moment
+    # before the process becomes waitable), on every command.
+    pidfd = _pidfd(proc.pid)
+    if pidfd is not None:
+        sel.register(pidfd, selectors.EVENT_READ)
     timed_out = cancelled = False
     drain_until: float | None = None  # set once the command is over
+    pipes_open = len(splitters)
     try:
         while True:
-            if sel.get_map():
+            if pipes_open or (drain_until is None and pidfd is not None and pidfd in sel.get_map()):
+                # Output still open, or it closed and we wait for the exit.
                 for key, _ in sel.select(timeout=_POLL_S):
+                    if key.fd == pidfd:
+                        sel.unregister(pidfd)
+                        continue
                     data = os.read(key.fd, 65536)
                     if data:
                         splitters[key.fd].feed(data)
@@ -328,6 +361,7 @@ def _pump(
                         splitters[key.fd].close()
                         fileobj: IO[bytes] = key.fileobj  # type: ignore[assignment]
                         sel.unregister(fileobj)
+                        pipes_open -= 1
             elif drain_until is not None:
                 break
             elif cancel is not None:
@@ -337,7 +371,7 @@ def _pump(
                 time.sleep(_POLL_S)
             now = time.monotonic()
             if drain_until is not None:
-                if not sel.get_map() or now >= drain_until:
+                if not pipes_open or now >= drain_until:
                     break  # done, or a stray we could not kill holds a pipe
                 continue
             if tree.leader_exited():
@@ -358,4 +392,18 @@ def _pump(
         for splitter in splitters.values():
             splitter.close()
         sel.close()
+        if pidfd is not None:
+            os.close(pidfd)
     return timed_out, cancelled
+
+
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that turns readable when `pid` exits (Linux 5.3+), or None."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        fd: int = opener(pid)
+    except OSError:  # an older kernel, or a seccomp filter that refuses it
+        return None
+    return fd
