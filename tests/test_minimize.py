@@ -2,10 +2,12 @@
 
 The path 1 -> 1.1 -> 1.1.1 -> 1.1.1.1 is planted in a real repository and a
 real store (as if a night had kept all three): 1.1 rewords a docstring, 1.1.1
-removes an extra pass over half of the words (planted in the baseline, about
-a third of the benchmark's time), 1.1.1.1 renames locals. The bench times CPU
-time (`time.process_time`) so that a loaded CI machine cannot flip a gain of
-a third (see tests/test_planted_effects.py). Minimize must keep only 1.1.1.
+removes a second pass over the words (planted in the baseline, about half of
+the benchmark's time), 1.1.1.1 renames locals. The bench times CPU time
+(`time.process_time`) and the gain is about a half, because minimize
+calibrates its threshold from a few A/A pairs: on a loaded CI machine that
+threshold once came out at 30%, above a planted gain of a third. Minimize
+must keep only 1.1.1.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 TARGET = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"
 ORIGINAL = "    unknown = unknown_words(words, vocabulary)\n"
-SLICE_50 = "    unknown_words(words[: len(words) // 2], vocabulary)  # planted: ~50% extra work\n"
+EXTRA = "    unknown_words(words, vocabulary)  # planted: a second pass, ~100% extra work\n"
 CHANGES = [
     (
         "1.1",
@@ -33,7 +35,7 @@ CHANGES = [
         '    """Pairs of consecutive words."""\n',
         '    """Pairs of neighbouring words, in order."""\n',
     ),
-    ("1.1.1", "Drop the extra pass over half of the words", ORIGINAL + SLICE_50, ORIGINAL),
+    ("1.1.1", "Drop the second pass over the words", ORIGINAL + EXTRA, ORIGINAL),
     (
         "1.1.1.1",
         "Rename the locals of top_words",
@@ -52,7 +54,7 @@ def plant(tmp_path: Path) -> tuple[Path, Path]:
     repo = tmp_path / "repo"
     shutil.copytree(TARGET, repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     core = repo / "textstats" / "core.py"
-    core.write_text(core.read_text().replace(ORIGINAL, ORIGINAL + SLICE_50))
+    core.write_text(core.read_text().replace(ORIGINAL, ORIGINAL + EXTRA))
     bench = repo / "bench.py"
     text = bench.read_text().replace("time.perf_counter()", "time.process_time()")
     bench.write_text(text)
@@ -137,7 +139,7 @@ def test_minimize_keeps_only_the_useful_change(tmp_path: Path) -> None:
     assert [k["id"] for k in record["kept"]] == ["1.1.1"]
     assert sorted(d["id"] for d in record["dropped"]) == ["1.1", "1.1.1.1"]
     # the new node's patch holds only the useful change
-    assert "-" + SLICE_50 in diff
+    assert "-" + EXTRA in diff
     assert "neighbouring" not in diff and "tally" not in diff
     assert git(config.parent, "rev-parse", "perfsup/1.2") != git(config.parent, "rev-parse", "main")
     assert git(config.parent, "status", "--porcelain") == ""  # the user's checkout: untouched
@@ -158,7 +160,7 @@ def test_minimize_keeps_only_the_useful_change(tmp_path: Path) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(config.parent), str(clone))
     git(clone, "am", "-q", str(patch))
-    assert SLICE_50 not in (clone / "textstats" / "core.py").read_text()
+    assert EXTRA not in (clone / "textstats" / "core.py").read_text()
     check = subprocess.run([sys.executable, "check.py"], cwd=clone, capture_output=True)
     assert check.returncode == 0
 
