@@ -213,6 +213,7 @@ async def test_export_writes_a_patch_git_can_apply(running: RunFixture) -> None:
         await until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
     patch = running.root.parent / "perfsup-1.2.patch"
     assert "list(range(9))" in patch.read_text()
+    assert "perfsup-node: 1.2" in patch.read_text()  # the same messages as `perfsup export`
     done = subprocess.run(
         ["git", "-C", str(running.repo), "apply", "--check", str(patch)], capture_output=True
     )

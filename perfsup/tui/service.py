@@ -37,7 +37,7 @@ from perfsup.store import (
 )
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import IN_FLIGHT, CommandKind, CommandStatus
-from perfsup.store.tree import id_key, lineage
+from perfsup.store.tree import id_key
 
 FAILED = frozenset(
     {
@@ -453,21 +453,19 @@ class RunService:
             return [CommandOutcome(int(c.id or 0), c.kind, c.status, c.result) for c in rows]
 
     def export_patch(self, node_id: str, dest: Path) -> str:
-        """Write the patch series from the run's baseline to `node_id`; say what was written."""
-        from perfsup.workspace.git import GitWorkspace
+        """Write the patch series from the run's baseline to `node_id`, as `perfsup export`
+        does (each commit message carries the node, its effect and the model); say what
+        was written. Raises ValueError for a node without a change."""
+        from perfsup.engine.export import ExportError, export_node
 
-        with self.store.session() as s:
-            node = s.get(Node, node_id)
-            if node is None:
-                raise ValueError(f"no node {node_id}")
-            run = s.get(Run, node.run_id)
-            assert run is not None
-            chain = lineage(s, node)
-        if node.commit_sha is None or node.parent_id is None:
-            raise ValueError(f"node {node_id} has no change to export (status {node.status})")
-        git = GitWorkspace(Path(run.repo_path), self.paths.worktrees)
-        dest.write_text(git.format_patch(run.baseline_commit, node.commit_sha), encoding="utf-8")
-        return f"wrote {dest}: {len(chain) - 1} change(s) from the baseline to {node_id}"
+        direction = self.config.primary_metric.direction if self.config else "lower"
+        try:
+            done = export_node(self.store, self.paths.worktrees, node_id, direction=direction)
+        except ExportError as exc:
+            raise ValueError(str(exc)) from None
+        assert done.patch is not None
+        dest.write_text(done.patch, encoding="utf-8")
+        return f"wrote {dest}: {done.commits} change(s) from the baseline to {node_id}"
 
 
 def is_store_ready(path: Path) -> bool:
