@@ -3,6 +3,8 @@ later runs. Served by a real `git daemon` on 127.0.0.1 (killed at the end)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import textwrap
@@ -44,6 +46,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ["git", "daemon", *serve, "--reuseaddr", str(base)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # `git daemon` runs git-daemon as a child: kill the group
     )
     try:
         deadline = time.monotonic() + 10
@@ -55,7 +58,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.05)
         yield f"git://127.0.0.1:{port}/app.git", work
     finally:
-        daemon.kill()
+        os.killpg(daemon.pid, signal.SIGKILL)
         daemon.wait()
 
 
