@@ -150,6 +150,12 @@ def test_dask_cancel_mid_benchmark_kills_the_process_tree(tmp_path: Path, dask_c
     assert _bench_pids(marker) == []
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="known race (issue 8, open): about one run in four the stream of a closing "
+    "worker ends without its worker_closing line and the node ends 'crashed' "
+    "('the host stopped early') instead of being re-queued",
+)
 def test_dask_worker_lost_mid_experiment_requeues_the_node(
     tmp_path: Path, dask_client: Any
 ) -> None:
