@@ -87,6 +87,33 @@ def test_patch_that_does_not_apply_fails_clearly(tmp_path: Path) -> None:
     assert failed and "does not apply" in failed[0].data["reason"]
 
 
+def test_an_unexpected_runner_error_is_a_failed_line_not_a_silent_end(tmp_path: Path) -> None:
+    """A check that deletes its own worktree: the next command cannot start. The
+    runner says why in a `failed` line (the engine shows it) and still ends."""
+    spec = make_spec(tmp_path)
+    spec.check = Command('rm -rf "$PWD"', 10)
+    handle = LocalExperiments(root=tmp_path / "host").submit(spec)
+    read_until(handle, "ready")
+    handle.send({"do": "pairs", "phase": "decide", "warmup": 0, "pairs": 2, "stops": []})
+    events = read_until(handle, "done")
+    (failed,) = [e for e in events if e.kind == "failed"]
+    assert failed.data["status"] == "crashed"
+    assert "working directory does not exist" in failed.data["reason"]
+
+
+def test_each_attempt_builds_in_a_folder_of_its_own(tmp_path: Path) -> None:
+    """Two attempts at one experiment on one host (a re-queue onto a second worker
+    while the lost one still cleans up) never share a worktree."""
+    spec = make_spec(tmp_path)
+    spec.check = Command(f'echo "$PWD" >> {tmp_path / "dirs"}', 10)
+    for _ in range(2):
+        handle = LocalExperiments(root=tmp_path / "host").submit(spec)
+        read_until(handle, "ready")
+        handle.send({"do": "finish"})
+        read_until(handle, "done")
+    seen = (tmp_path / "dirs").read_text().split()
+    assert len(seen) == 2 and seen[0] != seen[1]
+
 # ------------------------------------------------------------------ dask
 @pytest.fixture
 def dask_client() -> Iterator[Any]:
@@ -150,12 +177,6 @@ def test_dask_cancel_mid_benchmark_kills_the_process_tree(tmp_path: Path, dask_c
     assert _bench_pids(marker) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known race (issue 8, open): about one run in four the stream of a closing "
-    "worker ends without its worker_closing line and the node ends 'crashed' "
-    "('the host stopped early') instead of being re-queued",
-)
 def test_dask_worker_lost_mid_experiment_requeues_the_node(
     tmp_path: Path, dask_client: Any
 ) -> None:

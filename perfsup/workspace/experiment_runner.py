@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -120,6 +121,9 @@ def run_experiment(
     except Failed as exc:
         summary["failure"] = {"status": exc.status, "reason": exc.reason}
         emit(format_status("failed", summary["failure"]))
+    except Exception as exc:  # a bug or the host's trouble: said, never a silent end
+        summary["failure"] = {"status": "crashed", "reason": f"the runner failed: {exc!r}"}
+        emit(format_status("failed", summary["failure"]))
     finally:
         runner.cleanup()
         summary["command_s"] = round(runner.command_s, 6)
@@ -158,7 +162,10 @@ class _Runner:
             parent = self._parent_tree()
             self.dirs = {PARENT: parent, CANDIDATE: parent}
             if self.spec.patch is not None:
-                candidate = self._worktree(self.root / "work" / self.spec.exp_id)
+                # One folder per attempt: a re-queued experiment may run on a second
+                # worker of this host while the lost attempt is still cleaning up.
+                work = self.root / "work" / f"{self.spec.exp_id}-{uuid.uuid4().hex[:8]}"
+                candidate = self._worktree(work)
                 self._candidate = candidate
         if self._candidate is not None:
             candidate = self._candidate
