@@ -114,6 +114,7 @@ def test_each_attempt_builds_in_a_folder_of_its_own(tmp_path: Path) -> None:
     seen = (tmp_path / "dirs").read_text().split()
     assert len(seen) == 2 and seen[0] != seen[1]
 
+
 # ------------------------------------------------------------------ dask
 @pytest.fixture
 def dask_client() -> Iterator[Any]:
