@@ -96,12 +96,7 @@ def run_metrics(run: Run, fallback: Config | None) -> list[MetricSpec]:
 
 def experiments(session: Session, run_id: int) -> list[Experiment]:
     """The baseline and every finished experiment of a run, in the order they were made."""
-    nodes = session.exec(select(Node).where(Node.run_id == run_id)).all()
-    root = next((n for n in nodes if n.parent_id is None), None)
-    tried = sorted(
-        (n for n in nodes if n.parent_id is not None),
-        key=lambda n: (n.created_at, id_key(n.id)),
-    )
+    root, tried = _run_nodes(session, run_id)
     out = []
     if root is not None:
         out.append(Experiment(0, root, baseline_values(session, root)))
@@ -110,6 +105,17 @@ def experiments(session: Session, run_id: int) -> list[Experiment]:
             continue
         out.append(Experiment(number, node, node_values(session, node)))
     return out
+
+
+def _run_nodes(session: Session, run_id: int) -> tuple[Node | None, list[Node]]:
+    """(the run's root, its other nodes in the order they were made)."""
+    nodes = session.exec(select(Node).where(Node.run_id == run_id)).all()
+    root = next((n for n in nodes if n.parent_id is None), None)
+    tried = sorted(
+        (n for n in nodes if n.parent_id is not None),
+        key=lambda n: (n.created_at, id_key(n.id)),
+    )
+    return root, tried
 
 
 def node_values(session: Session, node: Node) -> dict[str, float]:
@@ -234,12 +240,16 @@ class MetricsCsvLog:
         return self.root / (CSV_NAME if run_id == 1 else f"metrics-run{run_id}.csv")
 
     def record(self, session: Session, run_id: int, node_id: str) -> None:
-        """Append the row of a measured experiment (with the header and baseline first)."""
-        rows = experiments(session, run_id)
-        mine = next((r for r in rows if r.node.id == node_id), None)
-        if mine is None:
+        """Append the row of a measured experiment (with the header and baseline first).
+
+        Reads this node's samples only (the baseline's too for a new file): it
+        runs after every experiment, so it must not grow with the tree."""
+        root, tried = _run_nodes(session, run_id)
+        number = next((i for i, n in enumerate(tried, start=1) if n.id == node_id), None)
+        if number is None or not NodeStatus(tried[number - 1].status).finished:
             return
-        cells = csv_row(mine, self.metrics)
+        node = tried[number - 1]
+        cells = csv_row(Experiment(number, node, node_values(session, node)), self.metrics)
         if cells is None:
             return
         path = self.path(run_id)
@@ -249,7 +259,9 @@ class MetricsCsvLog:
             writer = csv.writer(fh, lineterminator="\n")
             if new:
                 writer.writerow(csv_header(self.metrics))
-                base = csv_row(rows[0], self.metrics) if rows else None
-                if base is not None and rows[0].node.parent_id is None:
-                    writer.writerow(base)
+                if root is not None:
+                    baseline = Experiment(0, root, baseline_values(session, root))
+                    base = csv_row(baseline, self.metrics)
+                    if base is not None:
+                        writer.writerow(base)
             writer.writerow(cells)

@@ -52,6 +52,7 @@ from perfsup.engine.proposal import Proposal, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.remote import STEP_STATUS, RemoteExperiments
 from perfsup.engine.rundir import RunPaths
+from perfsup.engine.sources import SourceCache
 from perfsup.store import (
     Artifact,
     ModelCall,
@@ -63,12 +64,10 @@ from perfsup.store import (
 )
 from perfsup.store.models import IN_FLIGHT, utcnow
 from perfsup.store.tree import child_id, children, lineage, next_ordinal, record_event, run_nodes
-from perfsup.workspace.access import visible_files
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
 
-MAX_SOURCE_BYTES = 200_000
 # Outcomes that count towards the pause after failures in a row.
 FAILURES = frozenset(
     {
@@ -110,6 +109,7 @@ class Engine:
         experiments: ExperimentExecutor | None = None,
     ) -> None:
         self.config = config
+        self._sources = SourceCache()
         self.store = store
         self.paths = paths
         self.model = backend  # the backend itself; self.backend waits out its outages
@@ -435,15 +435,7 @@ class Engine:
         return proposal
 
     def _context(self, run_id: int, parent: Node, parent_dir: Path) -> dict[str, Any]:
-        sources: dict[str, str] = {}
-        for rel in visible_files(parent_dir, self.config.access):
-            path = parent_dir / rel
-            try:
-                if path.stat().st_size > MAX_SOURCE_BYTES:
-                    continue
-                sources[rel] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # binary or unreadable files are not source for the model
+        sources = self._sources.get(parent.commit_sha, parent_dir, self.config.access)
         with self.store.session() as s:
             inquiry = [_summary(n) for n in lineage(s, parent)[1:]]
             tried = [n for n in children(s, parent.id) if NodeStatus(n.status).finished]

@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from sqlalchemy import insert
 
 from perfsup.config import Config
 from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, run_pairs
@@ -31,6 +33,7 @@ from perfsup.metrics.calibration import calibrate
 from perfsup.metrics.sequential import Plan, default_looks, judge_look
 from perfsup.metrics.stats import Decision, MetricDecision, log_gains
 from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
+from perfsup.store.models import utcnow
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
 
@@ -323,35 +326,39 @@ class Measurer:
         # stays live. One transaction per sample cost more than the bookkeeping
         # it records; a crash loses only unflushed samples of the node in
         # flight, which the restart marks interrupted anyway.
-        batch: list[Sample] = []
+        # Rows go in as plain dicts through one executemany: building a
+        # validated Sample object per value cost more than the insert itself.
+        batch: list[dict[str, Any]] = []
         flushed = [time.monotonic()]
 
         def flush() -> None:
             if batch:
                 with self.store.session() as s:
-                    s.add_all(batch)
+                    s.connection().execute(insert(Sample), batch)
                 batch.clear()
             flushed[0] = time.monotonic()
 
         def sink(side: str, index: int, is_warmup: bool, values: dict[str, float]) -> None:
             fp = self.where()
+            now = utcnow()
             for metric, value in values.items():
                 batch.append(
-                    Sample(
-                        node_id=node_id,
-                        metric=metric,
-                        side=side,
-                        pair_index=index,
-                        warmup=is_warmup,
-                        value=value,
-                        host=self.host,
-                        phase=phase,
-                        cpu_model=fp.cpu_model,
-                        cpu_count=fp.cpu_count,
-                        governor=fp.governor,
-                        load_avg=fp.load_avg,
-                        on_battery=fp.on_battery,
-                    )
+                    {
+                        "node_id": node_id,
+                        "metric": metric,
+                        "side": side,
+                        "pair_index": index,
+                        "warmup": is_warmup,
+                        "value": float(value),
+                        "host": self.host,
+                        "measured_at": now,
+                        "phase": phase,
+                        "cpu_model": fp.cpu_model,
+                        "cpu_count": fp.cpu_count,
+                        "governor": fp.governor,
+                        "load_avg": fp.load_avg,
+                        "on_battery": fp.on_battery,
+                    }
                 )
             if time.monotonic() - flushed[0] >= SAMPLE_FLUSH_S:
                 flush()

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import git
+from git.refs.symbolic import SymbolicReference
 
 __all__ = ["PERFSUP_BRANCH_PREFIX", "GitWorkspace", "NothingToCommit", "clone_or_fetch"]
 
@@ -242,7 +243,8 @@ class GitWorkspace:
             if not _run_git(wt, "diff", "--cached", "--name-only", "--no-ext-diff").strip():
                 raise NothingToCommit(f"no change to commit in {worktree}") from None
             raise
-        sha = _run_git(wt, "rev-parse", "--verify", "HEAD").strip()
+        # HEAD read from the worktree's files: a git process per commit costs more.
+        sha = SymbolicReference.dereference_recursive(git.Repo(wt), "HEAD")
         # `git branch -f` (not update-ref) refuses to move a branch checked out
         # anywhere, so the user's current branch can never move under them.
         try:
