@@ -9,11 +9,9 @@ a crash loses at most the step in flight.
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import random
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -64,6 +62,7 @@ from perfsup.store import (
 )
 from perfsup.store.models import IN_FLIGHT, utcnow
 from perfsup.store.tree import child_id, children, lineage, next_ordinal, record_event, run_nodes
+from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
@@ -122,7 +121,7 @@ class Engine:
         self.host = platform.node()
         self.repo_path = self._repo_path()
         self.git = GitWorkspace(self.repo_path, paths.worktrees)
-        self.env = _command_env(paths.root / "bin")
+        self.env = command_env(paths.root / "bin")
         self.env[RUN_DIR_MARKER] = str(paths.root)  # finds our strays after a crash
         self.extra_protected = self._extra_protected()
         self._built: dict[str, Path] = {}  # node id -> built worktree, reused as a parent
@@ -864,25 +863,6 @@ def _last_line(log: Path) -> str:
         return "(no log)"
     meaningful = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- "))]
     return (meaningful or lines or ["(no output)"])[-1][:300]
-
-
-def _command_env(bin_dir: Path) -> dict[str, str]:
-    """The environment for build, check and bench: `python` is this interpreter.
-
-    A folder of our own with `python` and `python3` links first on PATH, so a
-    target's `python bench.py` runs where perfsup's dependencies are, even
-    when the interpreter's own folder only has `python3` (or a slow shim).
-    """
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("python", "python3"):
-        link = bin_dir / name
-        if link.is_symlink() and Path(os.readlink(link)) == Path(sys.executable):
-            continue
-        link.unlink(missing_ok=True)
-        link.symlink_to(sys.executable)
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-    return env
 
 
 def _config_text(path: Path | None) -> str:

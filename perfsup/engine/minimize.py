@@ -31,13 +31,13 @@ from sqlmodel import col, select
 from perfsup.config import Config
 from perfsup.engine.benchmark import CANDIDATE, PARENT
 from perfsup.engine.clock import SystemClock
-from perfsup.engine.loop import _command_env
 from perfsup.engine.measure import Judgement, Measurer, decision_json
 from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
 from perfsup.store.models import utcnow
 from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
+from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
 from perfsup.workspace.sandbox import SandboxExecutor
@@ -83,7 +83,7 @@ class _Ablation:
         self.run = run
         self.report = report
         self.git = GitWorkspace(Path(run.repo_path), paths.worktrees)
-        self.env = _command_env(paths.root / "bin")
+        self.env = command_env(paths.root / "bin")
         self.env[RUN_DIR_MARKER] = str(paths.root)
         self.executor = SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], report)
         self.measure = Measurer(

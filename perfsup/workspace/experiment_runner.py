@@ -40,6 +40,7 @@ from perfsup.config import MetricSpec
 from perfsup.config.model import SandboxSettings
 from perfsup.metrics.collect import collect_metrics
 from perfsup.metrics.errors import MetricParseError
+from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor, LocalExecutor
 from perfsup.workspace.experiment import (
     Command,
@@ -147,7 +148,7 @@ class _Runner:
         self.dirs: dict[str, Path] = {}
         self._candidate: Path | None = None
         self._parent_lock: IO[bytes] | None = None
-        self.env = _command_env(root / "bin")
+        self.env = command_env(root / "bin")
         self.executor: Executor = LocalExecutor()
         if spec.sandbox is not None:
             from perfsup.workspace.sandbox import SandboxExecutor
@@ -416,22 +417,6 @@ def _git(cwd: Path, *args: str) -> str:
 def _git_ok(cwd: Path, *args: str) -> bool:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
     return proc.returncode == 0
-
-
-def _command_env(bin_dir: Path) -> dict[str, str]:
-    """`python` in commands is the interpreter running this runner (as on the engine)."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("python", "python3"):
-        link = bin_dir / name
-        if link.is_symlink() and Path(os.readlink(link)) == Path(sys.executable):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            link.unlink()
-        with contextlib.suppress(FileExistsError):
-            link.symlink_to(sys.executable)
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(bin_dir), env.get("PATH", "")])
-    return env
 
 
 def main(argv: list[str] | None = None) -> int:
