@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from perfsup.config import load_config
 from perfsup.engine.clock import SystemClock
 from perfsup.engine.host import fingerprint
-from perfsup.engine.loop import _command_env
 from perfsup.engine.measure import Measurer
 from perfsup.store import Node, Run, open_store
+from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 
 TARGET = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"
@@ -77,7 +77,7 @@ def run(base: Path, decisions: int, seed: int) -> None:
         config=config,
         store=store,
         executor=LocalExecutor(),
-        env=_command_env(base / "bin"),
+        env=command_env(base / "bin"),
         rng=random.Random(seed),
         clock=SystemClock(),
         report=lambda _line: None,

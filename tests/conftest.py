@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,3 +96,40 @@ def python_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     return base
+
+
+def build_engine(
+    config_path: Path,
+    run_dir: Path,
+    *,
+    store: Any = None,
+    backend: Any = None,
+    seed: int = 1,
+    report: Any = None,
+    **extra: Any,
+) -> Any:
+    """The engine as `perfsup run` builds it, on the local executor: the config's
+    scripted answers unless `backend` is given, a store in `run_dir` unless `store`
+    is; `extra` goes to `Engine` as is (clock, experiments...)."""
+    from perfsup.agent.scripted import ScriptedBackend
+    from perfsup.config import load_config
+    from perfsup.engine.loop import Engine
+    from perfsup.engine.rundir import RunPaths
+    from perfsup.store import open_store
+    from perfsup.workspace.executor import LocalExecutor
+
+    config = load_config(config_path)
+    paths = RunPaths(run_dir)
+    return Engine(
+        config=config,
+        store=store if store is not None else open_store(paths.store),
+        paths=paths,
+        backend=backend
+        if backend is not None
+        else ScriptedBackend(Path(config.model.script or "")),
+        executor=LocalExecutor(),
+        seed=seed,
+        config_path=config_path,
+        report=report if report is not None else (lambda _line: None),
+        **extra,
+    )

@@ -52,6 +52,9 @@ def test_run_headless_prints_a_line_per_step_and_status_shows_the_tree(tmp_path:
     assert status.returncode == 0, status.stderr
     assert "set X to 2" in status.stdout
     assert "run_finished" in status.stdout
+    # the folder to tail metrics.csv in, as the README says
+    folder = status.stdout.split("run folder: ", 1)[1].split(" (", 1)[0]
+    assert (Path(folder) / "metrics.csv").is_file()
 
 
 def test_status_without_a_store_says_how_to_start(tmp_path: Path) -> None:

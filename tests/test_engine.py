@@ -9,13 +9,10 @@ from pathlib import Path
 import psutil
 from sqlmodel import select
 
-from perfsup.agent.scripted import ScriptedBackend
-from perfsup.config import load_config
 from perfsup.engine.loop import Engine
 from perfsup.engine.rundir import RunPaths
-from perfsup.store import Event, ModelCall, Node, Run, RunStatus, open_store
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import git, make_repo
+from perfsup.store import Event, ModelCall, Node, Run, RunStatus
+from tests.conftest import build_engine, git, make_repo
 
 APP = "def work(n):\n    return sum(range(n))\n"
 
@@ -66,21 +63,9 @@ def setup_target(
 
 
 def run_engine(config_path: Path, tmp_path: Path) -> tuple[Engine, RunPaths]:
-    config = load_config(config_path)
-    paths = RunPaths(tmp_path / "run")
-    store = open_store(paths.store)
-    engine = Engine(
-        config=config,
-        store=store,
-        paths=paths,
-        backend=ScriptedBackend(Path(config.model.script or "")),
-        executor=LocalExecutor(),
-        seed=1,
-        config_path=config_path,
-        report=lambda _line: None,
-    )
+    engine = build_engine(config_path, tmp_path / "run")
     engine.run()
-    return engine, paths
+    return engine, engine.paths
 
 
 def nodes(engine: Engine) -> dict[str, Node]:

@@ -18,15 +18,12 @@ import psutil
 import pytest
 from sqlmodel import col, select
 
-from perfsup.agent.scripted import ScriptedBackend
-from perfsup.config import load_config
 from perfsup.engine.loop import RUN_DIR_MARKER, Engine, RunOutcome
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, Node, Run, Store, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import Command, CommandStatus
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import make_repo
+from tests.conftest import build_engine, make_repo
 
 # COST is what the benchmark reports (plus noise); the model's answers change it.
 APP = "COST = 100\n\n\ndef work(n):\n    return sum(range(n))\n"
@@ -181,18 +178,8 @@ def live(tmp_path: Path) -> Iterator[Callable[..., Live]]:
             )
             + extra
         )
-        config = load_config(config_path)
-        paths = RunPaths(tmp_path / "run")
-        engine = Engine(
-            config=config,
-            store=open_store(paths.store),
-            paths=paths,
-            backend=ScriptedBackend(Path(config.model.script or "")),
-            executor=LocalExecutor(),
-            seed=1,
-            config_path=config_path,
-            report=lambda _line: None,
-        )
+        engine = build_engine(config_path, tmp_path / "run")
+        paths = engine.paths
         outcome: list[RunOutcome] = []
         thread = threading.Thread(target=lambda: outcome.append(engine.run()), daemon=True)
         thread.start()

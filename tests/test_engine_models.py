@@ -18,11 +18,10 @@ from sqlmodel import select
 
 from perfsup.agent.factory import make_backend
 from perfsup.config import load_config
-from perfsup.engine.loop import Engine, RunOutcome
+from perfsup.engine.loop import RunOutcome
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, ModelCall, Node, Run, open_store
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import make_repo
+from tests.conftest import build_engine, make_repo
 from tests.ollama_server import FakeModel, OllamaTestServer, free_port
 
 APP = "def work(n):\n    return sum(range(n))\n"
@@ -91,21 +90,15 @@ def ollama_model(host: str, extra: str = "") -> str:
 
 
 def run(config_path: Path, tmp_path: Path, clock: ActingClock) -> tuple[RunOutcome, RunPaths]:
-    config = load_config(config_path)
-    paths = RunPaths(tmp_path / "run")
-    store = open_store(paths.store)
     lines: list[str] = []
-    engine = Engine(
-        config=config,
-        store=store,
-        paths=paths,
-        backend=make_backend(config),
-        executor=LocalExecutor(),
-        clock=clock,
-        seed=1,
-        config_path=config_path,
+    engine = build_engine(
+        config_path,
+        tmp_path / "run",
+        backend=make_backend(load_config(config_path)),
         report=lines.append,
+        clock=clock,
     )
+    store, paths = engine.store, engine.paths
     try:
         outcome = engine.run()
     finally:

@@ -14,16 +14,12 @@ import psutil
 import pytest
 from sqlmodel import select
 
-from perfsup.agent.scripted import ScriptedBackend
 from perfsup.config import load_config
-from perfsup.engine.loop import Engine
-from perfsup.engine.rundir import RunPaths
-from perfsup.store import Event, Node, Sample, open_store
-from perfsup.workspace.executor import LocalExecutor
+from perfsup.store import Event, Node, Sample
 from perfsup.workspace.experiment import Command, ExperimentSpec, LineReader
 from perfsup.workspace.experiments import ExperimentHandle, ExperimentLost, LocalExperiments
 from perfsup.workspace.ship import BundleCache
-from tests.conftest import git, make_repo
+from tests.conftest import build_engine, git, make_repo
 
 DATA = Path(__file__).parent / "data"
 BENCH = "import src.app as a\nprint('METRIC t=%d' % (a.X + 1))\n"
@@ -189,18 +185,10 @@ def test_dask_worker_lost_mid_experiment_requeues_the_node(
     hold.write_text("")
     bench = f"while [ -e {hold} ]; do sleep 0.05; done; echo METRIC t=1"
     config_path = _engine_target(tmp_path, bench)
-    store = open_store(tmp_path / "run" / "perfsup.db")
-    engine = Engine(
-        config=load_config(config_path),
-        store=store,
-        paths=RunPaths(tmp_path / "run"),
-        backend=ScriptedBackend(tmp_path / "answers.toml"),
-        executor=LocalExecutor(),
-        seed=3,
-        config_path=config_path,
-        report=lambda _l: None,
-        experiments=DaskExperiments(dask_client),
+    engine = build_engine(
+        config_path, tmp_path / "run", seed=3, experiments=DaskExperiments(dask_client)
     )
+    store = engine.store
     import threading
 
     runner = threading.Thread(target=engine.run)
@@ -308,18 +296,10 @@ def test_skypilot_job_runs_the_runner_and_the_engine_decides_on_its_log(
     text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
     text = text.replace("pairs = 3", "pairs = 6").replace("reverify = false", "reverify = true")
     config_path.write_text(text + '\n[executor]\nkind = "skypilot"\ncluster = "bench"\n')
-    store = open_store(tmp_path / "run" / "perfsup.db")
-    engine = Engine(
-        config=load_config(config_path),
-        store=store,
-        paths=RunPaths(tmp_path / "run"),
-        backend=ScriptedBackend(tmp_path / "answers.toml"),
-        executor=LocalExecutor(),
-        seed=3,
-        config_path=config_path,
-        report=lambda _l: None,
-        experiments=SkyExperiments("bench", sdk=recorder),
+    engine = build_engine(
+        config_path, tmp_path / "run", seed=3, experiments=SkyExperiments("bench", sdk=recorder)
     )
+    store = engine.store
     engine.run()
     kind, (task, cluster, spec_text) = recorder.calls[0]
     assert (kind, cluster) == ("launch", "bench")
@@ -366,18 +346,10 @@ def test_noisy_host_leaves_the_pool_with_an_event(tmp_path: Path, dask_client: A
     config_path = _engine_target(tmp_path, noisy)
     text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
     config_path.write_text(text.replace("[decision]", '[decision]\non_noise = "stop"'))
-    store = open_store(tmp_path / "run" / "perfsup.db")
-    engine = Engine(
-        config=load_config(config_path),
-        store=store,
-        paths=RunPaths(tmp_path / "run"),
-        backend=ScriptedBackend(tmp_path / "answers.toml"),
-        executor=LocalExecutor(),
-        seed=3,
-        config_path=config_path,
-        report=lambda _l: None,
-        experiments=DaskExperiments(dask_client),
+    engine = build_engine(
+        config_path, tmp_path / "run", seed=3, experiments=DaskExperiments(dask_client)
     )
+    store = engine.store
     outcome = engine.run()
     with store.session() as s:
         events = s.exec(select(Event).where(Event.kind == "host_removed")).all()

@@ -14,13 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from perfsup.agent.scripted import ScriptedBackend
-from perfsup.config import load_config
-from perfsup.engine.loop import Engine
-from perfsup.engine.rundir import RunPaths
-from perfsup.store import Node, open_store
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import git, make_repo
+from perfsup.store import Node
+from tests.conftest import build_engine, git, make_repo
 
 
 def free_port() -> int:
@@ -91,26 +86,16 @@ def run_once(tmp_path: Path, url: str, experiments: int) -> Path:
             """
         )
     )
-    config = load_config(config_path)
-    paths = RunPaths(tmp_path / "run")
-    store = open_store(paths.store)
+    engine = build_engine(config_path, tmp_path / "run")
+    store = engine.store
     try:
-        Engine(
-            config=config,
-            store=store,
-            paths=paths,
-            backend=ScriptedBackend(Path(config.model.script or "")),
-            executor=LocalExecutor(),
-            seed=1,
-            config_path=config_path,
-            report=lambda _line: None,
-        ).run()
+        engine.run()
         with store.session() as s:
             node = s.get(Node, "1.1")
             assert node is not None and node.status == "discarded"
     finally:
         store.close()
-    caches = [p for p in paths.repo_cache.iterdir() if not p.name.startswith(".")]
+    caches = [p for p in engine.paths.repo_cache.iterdir() if not p.name.startswith(".")]
     assert len(caches) == 1
     return caches[0]
 

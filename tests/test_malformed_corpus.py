@@ -14,13 +14,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from perfsup.agent.scripted import ScriptedBackend
-from perfsup.config import load_config
-from perfsup.engine.loop import Engine
-from perfsup.engine.rundir import RunPaths
-from perfsup.store import Node, RunStatus, open_store
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import make_repo
+from perfsup.store import Node, RunStatus
+from tests.conftest import build_engine, make_repo
 
 CORPUS = Path(__file__).parent / "data" / "malformed_answers.toml"
 APP = (
@@ -73,19 +68,9 @@ def test_every_malformed_answer_ends_in_its_status_and_the_run_goes_on(tmp_path:
             """
         )
     )
-    config = load_config(config_path)
-    paths = RunPaths(tmp_path / "run")
-    store = open_store(paths.store)
-    outcome = Engine(
-        config=config,
-        store=store,
-        paths=paths,
-        backend=ScriptedBackend(tmp_path / "answers.toml"),
-        executor=LocalExecutor(),
-        seed=1,
-        config_path=config_path,
-        report=lambda _line: None,
-    ).run()
+    engine = build_engine(config_path, tmp_path / "run")
+    store = engine.store
+    outcome = engine.run()
     with store.session() as s:
         nodes = {n.ordinal: n for n in s.exec(select(Node).where(Node.parent_id == "1")).all()}
     store.close()

@@ -167,13 +167,20 @@ def test_report_markdown_and_html_match_the_store(demo: Path, tmp_path: Path) ->
     assert "Best: 1.2" in text
 
     page = tmp_path / "night.html"
-    assert cli(demo, "report", "--html", "-o", str(page)).returncode == 0
+    assert cli(demo, "report", "-o", str(page)).returncode == 0  # the name says HTML
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>")
     match = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert match and base64.b64decode(match.group(1)).startswith(b"\x89PNG")
     assert 'src="http' not in html and "<link" not in html  # self-contained
     assert "Use sets for the membership tests in unknown_words" in html
+
+
+def test_report_refuses_html_into_a_markdown_name(demo: Path, tmp_path: Path) -> None:
+    done = cli(demo, "report", "--html", "-o", str(tmp_path / "night.md"))
+    assert done.returncode == 2
+    assert "expected a name ending in .html" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "night.md").exists()
 
 
 def test_jsonl_follows_the_autoresearch_convention(demo: Path) -> None:

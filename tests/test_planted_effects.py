@@ -28,13 +28,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from perfsup.agent.scripted import ScriptedBackend
-from perfsup.config import load_config
 from perfsup.engine.loop import Engine
-from perfsup.engine.rundir import RunPaths
-from perfsup.store import Calibration, Event, Node, Sample, open_store
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import git
+from perfsup.store import Calibration, Event, Node, Sample
+from tests.conftest import build_engine, git
 
 pytestmark = pytest.mark.slow
 
@@ -73,18 +69,7 @@ def prepare(tmp_path: Path, base_extra: str, answers: list[str], experiments: in
 
 
 def run(config_path: Path, tmp_path: Path) -> Engine:
-    config = load_config(config_path)
-    paths = RunPaths(tmp_path / "run")
-    engine = Engine(
-        config=config,
-        store=open_store(paths.store),
-        paths=paths,
-        backend=ScriptedBackend(Path(config.model.script or "")),
-        executor=LocalExecutor(),
-        seed=11,
-        config_path=config_path,
-        report=lambda _line: None,
-    )
+    engine = build_engine(config_path, tmp_path / "run", seed=11)
     engine.run()
     return engine
 

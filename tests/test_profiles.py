@@ -11,14 +11,14 @@ import pytest
 from sqlmodel import select
 
 from perfsup.config import load_config
-from perfsup.engine.loop import _command_env
 from perfsup.engine.profiling import profile_parent
 from perfsup.metrics.errors import MetricParseError
 from perfsup.metrics.profiles.escape import parse_escape
 from perfsup.metrics.profiles.pyprofile import top_functions
 from perfsup.store import Artifact, Node, Run, open_store
+from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import git
+from tests.conftest import build_engine, git
 
 DATA = Path(__file__).parent / "data" / "metrics"
 DEMO = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"
@@ -86,7 +86,7 @@ def test_engine_profiles_a_python_parent_once(tmp_path: Path) -> None:
         config=config,
         store=store,
         executor=LocalExecutor(),
-        env=_command_env(tmp_path / "bin"),
+        env=command_env(tmp_path / "bin"),
         node=node,
         workdir=repo,
         out_dir=tmp_path / "profile",
@@ -122,7 +122,7 @@ def test_engine_stores_go_escape_analysis(tmp_path: Path) -> None:
     with store.session() as s:  # type: ignore[attr-defined]
         node = s.get(Node, "1")
     env = {
-        **_command_env(tmp_path / "bin"),
+        **command_env(tmp_path / "bin"),
         "GOCACHE": str(tmp_path / "gocache"),
         "GOFLAGS": "-mod=mod",
     }
@@ -143,9 +143,6 @@ def test_the_prompt_puts_the_profiles_hot_functions_first(tmp_path: Path) -> Non
     """Through the engine: the demo's parent is profiled, and the prompt of its
     first child names the hot function first, shows its file first, and lists
     its region first."""
-    from perfsup.agent.scripted import ScriptedBackend
-    from perfsup.engine.loop import Engine
-    from perfsup.engine.rundir import RunPaths
 
     repo = tmp_path / "repo"
     shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
@@ -157,18 +154,8 @@ def test_the_prompt_puts_the_profiles_hot_functions_first(tmp_path: Path) -> Non
     text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 1")
     text = text.replace('backend = "scripted"', 'backend = "scripted"\nedit_format = "region"')
     config_path.write_text(text + '\n[profile]\npython_script = "bench.py"\ntop = 8\n')
-    config = load_config(config_path)
-    paths = RunPaths(tmp_path / "run")
-    engine = Engine(
-        config=config,
-        store=open_store(paths.store),
-        paths=paths,
-        backend=ScriptedBackend(repo / "answers.toml"),
-        executor=LocalExecutor(),
-        seed=1,
-        config_path=config_path,
-        report=lambda _line: None,
-    )
+    engine = build_engine(config_path, tmp_path / "run")
+    paths = engine.paths
     engine.run()
     prompt = paths.log("1.1", "prompt").read_text()
     section = prompt.split("## Profile of the code you are changing", 1)[1]

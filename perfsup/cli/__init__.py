@@ -288,6 +288,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(_engine_status(session, config, args.run_dir))
     finally:
         store.close()
+    from perfsup.engine.rundir import run_paths
+
+    # Where to `tail -f metrics.csv` or read a node's logs while it runs.
+    print(f"run folder: {run_paths(config, args.run_dir).root} (metrics.csv, logs/)")
     return 0
 
 

@@ -191,17 +191,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     from perfsup.engine.report import write_report
     from perfsup.engine.rundir import run_paths
 
+    html = _report_is_html(args.output, args.html)
     config = _config(args)
     store = _open(config, args.run_dir)
     try:
         run_id = _run_id(store, args.run)
-        suffix = ".html" if args.html else ".md"
+        suffix = ".html" if html else ".md"
         output = Path(args.output or f"perfsup-report-{run_id}{suffix}")
         written = write_report(
             store,
             run_id,
             output,
-            html=args.html,
+            html=html,
             paths=run_paths(config, args.run_dir),
             fallback=config,
         )
@@ -209,6 +210,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         store.close()
     print(f"wrote {output}" + (f" and {written.chart}" if written.chart else ""))
     return 0
+
+
+def _report_is_html(output: str | None, html_flag: bool) -> bool:
+    """HTML for --html or an .html/.htm name; a Markdown name with --html is refused."""
+    suffix = Path(output).suffix.lower() if output else ""
+    if html_flag and suffix in (".md", ".markdown"):
+        raise MorningError(
+            f"report --html -o {output}: an HTML page in a Markdown file name; "
+            "expected a name ending in .html (or drop --html for Markdown)",
+            EXIT_USAGE,
+        )
+    return html_flag or suffix in (".html", ".htm")
 
 
 def cmd_log(args: argparse.Namespace) -> int:
