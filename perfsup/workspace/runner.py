@@ -136,11 +136,12 @@ class _Tree:
         self.proc = proc
         self.pgid = proc.pid  # start_new_session makes the child its group leader
         self.seen: dict[int, psutil.Process] = {}
-        try:
-            self._leader: psutil.Process | None = psutil.Process(proc.pid)
-        except psutil.Error:
-            self._leader = None
-        self._next_snapshot = time.monotonic()
+        # Made at the first snapshot, not here: most benchmark runs end before
+        # one is due, and neither costs anything then. The leader is not
+        # reaped before we are done with it, so its pid cannot be reused.
+        self._leader: psutil.Process | None = None
+        # Not at once: a command that has just forked has no descendants yet.
+        self._next_snapshot = time.monotonic() + _SNAPSHOT_FIRST_S
         self._snapshot_every = _SNAPSHOT_FIRST_S
         self.swept = False  # kill() ran: the group and every stray seen got SIGKILL
         self.exit_seen: float | None = None  # monotonic time the leader's exit was seen
@@ -176,9 +177,9 @@ class _Tree:
 
     def snapshot(self) -> None:
         """Remember the leader's current descendants, including setsid'd ones."""
-        if self._leader is None:
-            return
         try:
+            if self._leader is None:
+                self._leader = psutil.Process(self.proc.pid)
             children = self._leader.children(recursive=True)
         except psutil.Error:
             return
