@@ -226,6 +226,16 @@ def test_dask_worker_lost_mid_experiment_requeues_the_node(
         store.close()
 
 
+def sky_engine(tmp_path: Path, experiments: Any) -> Any:
+    """The engine of the SkyPilot replay test (tests/data/make_sky_replay.py makes
+    the replayed log with this same engine)."""
+    config_path = _engine_target(tmp_path, "echo METRIC t=1")
+    text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
+    text = text.replace("pairs = 3", "pairs = 6").replace("reverify = false", "reverify = true")
+    config_path.write_text(text + '\n[executor]\nkind = "skypilot"\ncluster = "bench"\n')
+    return build_engine(config_path, tmp_path / "run", seed=3, experiments=experiments)
+
+
 def _engine_target(tmp_path: Path, bench: str) -> Path:
     make_repo(tmp_path / "repo", {"src/app.py": "X = 1\n", "bench.sh": bench})
     answer = (
@@ -292,13 +302,7 @@ def test_skypilot_job_runs_the_runner_and_the_engine_decides_on_its_log(
     from perfsup.workspace.sky_executor import SkyExperiments
 
     recorder = SkyRecorder(DATA / "sky_replay.log")
-    config_path = _engine_target(tmp_path, "echo METRIC t=1")
-    text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
-    text = text.replace("pairs = 3", "pairs = 6").replace("reverify = false", "reverify = true")
-    config_path.write_text(text + '\n[executor]\nkind = "skypilot"\ncluster = "bench"\n')
-    engine = build_engine(
-        config_path, tmp_path / "run", seed=3, experiments=SkyExperiments("bench", sdk=recorder)
-    )
+    engine = sky_engine(tmp_path, SkyExperiments("bench", sdk=recorder))
     store = engine.store
     engine.run()
     kind, (task, cluster, spec_text) = recorder.calls[0]

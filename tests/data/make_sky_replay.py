@@ -19,14 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from perfsup.agent.scripted import ScriptedBackend
-from perfsup.config import load_config
-from perfsup.engine.loop import Engine
-from perfsup.engine.rundir import RunPaths
-from perfsup.store import open_store
-from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.sky_executor import SkyExperiments
-from tests.test_executors import _engine_target
+from tests.test_executors import sky_engine
 
 OUT = Path(__file__).with_name("sky_replay.log")
 
@@ -57,23 +51,9 @@ def main() -> None:
     sdk = RunHere()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        config_path = _engine_target(tmp_path, "echo METRIC t=1")
-        text = config_path.read_text().replace("calibration_pairs = 0", "calibration_pairs = 6")
-        text = text.replace("pairs = 3", "pairs = 6").replace("reverify = false", "reverify = true")
-        config_path.write_text(text + '\n[executor]\nkind = "skypilot"\ncluster = "bench"\n')
-        store = open_store(tmp_path / "run" / "perfsup.db")
-        Engine(
-            config=load_config(config_path),
-            store=store,
-            paths=RunPaths(tmp_path / "run"),
-            backend=ScriptedBackend(tmp_path / "answers.toml"),
-            executor=LocalExecutor(),
-            seed=3,
-            config_path=config_path,
-            report=lambda _l: None,
-            experiments=SkyExperiments("bench", sdk=sdk),
-        ).run()
-        store.close()
+        engine = sky_engine(tmp_path, SkyExperiments("bench", sdk=sdk))
+        engine.run()
+        engine.store.close()
         text = "\n".join(sdk.lines).replace(socket.gethostname(), "sky-node-1")
         OUT.write_text(text.replace(tmp, "/tmp/job") + "\n", encoding="utf-8")
     print(f"{OUT.name}: {len(sdk.lines)} lines")
