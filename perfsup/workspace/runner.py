@@ -129,6 +129,33 @@ class _StdoutTail:
         return text[-self._limit :]
 
 
+# Linux lists each task's children in /proc (3.5+, CONFIG_PROC_CHILDREN): a walk
+# down from the leader reads a few files, where psutil's `children()` reads the
+# stat file of every process on the machine, several times per benchmark run.
+_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+
+
+def _descendant_pids(pid: int) -> list[int]:
+    """Pids below `pid` (any depth) as the kernel links them now."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue  # exited meanwhile
+        for tid in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children", encoding="ascii") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
 class _Tree:
     """The command's process group plus every descendant seen so far."""
 
@@ -177,6 +204,12 @@ class _Tree:
 
     def snapshot(self) -> None:
         """Remember the leader's current descendants, including setsid'd ones."""
+        if _CHILDREN_FILES:
+            for pid in _descendant_pids(self.proc.pid):
+                if pid not in self.seen:
+                    with contextlib.suppress(psutil.Error):
+                        self.seen[pid] = psutil.Process(pid)
+            return
         try:
             if self._leader is None:
                 self._leader = psutil.Process(self.proc.pid)
