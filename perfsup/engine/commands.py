@@ -151,6 +151,9 @@ class CommandWatcher:
         current = self.controls.current_node
         if current is not None and (current == node.id or current.startswith(prefix)):
             self.controls.abort(NodeStatus.PRUNED, reason)
+        ahead = self.controls.proposing  # proposed while `current` benchmarks
+        if ahead is not None and (ahead == node.id or ahead.startswith(prefix)):
+            self.controls.abort_proposal(NodeStatus.PRUNED, reason)
         others = s.exec(
             select(Node).where(
                 col(Node.id).startswith(prefix), col(Node.status) == NodeStatus.QUEUED

@@ -44,6 +44,9 @@ class Controls:
         self.run_id: int | None = None
         self.current_node: str | None = None
         self._abort: StepAborted | None = None
+        # A proposal made while current_node benchmarks (see pipeline.py).
+        self.proposing: str | None = None
+        self._proposal_abort: StepAborted | None = None
         self._step_cancel = threading.Event()
         self.state = "starting"
         self.detail = ""
@@ -63,6 +66,39 @@ class Controls:
         with self._cond:
             self.current_node = None
             self._abort = None
+
+    # ------------------------------------------- a proposal made ahead
+    def begin_proposal(self, node_id: str) -> None:
+        with self._cond:
+            self.proposing = node_id
+            self._proposal_abort = None
+
+    def proposal_aborted(self) -> StepAborted | None:
+        """Why the proposal made ahead must end (pruned, or the run stops), or None."""
+        with self._cond:
+            if self._proposal_abort is None and self.stop_reason is not None:
+                return StepAborted(NodeStatus.CANCELLED, self.stop_reason)
+            return self._proposal_abort
+
+    def abort_proposal(self, status: NodeStatus, reason: str) -> None:
+        with self._cond:
+            if self.proposing is not None:
+                self._proposal_abort = StepAborted(status, reason)
+
+    def take_proposal(self, node_id: str) -> None:
+        """The proposal made ahead becomes the experiment in flight, keeping its abort."""
+        with self._cond:
+            aborted = self._proposal_abort if self.proposing == node_id else None
+            self.proposing = None
+            self._proposal_abort = None
+            self.current_node = node_id
+            self._abort = aborted
+            self._step_cancel = threading.Event()
+
+    def drop_proposal(self) -> None:
+        with self._cond:
+            self.proposing = None
+            self._proposal_abort = None
 
     def raise_if_aborted(self) -> None:
         with self._cond:
@@ -134,6 +170,8 @@ class Controls:
             self.stop_reason = reason
             if self.current_node is not None:
                 self._abort = StepAborted(NodeStatus.CANCELLED, reason)
+            if self.proposing is not None:
+                self._proposal_abort = StepAborted(NodeStatus.CANCELLED, reason)
             self._step_cancel.set()
             self._cond.notify_all()
 

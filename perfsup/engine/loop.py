@@ -44,6 +44,7 @@ from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.pacing import BudgetReached, Pacer
+from perfsup.engine.pipeline import Pipeline
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.profiling import parent_profile, profile_parent
 from perfsup.engine.proposal import Proposal, propose
@@ -86,6 +87,14 @@ class RunOutcome:
     reason: str
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A committed change waiting to be built, checked and measured."""
+
+    worktree: Path
+    diff: str
+
+
 class RunFailed(Exception):
     """The run cannot go on (for example the baseline fails its checks)."""
 
@@ -113,6 +122,7 @@ class Engine:
         self.paths = paths
         self.model = backend  # the backend itself; self.backend waits out its outages
         self.controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
+        self.pipeline = Pipeline(self)  # the next proposal while one benchmarks, if configured
         self.executor = ControlledExecutor(executor, self.controls)
         self.clock = clock or SystemClock()
         self.report = self._reporter(report)
@@ -220,6 +230,14 @@ class Engine:
             self.report(f"run {run_id}: started from a promoted node")
 
     def _loop(self, run_id: int) -> str:
+        reason = "the run ended"
+        try:
+            reason = self._steps(run_id)
+            return reason
+        finally:  # a proposal made ahead that will not be measured ends here
+            self.pipeline.drop(self.controls.stop_reason or reason)
+
+    def _steps(self, run_id: int) -> str:
         while True:
             self.controls.set_state("running")
             reason = self.controls.safe_point()
@@ -229,35 +247,24 @@ class Engine:
             if problem is not None:
                 self._pause_for(run_id, problem)
                 continue
-            budgets = self.controls.budgets
-            limits = PolicyLimits(
-                max_depth=budgets.max_depth,
-                max_children=budgets.max_children,
-                max_failures_in_a_row=budgets.max_failures_in_a_row,
-                explore=budgets.explore,
-            )
-            reason = self.pacer.stop_reason(run_id)
-            if reason:
-                return reason
-            with self.store.session() as s:
-                parent = choose_parent(run_nodes(s, run_id), limits, self.rng)
-                if parent is None:
-                    return (
-                        "no node left to expand (limits on depth, children per node "
-                        "and failures in a row)"
-                    )
-                ordinal = next_ordinal(s, parent.id)
-                node = Node(
-                    id=child_id(parent.id, ordinal),
-                    run_id=run_id,
-                    parent_id=parent.id,
-                    ordinal=ordinal,
-                    depth=parent.depth + 1,
-                )
-                s.add(node)
-            self.controls.begin(node.id)
+            ahead = self.pipeline.take()  # proposed while the last one benchmarked
+            if ahead is None:
+                reason = self.pacer.stop_reason(run_id)
+                if reason:
+                    return reason
+                parent = self._pick_parent(run_id)
+                if isinstance(parent, str):
+                    return parent
+                node = self._add_child(run_id, parent)
+                self.controls.begin(node.id)
+            else:
+                node, parent = ahead.node, ahead.parent
+                self.controls.take_proposal(node.id)
             try:
-                self._experiment(run_id, node, parent)
+                if ahead is None:
+                    self._experiment(run_id, node, parent)
+                else:
+                    self.pipeline.measure(run_id, ahead)
                 self._count_failure(run_id, node)
             except StepAborted as exc:
                 self._aborted(node, exc)
@@ -269,10 +276,47 @@ class Engine:
                 return f"the model is unavailable: {exc}"
             finally:
                 self.controls.end()
+                self.pipeline.settle()  # the proposal made meanwhile is done (or given up)
+
+    def _pick_parent(self, run_id: int) -> Node | str:
+        """The node to expand next, or why there is none."""
+        budgets = self.controls.budgets
+        limits = PolicyLimits(
+            max_depth=budgets.max_depth,
+            max_children=budgets.max_children,
+            max_failures_in_a_row=budgets.max_failures_in_a_row,
+            explore=budgets.explore,
+        )
+        with self.store.session() as s:
+            parent = choose_parent(run_nodes(s, run_id), limits, self.rng)
+        if parent is None:
+            return (
+                "no node left to expand (limits on depth, children per node and failures in a row)"
+            )
+        return parent
+
+    def _add_child(self, run_id: int, parent: Node) -> Node:
+        """A new queued node under `parent`."""
+        with self.store.session() as s:
+            ordinal = next_ordinal(s, parent.id)
+            node = Node(
+                id=child_id(parent.id, ordinal),
+                run_id=run_id,
+                parent_id=parent.id,
+                ordinal=ordinal,
+                depth=parent.depth + 1,
+            )
+            s.add(node)
+        return node
 
     # ---------------------------------------------------------- experiment
     def _experiment(self, run_id: int, node: Node, parent: Node) -> None:
-        assert parent.commit_sha is not None
+        made = self._proposal_phase(run_id, node, parent, self._prepared_parent(parent))
+        if made is not None:
+            self._measure_phase(run_id, node, parent, made)
+
+    def _prepared_parent(self, parent: Node) -> Path:
+        """The parent's built worktree, profiled where configured (runs commands here)."""
         parent_dir = self._built_worktree(parent)
         profile_parent(
             config=self.config,
@@ -283,13 +327,34 @@ class Engine:
             workdir=parent_dir,
             out_dir=self.paths.logs / parent.id / "profile",
         )
+        return parent_dir
+
+    def _proposal_phase(
+        self,
+        run_id: int,
+        node: Node,
+        parent: Node,
+        parent_dir: Path,
+        *,
+        backend: ModelBackend | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> Candidate | None:
+        """Ask, apply, commit: the candidate to measure, or None when the node ended.
+
+        Runs no build, check or bench command, so it may run while another node
+        benchmarks (pipeline.py passes its own backend and abort check).
+        """
+        assert parent.commit_sha is not None
+        check = check or self.controls.raise_if_aborted
         self._set(node, status=NodeStatus.PROPOSING, started_at=utcnow())
         self.report(f"{node.id:<10} proposing on top of {parent.id}")
         agent_log = self.paths.log(node.id, "agent")
         self._artifact(node.id, "agent", agent_log)
         candidate_dir = self.git.add_worktree(node.id, parent.commit_sha)
-        proposal = self._propose(run_id, node, parent, parent_dir, candidate_dir, agent_log)
-        self.controls.raise_if_aborted()
+        proposal = self._propose(
+            run_id, node, parent, parent_dir, candidate_dir, agent_log, backend=backend
+        )
+        check()
         if proposal.edit is None:
             self.git.remove_worktree(candidate_dir)
             status = NodeStatus.REJECTED if proposal.refusal else NodeStatus.MALFORMED
@@ -298,7 +363,7 @@ class Engine:
             self._end(
                 node, status, proposal.refusal or proposal.call_failed or proposal.malformed or ""
             )
-            return
+            return None
 
         self._set(node, status=NodeStatus.APPLYING)
         message = (
@@ -310,7 +375,7 @@ class Engine:
         except NothingToCommit:
             self.git.remove_worktree(candidate_dir)
             self._end(node, NodeStatus.MALFORMED, "the edit changes nothing")
-            return
+            return None
         diff = self.git.diff(parent.commit_sha, sha)
         self._set(
             node,
@@ -324,7 +389,13 @@ class Engine:
         if twin is not None:  # an identical diff is never built or measured twice
             self.git.remove_worktree(candidate_dir)
             self._end(node, NodeStatus.REJECTED, f"identical to {twin}")
-            return
+            return None
+        return Candidate(candidate_dir, diff)
+
+    def _measure_phase(self, run_id: int, node: Node, parent: Node, made: Candidate) -> None:
+        """Build, check, benchmark against the parent and decide (here or remotely)."""
+        candidate_dir, diff = made.worktree, made.diff
+        parent_dir = self._built_worktree(parent)  # cached; rebuilt if the disk guard took it
         if self.remote is not None:
             self._judge_remotely(run_id, node, parent, diff, candidate_dir)
             return
@@ -348,6 +419,7 @@ class Engine:
             self._discard_worktree(node.id, candidate_dir)
             self._end(node, NodeStatus.CANCELLED, "the noise guard stopped the run")
             raise
+        self.pipeline.start(run_id, node)  # the next proposal, if it may run meanwhile
         judgement = self.measure.judge(run_id, node, dirs, log)
         if judgement.failure is not None:
             self._discard_worktree(node.id, candidate_dir)
@@ -368,6 +440,7 @@ class Engine:
             if status is not None and status != node.status:
                 self._set(node, status=status)
 
+        self.pipeline.start(run_id, node)  # nothing of this experiment runs here
         try:
             judgement = self.remote.judge(run_id, node, parent, diff, on_step)
         except GuardStop:
@@ -388,6 +461,8 @@ class Engine:
         parent_dir: Path,
         candidate_dir: Path,
         agent_log: Path,
+        *,
+        backend: ModelBackend | None = None,
     ) -> Proposal:
         context = self._context(run_id, parent, parent_dir)
         try:
@@ -413,7 +488,7 @@ class Engine:
                 self._record_failed_call(run_id, node, exc, attempt)
 
             proposal = propose(
-                backend=self.backend,
+                backend=backend or self.backend,
                 messages=messages,
                 max_retries=self.config.model.max_retries,
                 worktree=candidate_dir,
@@ -770,7 +845,7 @@ class Engine:
             return None
         # Old worktrees of finished nodes go first: they are rebuilt when needed.
         self._built.clear()
-        self.git.remove_orphan_worktrees(keep=[])
+        self.git.remove_orphan_worktrees(keep=self.pipeline.worktrees())
         return disk_problem(self.paths.root, run.max_disk_mb, run.min_free_mb)
 
     def _count_failure(self, run_id: int, node: Node) -> None:
@@ -804,7 +879,8 @@ class Engine:
         """Every progress line is also the engine's current detail for the TUI."""
 
         def both(line: str) -> None:
-            self.controls.set_state(self.controls.state, line.strip())
+            if not self.pipeline.in_thread():  # the benchmark's step stays the detail
+                self.controls.set_state(self.controls.state, line.strip())
             report(line)
 
         return both

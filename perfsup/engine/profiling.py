@@ -32,15 +32,9 @@ def profile_parent(
     out_dir: Path,
 ) -> None:
     """Make the configured profiles of `node` unless it already has them."""
+    if not profile_due(config, store, node.id):
+        return
     settings = config.profile
-    if settings.python_script is None and settings.go_escape is None:
-        return
-    with store.session() as s:
-        done = s.exec(
-            select(Artifact.id).where(Artifact.node_id == node.id, Artifact.kind == "profile")
-        ).first()
-    if done is not None:
-        return
     out_dir.mkdir(parents=True, exist_ok=True)
     if settings.go_escape is not None:
         log = out_dir / "go_escape.log"
@@ -74,6 +68,18 @@ def profile_parent(
             ]
             _perf_tab(store, node, out_dir, "\n".join(lines) + "\n")
         (workdir / PROFILE_FILE).unlink(missing_ok=True)
+
+
+def profile_due(config: Config, store: Store, node_id: str) -> bool:
+    """Whether `profile_parent` would run commands for `node_id` (none stored yet)."""
+    settings = config.profile
+    if settings.python_script is None and settings.go_escape is None:
+        return False
+    with store.session() as s:
+        done = s.exec(
+            select(Artifact.id).where(Artifact.node_id == node_id, Artifact.kind == "profile")
+        ).first()
+    return done is None
 
 
 def _escape_text(notes: list[EscapeNote], packages: str) -> str:

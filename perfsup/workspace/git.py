@@ -18,8 +18,11 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from functools import wraps
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import git
 from git.refs.symbolic import SymbolicReference
@@ -116,10 +119,28 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(
+    method: Callable[Concatenate[GitWorkspace, _P], _R],
+) -> Callable[Concatenate[GitWorkspace, _P], _R]:
+    """One worktree change at a time: the engine proposes in a thread while it measures."""
+
+    @wraps(method)
+    def locked(self: GitWorkspace, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class GitWorkspace:
     """Worktrees and perfsup branches of one repository."""
 
     def __init__(self, repo_path: Path, worktrees_dir: Path) -> None:
+        self._lock = threading.RLock()
         repo_path = Path(repo_path)
         try:
             git.Repo(repo_path)  # fail early, with a clear message, on a non-repo
@@ -177,6 +198,7 @@ class GitWorkspace:
             raise ValueError(f"unknown git ref {ref!r} in {self.repo_path}") from exc
         return out.strip()
 
+    @_serialized
     def add_worktree(self, name: str, commit: str) -> Path:
         """Check out `commit` detached at worktrees_dir/name; replace a stale one."""
         if not _WORKTREE_NAME.match(name):
@@ -196,6 +218,7 @@ class GitWorkspace:
             self._git("worktree", "add", "--detach", "--quiet", str(path), sha)
         return path
 
+    @_serialized
     def remove_worktree(self, path: Path) -> None:
         """Force-remove a worktree under worktrees_dir and prune; no error if gone."""
         resolved = self._check_worktree_path(path)
@@ -215,6 +238,7 @@ class GitWorkspace:
                 resolved.unlink(missing_ok=True)
         self._git("worktree", "prune")
 
+    @_serialized
     def commit_all(self, worktree: Path, branch: str, message: str) -> str:
         """Commit every change in `worktree` and force `branch` onto it.
 
@@ -342,6 +366,7 @@ class GitWorkspace:
             return None
         return out.strip() or None
 
+    @_serialized
     def remove_orphan_worktrees(self, keep: Iterable[Path]) -> list[Path]:
         """Remove worktrees (and stray folders) under worktrees_dir not in `keep`.
 
