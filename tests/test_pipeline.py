@@ -1,0 +1,284 @@
+"""Pipelining: with `[executor] pipeline = true` the next proposal is written
+while the current experiment benchmarks; off (the default), the model never
+runs during a benchmark. Real git, real benchmark processes that stamp the
+wall time of every run, a real SQLite store; only the model is scripted (and
+slowed down like a real one)."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from perfsup.agent.scripted import ScriptedBackend
+from perfsup.config import load_config
+from perfsup.engine.loop import Engine, RunOutcome
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import Event, ModelCall, Node, NodeStatus, Sample, open_store
+from perfsup.store.commands import enqueue_command
+from perfsup.store.models import IN_FLIGHT
+from perfsup.workspace.executor import LocalExecutor
+from tests.conftest import git, make_repo
+
+APP = "def work(n):\n    return sum(range(n))\n"
+# Every benchmark run stamps its start and end (epoch seconds) outside the repository.
+BENCH = """\
+echo "start $(date +%s.%N)" >> {stamps}
+while [ -e {hold} ]; do sleep 0.05; done
+sleep {sleep}
+echo "end $(date +%s.%N)" >> {stamps}
+echo "METRIC t=$((1000 + RANDOM % 10))"
+"""
+
+
+def no_gain(i: int) -> str:
+    """A change that measures the same as its parent; each i gives its own diff."""
+    words = " ".join(["it counts the same numbers, only written another way"] * 2)
+    return (
+        f"DESCRIPTION: count from zero {i}\nRATIONALE: {words}\nsrc/app.py\n"
+        "<<<<<<< SEARCH\n    return sum(range(n))\n=======\n"
+        f"    return sum(range(0, n)) + {i} * 0\n>>>>>>> REPLACE\n"
+    )
+
+
+@dataclass
+class Target:
+    config: Path
+    stamps: Path
+    hold: Path
+    paths: RunPaths
+
+
+def make_target(
+    tmp_path: Path, *, pipeline: bool | None, answers: int, sleep: float, extra: str = ""
+) -> Target:
+    stamps, hold = tmp_path / "stamps", tmp_path / "hold"
+    bench = BENCH.format(stamps=stamps, hold=hold, sleep=sleep)
+    make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": bench})
+    (tmp_path / "answers.toml").write_text(
+        "".join(f"[[answer]]\ntext = '''\n{no_gain(i)}'''\n\n" for i in range(1, answers + 1))
+    )
+    executor = "" if pipeline is None else f"[executor]\npipeline = {str(pipeline).lower()}\n"
+    config = tmp_path / "perfsup.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [target]
+            repo = "repo"
+            goal = "make work() faster"
+            [bench]
+            run = "bash bench.sh"
+            timeout_s = 120
+            pairs = 3
+            warmup = 0
+            [[metrics]]
+            name = "t"
+            [access]
+            writable = ["src"]
+            protected = ["bench.sh"]
+            [model]
+            backend = "scripted"
+            script = "answers.toml"
+            max_retries = 0
+            [decision]
+            calibration_pairs = 0
+            max_load_per_core = 0  # test machines are shared: never wait for load
+            """
+        )
+        + executor
+        + extra
+    )
+    return Target(config, stamps, hold, RunPaths(tmp_path / "run"))
+
+
+def engine_for(target: Target, chunk_delay_s: float) -> Engine:
+    config = load_config(target.config)
+    return Engine(
+        config=config,
+        store=open_store(target.paths.store),
+        paths=target.paths,
+        backend=ScriptedBackend(Path(config.model.script or ""), chunk_delay_s=chunk_delay_s),
+        executor=LocalExecutor(),
+        seed=1,
+        config_path=target.config,
+        report=lambda _line: None,
+    )
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.replace(tzinfo=UTC).timestamp()  # the store keeps UTC without its zone
+
+
+def bench_runs(stamps: Path) -> list[tuple[float, float]]:
+    """(start, end) of every benchmark run, from the stamps the runs wrote."""
+    lines = stamps.read_text().split("\n")
+    starts = [float(ln.split()[1]) for ln in lines if ln.startswith("start ")]
+    ends = [float(ln.split()[1]) for ln in lines if ln.startswith("end ")]
+    assert len(starts) == len(ends) and starts
+    return list(zip(starts, ends, strict=True))
+
+
+def model_calls(engine: Engine) -> list[tuple[str, float, float]]:
+    """(node, start, end) of every model call."""
+    with engine.store.session() as s:
+        calls = s.exec(select(ModelCall)).all()
+    return [
+        (c.node_id or "", _epoch(c.created_at) - (c.total_s or 0.0), _epoch(c.created_at))
+        for c in calls
+    ]
+
+
+def overlaps(engine: Engine, stamps: Path) -> list[str]:
+    """The model calls that ran while a benchmark run ran."""
+    runs = bench_runs(stamps)
+    return [
+        node
+        for node, start, end in model_calls(engine)
+        if any(start < run_end and run_start < end for run_start, run_end in runs)
+    ]
+
+
+def run_to_end(target: Target, chunk_delay_s: float) -> tuple[Engine, RunOutcome]:
+    engine = engine_for(target, chunk_delay_s)
+    outcome = engine.run()
+    return engine, outcome
+
+
+def all_nodes(engine: Engine) -> dict[str, Node]:
+    with engine.store.session() as s:
+        return {n.id: n for n in s.exec(select(Node)).all()}
+
+
+BUDGET = "[budgets]\nmax_experiments = 3\n"
+
+
+def test_pipeline_proposes_the_next_experiment_while_one_benchmarks(tmp_path: Path) -> None:
+    runs: dict[bool, tuple[Engine, RunOutcome, list[str]]] = {}
+    for pipeline in (False, True):
+        where = tmp_path / ("on" if pipeline else "off")
+        target = make_target(where, pipeline=pipeline, answers=5, sleep=0.25, extra=BUDGET)
+        engine, outcome = run_to_end(target, chunk_delay_s=0.03)
+        runs[pipeline] = (engine, outcome, overlaps(engine, target.stamps))
+
+    off, on = runs[False], runs[True]
+    # The same experiments, every one in a final state, for the same reason.
+    for engine, outcome, _ in (off, on):
+        nodes = all_nodes(engine)
+        assert sorted(nodes) == ["1", "1.1", "1.2", "1.3"]
+        assert all(NodeStatus(n.status).finished for n in nodes.values()), nodes
+        assert [nodes[i].status for i in ("1.1", "1.2", "1.3")] == ["discarded"] * 3
+        assert outcome.reason == "experiment budget reached (3 of 3)"
+    # Off: no model call ever overlaps a benchmark run.
+    assert off[2] == []
+    # On: 1.2 and 1.3 were proposed while 1.1 and 1.2 benchmarked.
+    assert sorted(set(on[2])) == ["1.2", "1.3"]
+    engine = on[0]
+    calls = {node: start for node, start, _ in model_calls(engine)}
+    with engine.store.session() as s:
+        ahead = s.exec(select(Event).where(Event.kind == "proposal_ahead")).all()
+        last_sample: dict[str, float] = {}
+        for sample in s.exec(select(Sample)).all():
+            when = _epoch(sample.measured_at)
+            last_sample[sample.node_id] = max(when, last_sample.get(sample.node_id, when))
+    assert [e.node_id for e in ahead] == ["1.2", "1.3"]
+    assert "while 1.1 benchmarks" in ahead[0].message
+    assert calls["1.2"] < last_sample["1.1"]  # started before 1.1's benchmark ended
+    assert calls["1.3"] < last_sample["1.2"]
+    assert _epoch(ahead[0].created_at) <= calls["1.2"]
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> Iterator[tuple[Target, Engine, threading.Thread]]:
+    """An engine in a thread whose benchmarks wait while the hold file exists."""
+    target = make_target(tmp_path, pipeline=True, answers=4, sleep=0.05)
+    target.hold.write_text("hold")
+    engine = engine_for(target, chunk_delay_s=0.25)  # about 5 s an answer
+    thread = threading.Thread(target=engine.run, daemon=True)
+    thread.start()
+    yield target, engine, thread
+    target.hold.unlink(missing_ok=True)
+    engine.controls.stop("test over")
+    thread.join(60)
+    engine.store.close()
+
+
+def wait_for(what: str, check: object, timeout: float = 30.0) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status(target: Target, node_id: str) -> str | None:
+    store = open_store(target.paths.store)
+    try:
+        with store.session() as s:
+            node = s.get(Node, node_id)
+            return node.status if node else None
+    finally:
+        store.close()
+
+
+def send(target: Target, kind: str, **args: object) -> None:
+    store = open_store(target.paths.store)
+    try:
+        with store.session() as s:
+            enqueue_command(s, kind, dict(args))
+    finally:
+        store.close()
+
+
+def test_stop_during_a_proposal_ahead_ends_every_node_and_leaves_no_worktree(
+    held: tuple[Target, Engine, threading.Thread],
+) -> None:
+    target, engine, thread = held
+    wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
+    wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    send(target, "stop")
+    thread.join(30)
+    assert not thread.is_alive(), "the engine did not stop"
+    nodes = all_nodes(engine)
+    assert not [n.id for n in nodes.values() if n.status in IN_FLIGHT or n.status == "queued"]
+    assert nodes["1.1"].status == "cancelled" and nodes["1.2"].status == "cancelled"
+    assert "stopped by a person" in (nodes["1.2"].reason or "")
+    for node_id in ("1.1", "1.2"):
+        assert not (target.paths.worktrees / node_id).exists()
+    listed = git(target.config.parent / "repo", "worktree", "list")
+    assert "1.1" not in listed and "1.2" not in listed
+
+
+def test_abort_ends_the_benchmark_and_measures_the_proposal_ahead_next(
+    held: tuple[Target, Engine, threading.Thread],
+) -> None:
+    target, _engine, _ = held
+    wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
+    wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    send(target, "abort")
+    wait_for("1.1 cancelled", lambda: status(target, "1.1") == "cancelled", timeout=10)
+    assert status(target, "1.2") == "proposing"  # the abort is the benchmark's only
+    target.hold.unlink()
+    wait_for("1.2 measured", lambda: status(target, "1.2") == "discarded", timeout=60)
+
+
+def test_prune_reaches_the_proposal_ahead(
+    held: tuple[Target, Engine, threading.Thread],
+) -> None:
+    target, engine, _ = held
+    wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
+    wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    send(target, "prune", node="1.2")
+    target.hold.unlink()
+    wait_for("1.2 pruned", lambda: status(target, "1.2") == "pruned", timeout=30)
+    node = all_nodes(engine)["1.2"]
+    assert node.reason == "pruned with 1.2 by a person"
+    assert not (target.paths.worktrees / "1.2").exists()
