@@ -24,6 +24,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, ModelCall, Node, NodeStatus, Sample, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import IN_FLIGHT
+from perfsup.tui.service import RunService
 from perfsup.workspace.executor import LocalExecutor
 from tests.conftest import git, make_repo
 
@@ -263,6 +264,10 @@ def test_abort_ends_the_benchmark_and_measures_the_proposal_ahead_next(
     target, _engine, _ = held
     wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
     wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    # What the TUI's status line shows: the benchmark first, then the proposal ahead.
+    service = RunService(open_store(target.paths.store), target.paths, None)
+    assert service.status().current == "1.1 benchmarking, 1.2 proposing"
+    service.store.close()
     send(target, "abort")
     wait_for("1.1 cancelled", lambda: status(target, "1.1") == "cancelled", timeout=10)
     assert status(target, "1.2") == "proposing"  # the abort is the benchmark's only

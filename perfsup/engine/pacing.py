@@ -6,9 +6,10 @@ every model call (`before_call`): the token budget again (a retry must not
 run past it), then the rate limit (calls per sliding hour) and the minimum
 interval between calls, which wait rather than fail.
 
-The model never generates while a benchmark runs: the engine is sequential,
-so a proposal is written before the benchmark starts and the next one only
-after it ended. A backend that can unload its model is asked to before each
+By default the model never generates while a benchmark runs: a proposal is
+written before the benchmark starts and the next one only after it ended.
+With `executor.pipeline` the next proposal is written during the benchmark
+(pipeline.py), through the same checks. A backend that can unload its model is asked to before each
 benchmark when `model.unload_before_bench` is set.
 """
 

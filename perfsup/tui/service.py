@@ -303,9 +303,13 @@ class RunService:
                     Node.run_id == run.id, col(Node.parent_id).is_not(None)
                 )
             ).one()
-            current = s.exec(
+            # Two with pipelining: one benchmarks while the next is proposed; furthest first.
+            flying = s.exec(
                 select(Node).where(Node.run_id == run.id, col(Node.status).in_(list(IN_FLIGHT)))
-            ).first()
+            ).all()
+            stages = list(NodeStatus)
+            flying = sorted(flying, key=lambda n: -stages.index(NodeStatus(n.status)))
+            current = ", ".join(f"{n.id} {n.status}" for n in flying) or None
             sandbox = s.exec(
                 select(Event.message)
                 .where(Event.run_id == run.id, col(Event.kind).startswith("sandbox"))
@@ -325,7 +329,7 @@ class RunService:
                 engine_detail=run.engine_detail,
                 heartbeat_age_s=heartbeat,
                 stop_reason=run.stop_reason,
-                current=(f"{current.id} {current.status}" if current else None),
+                current=current,
                 tokens_used=run.tokens_used,
                 max_tokens=budgets.max_tokens if budgets else None,
                 experiments=int(experiments),
