@@ -287,3 +287,79 @@ def test_prune_reaches_the_proposal_ahead(
     node = all_nodes(engine)["1.2"]
     assert node.reason == "pruned with 1.2 by a person"
     assert not (target.paths.worktrees / "1.2").exists()
+
+
+COST_APP = "COST = 100\n\n\ndef work(n):\n    return sum(range(n))\n"
+COST_BENCH = """\
+echo "start $(date +%s.%N)" >> {stamps}
+cost=$(python -c 'import sys; sys.path.insert(0, "src"); import app; print(app.COST)')
+echo "end $(date +%s.%N)" >> {stamps}
+echo "METRIC t=$(( cost * 100 + RANDOM % 10 ))"
+"""
+PROFILED = "import sys\nsys.path.insert(0, 'src')\nimport app\napp.work(1000)\n"
+HALVE = (
+    "DESCRIPTION: halve the cost\nsrc/app.py\n<<<<<<< SEARCH\nCOST = 100\n=======\n"
+    "COST = 50\n>>>>>>> REPLACE\n"
+)
+
+
+def test_no_proposal_ahead_on_a_parent_that_still_needs_its_profile(tmp_path: Path) -> None:
+    stamps = tmp_path / "stamps"
+    make_repo(
+        tmp_path / "repo",
+        {
+            "src/app.py": COST_APP,
+            "bench.sh": COST_BENCH.format(stamps=stamps),
+            "prof.py": PROFILED,
+        },
+    )
+    answers = [HALVE, no_gain(1), no_gain(2)]
+    (tmp_path / "answers.toml").write_text(
+        "".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in answers)
+    )
+    config = tmp_path / "perfsup.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [target]
+            repo = "repo"
+            goal = "lower the cost"
+            [bench]
+            run = "bash bench.sh"
+            pairs = 6
+            warmup = 0
+            [[metrics]]
+            name = "t"
+            direction = "lower"
+            [access]
+            writable = ["src"]
+            protected = ["bench.sh", "prof.py"]
+            [model]
+            backend = "scripted"
+            script = "answers.toml"
+            max_retries = 0
+            [decision]
+            calibration_pairs = 0
+            max_load_per_core = 0
+            [profile]
+            python_script = "prof.py"
+            [executor]
+            pipeline = true
+            [budgets]
+            max_experiments = 3
+            explore = 0.0
+            """
+        )
+    )
+    target = Target(config, stamps, tmp_path / "hold", RunPaths(tmp_path / "run"))
+    engine, _ = run_to_end(target, chunk_delay_s=0.02)
+    nodes = all_nodes(engine)
+    assert [nodes[i].status for i in ("1.1", "1.2")] == ["kept", "discarded"], nodes
+    assert nodes["1.1.1"].parent_id == "1.1"
+    with engine.store.session() as s:
+        ahead = [e.node_id for e in s.exec(select(Event).where(Event.kind == "proposal_ahead"))]
+        profiled = [e.node_id for e in s.exec(select(Event).where(Event.kind == "profile"))]
+    # 1.2 went ahead on the profiled root; 1.1.1 waited for 1.1's profile and 1.2's benchmark.
+    assert ahead == ["1.2"]
+    assert "1.1" in profiled
+    assert sorted(set(overlaps(engine, stamps))) == ["1.2"]
