@@ -25,8 +25,7 @@ from perfsup.store import Event, ModelCall, Node, NodeStatus, Sample, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import IN_FLIGHT
 from perfsup.tui.service import RunService
-from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import git, make_repo
+from tests.conftest import build_engine, git, make_repo
 
 APP = "def work(n):\n    return sum(range(n))\n"
 # Every benchmark run stamps its start and end (epoch seconds) outside the repository.
@@ -100,17 +99,10 @@ def make_target(
 
 
 def engine_for(target: Target, chunk_delay_s: float) -> Engine:
-    config = load_config(target.config)
-    return Engine(
-        config=config,
-        store=open_store(target.paths.store),
-        paths=target.paths,
-        backend=ScriptedBackend(Path(config.model.script or ""), chunk_delay_s=chunk_delay_s),
-        executor=LocalExecutor(),
-        seed=1,
-        config_path=target.config,
-        report=lambda _line: None,
-    )
+    script = Path(load_config(target.config).model.script or "")
+    backend = ScriptedBackend(script, chunk_delay_s=chunk_delay_s)  # a model that takes time
+    engine: Engine = build_engine(target.config, target.paths.root, backend=backend)
+    return engine
 
 
 def _epoch(moment: datetime) -> float:
