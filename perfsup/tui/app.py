@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -33,6 +33,7 @@ from perfsup.config.model import TuiSettings
 from perfsup.engine.rundir import RunPaths
 from perfsup.store.models import CommandKind, CommandStatus, NodeStatus
 from perfsup.tui.chart import MetricChart
+from perfsup.tui.gcpace import IdleCollector
 from perfsup.tui.keys import KEYS, bindings, check_keymap, key_for
 from perfsup.tui.panes import NodePanes
 from perfsup.tui.screens import FullLogScreen, HelpScreen, SteerScreen
@@ -47,11 +48,13 @@ from perfsup.tui.service import (
     TreeFilter,
     is_store_ready,
 )
+from perfsup.tui.strips import fix_strip_cycles
 from perfsup.tui.themes import ThemeError, bundled_themes
 from perfsup.tui.tree import RunTree
 
 FLUSH_S = 0.05  # log panes take new lines 20 times a second, however fast they come
 REFRESH_S = 1.0  # tree, status line, chart, command outcomes and events
+GC_TICK_S = 0.25  # how often the idle collector looks whether a full pass is due
 POLL_EVERY = 20  # without a watch event, still look at the files once a second
 STALE_HEARTBEAT_S = 30.0
 FILTERS = (TreeFilter.ALL, TreeFilter.KEPT, TreeFilter.FAILED)
@@ -97,6 +100,8 @@ class PerfsupApp(App[None]):
         now: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
+        fix_strip_cycles()  # see strips.py: each painted line was a reference cycle
+        self.gc_pace = IdleCollector()
         self.paths = paths
         self.store_path = store_path
         self.config = config
@@ -148,9 +153,12 @@ class PerfsupApp(App[None]):
             self._connect_timer = self.set_interval(0.5, self._connect)
         self.set_interval(FLUSH_S, self._flush_logs)
         self.set_interval(REFRESH_S, self._refresh)
+        self.gc_pace.start()  # full collections wait for a pause in the keys (gcpace.py)
+        self.set_interval(GC_TICK_S, self.gc_pace.tick)
         self.watch_logs()
 
     def on_unmount(self) -> None:
+        self.gc_pace.stop()
         gc.unfreeze()  # what the app froze can be collected again once it is gone
         self._stop.set()
         if self.service is not None:
@@ -292,6 +300,13 @@ class PerfsupApp(App[None]):
         if self._select_timer is not None:
             self._select_timer.stop()
         self._select_timer = self.set_timer(0.05, self._refresh_detail)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) or (
+            isinstance(event, events.MouseEvent) and not isinstance(event, events.MouseMove)
+        ):
+            self.gc_pace.input()
+        await super().on_event(event)
 
     # -------------------------------------------------------- status line
     def _status(self, problem: str | None = None) -> None:
