@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.widgets import Log, RichLog, Static, TabbedContent, TabPane
 
 from perfsup.tui.logtail import LogTail
@@ -53,14 +55,36 @@ class LogPane(Log):
 
 class DiffView(RichLog):
     """The diff, pre-rendered into lines: a repaint or a scroll draws only the
-    visible ones, and a new diff relays out this pane's scroll area only."""
+    visible ones, and a new diff repaints this pane only."""
 
-    DEFAULT_CSS = "DiffView { height: 1fr; overflow-y: scroll; }"
+    # Its size never depends on its content: it fills the tab, always shows the
+    # vertical scrollbar and never a horizontal one (RichLog keeps no width).
+    DEFAULT_CSS = "DiffView { height: 1fr; width: 1fr; overflow-y: scroll; overflow-x: hidden; }"
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(wrap=False, auto_scroll=False, **kwargs)  # type: ignore[arg-type]
+        self._content_only = False
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        # RichLog asks for a layout whenever its line count changes, and Textual answers
+        # a layout by reflowing and repainting the whole screen (20-80 ms here), which a
+        # cursor key arriving meanwhile waits for. A new diff changes only how far this
+        # pane scrolls (see the CSS): its scrollbar is updated in show() instead.
+        if self._content_only:
+            layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def show(self, diff: str) -> None:
+        self._content_only = True
+        try:
+            self._write(diff)
+        finally:
+            self._content_only = False
+        self.vertical_scrollbar.window_virtual_size = self.virtual_size.height
+
+    def _write(self, diff: str) -> None:
         self.clear()
         lines = diff.splitlines()
         if not lines:
