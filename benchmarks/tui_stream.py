@@ -3,11 +3,12 @@
     python benchmarks/tui_stream.py [--lines 1000000]
 
 1. A real subprocess writes `--lines` ANSI-coloured lines as fast as it can
-   into the running node's bench log while the TUI (headless Textual driver,
-   the real event loop and compositor; every frame is also rendered to the
-   terminal output a real driver would write) shows that node. We measure the lines
-   per second the panes absorb, the lag of a 10 ms timer on the UI loop (p99
-   and max) and the process memory once every line is absorbed.
+   into the running node's bench log while the TUI shows that node (the real
+   event loop and compositor, run as on a terminal: every frame is rendered to
+   the bytes a terminal gets, handed to a driver that only time-stamps them).
+   We measure the lines per second the panes absorb, the lag of a 10 ms timer
+   on the UI loop (p99 and max) and the process memory once every line is
+   absorbed.
 2. A store of 10,000 nodes (100 children of the root, 99 under each): time
    from creating the app to the first frame that paints the tree, latency of
    a cursor key (p99 over 200 presses 20 ms apart, from the key event to the
@@ -24,22 +25,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import psutil
-from rich.console import RenderableType
 from sqlalchemy import insert
 from textual import events
-from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
-from textual.screen import Screen
+from textual.driver import Driver
+from textual.drivers.headless_driver import HeadlessDriver
+from textual.pilot import Pilot
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,8 +52,11 @@ from perfsup.store import Node, Run, open_store  # noqa: E402
 from perfsup.tui.app import PerfsupApp, create_app  # noqa: E402
 from perfsup.tui.tree import RunTree  # noqa: E402
 
+T = TypeVar("T")
 KEY_TIMEOUT_S = 5.0  # a key not painted by then counts as this long
 KEY_GAP_S = 0.02
+SIZE = (160, 45)
+MOVE_TO = re.compile(r"\x1b\[(\d+);\d+H")  # cursor position: row;column, 1-based
 
 CONFIG = """
 [target]
@@ -126,31 +131,69 @@ def make_run(folder: Path, nodes: list[tuple[str, str | None, str]]) -> tuple[Ru
     return paths, config
 
 
-class TimedApp(PerfsupApp):
-    """The real app, with every frame the compositor paints turned into terminal
-    output (as the real driver does before writing it) and time-stamped.
+class FrameDriver(HeadlessDriver):
+    """Textual's headless driver, except that it says it is not headless.
 
-    Textual's headless driver skips that rendering; doing it here keeps its cost
-    in the figures. `on_frame(rows, t)` hears the screen rows each frame covers.
+    A headless app skips turning frames into terminal output; with this driver
+    the app renders every frame to the bytes a real terminal driver would write
+    (so that cost is in the figures) and hands them to `write()`, which tells
+    the app which screen rows the frame paints and when. All public Textual API
+    (a Driver subclass, `App.get_driver_class`, `App.run_async`): no private
+    compositor objects.
     """
+
+    @property
+    def is_headless(self) -> bool:
+        return False
+
+    def write(self, data: str) -> None:
+        app = self._app
+        if isinstance(app, TimedApp) and app.on_frame is not None:
+            rows = painted_rows(data)
+            if rows:
+                app.on_frame(rows, time.perf_counter())
+
+
+def painted_rows(data: str) -> set[int]:
+    """The 0-based screen rows a frame writes to: Textual moves the cursor to the start
+    of every piece it paints, and finally to where the terminal cursor rests (not paint)."""
+    moves = list(MOVE_TO.finditer(data))
+    if moves and moves[-1].end() == len(data):
+        moves.pop()
+    return {int(m.group(1)) - 1 for m in moves}
+
+
+class TimedApp(PerfsupApp):
+    """The real app, run through FrameDriver: `on_frame(rows, t)` hears every frame."""
 
     on_frame: Callable[[set[int], float], None] | None = None
     key_cpu_ms = 0.0  # CPU time of this process (every thread) during the last key
 
-    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
-        if isinstance(renderable, CompositorUpdate) and not self._batch_count:
-            self.terminal_bytes = len(renderable.render_segments(self.console))
-            if self.on_frame is not None:
-                self.on_frame(frame_rows(renderable), time.perf_counter())
-        super()._display(screen, renderable)
+    def get_driver_class(self) -> type[Driver]:
+        return FrameDriver
 
 
-def frame_rows(update: CompositorUpdate) -> set[int]:
-    if isinstance(update, LayoutUpdate):
-        return set(range(update.region.y, update.region.bottom))
-    if isinstance(update, ChopsUpdate):
-        return {y for y, _x1, _x2 in update.spans}
-    return set()
+async def run_timed(app: TimedApp, body: Callable[[Pilot[object]], Awaitable[T]]) -> T:
+    """Run the app as on a terminal of SIZE (`run_async`, not `run_test`, whose
+    headless driver would skip rendering frames) and `body` in it once it is ready
+    (as its autopilot: in the app's context, where timers can be set)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    async def auto_pilot(pilot: Pilot[object]) -> None:
+        try:
+            result.append(await body(pilot))
+        except BaseException as exc:  # re-raised below, once the app has closed
+            failure.append(exc)
+        finally:
+            app.exit()
+
+    await app.run_async(size=SIZE, auto_pilot=auto_pilot)
+    if failure:
+        raise failure[0]
+    if not result:
+        raise RuntimeError("the app exited before the benchmark ran")
+    return result[0]
 
 
 def timed_app(paths: RunPaths, config: object) -> TimedApp:
@@ -203,6 +246,10 @@ async def key_to_paint(
     return None if end is None else (end - start) * 1000
 
 
+def at_line(tree: RunTree, line: int) -> Callable[[], bool]:
+    return lambda: tree.cursor_line == line
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -216,7 +263,8 @@ async def flood(lines: int) -> dict[str, float]:
     log.write_text("")
     app = timed_app(paths, config)
     gaps: list[float] = []
-    async with app.run_test(size=(160, 45)) as pilot:
+
+    async def body(pilot: Pilot[object]) -> tuple[int, float, int, float]:
         await pilot.pause(0.3)
         tree = app.query_one(RunTree)
         tree.move_cursor(tree.tree_nodes["1.1"])
@@ -243,6 +291,9 @@ async def flood(lines: int) -> dict[str, float]:
         absorbed = app.flood_lines
         pane_lines = app.node_panes.query_one("#log-bench").line_count  # type: ignore[attr-defined]
         rss = psutil.Process().memory_info().rss / 2**20
+        return absorbed, elapsed, pane_lines, rss
+
+    absorbed, elapsed, pane_lines, rss = await run_timed(app, body)
     lags = [max(0.0, g - 0.01) * 1000 for g in gaps]
     return {
         "lines": absorbed,
@@ -274,7 +325,10 @@ async def tree10k() -> dict[str, float]:
             first.append(now)
 
     app.on_frame = first_frame
-    async with app.run_test(size=(160, 45)) as pilot:
+
+    async def body(
+        pilot: Pilot[object],
+    ) -> tuple[float, list[float | None], list[float], float | None, int]:
         tree = app.query_one(RunTree)
         while not first and time.perf_counter() - start < 60:
             await asyncio.sleep(0.005)
@@ -285,17 +339,13 @@ async def tree10k() -> dict[str, float]:
         for key in ["down"] * 100 + ["up"] * 100:
             target = tree.cursor_line + (1 if key == "down" else -1)
             keys.append(
-                await key_to_paint(
-                    app, key, lambda t=target: tree.cursor_line == t, lambda: cursor_row(tree)
-                )
+                await key_to_paint(app, key, at_line(tree, target), lambda: cursor_row(tree))
             )
             cpu.append(app.key_cpu_ms)
             await asyncio.sleep(KEY_GAP_S)  # a person's key repeat, not a burst
         for _ in range(50):  # down to the 50th run child (1.50)
             target = tree.cursor_line + 1
-            await key_to_paint(
-                app, "down", lambda t=target: tree.cursor_line == t, lambda: cursor_row(tree)
-            )
+            await key_to_paint(app, "down", at_line(tree, target), lambda: cursor_row(tree))
         await asyncio.sleep(KEY_GAP_S)
         node = tree.cursor_node
         assert node is not None and node.data == "1.50", node
@@ -304,6 +354,9 @@ async def tree10k() -> dict[str, float]:
             app, "space", lambda: len(node.children) > 0, lambda: cursor_row(tree, below=1)
         )
         expanded = len(node.children)
+        return open_ms, keys, cpu, expand_ms, expanded
+
+    open_ms, keys, cpu, expand_ms, expanded = await run_timed(app, body)
     timed = [k for k in keys if k is not None]
     missed = len(keys) - len(timed)
     # A key whose effect was never painted counts as the timeout: it is the worst case.
