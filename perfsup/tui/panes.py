@@ -13,6 +13,7 @@ from textual.geometry import Region
 from textual.widgets import Log, RichLog, Static, TabbedContent, TabPane
 
 from perfsup.tui.logtail import LogTail
+from perfsup.tui.paintstyle import PaintStyleCache
 from perfsup.tui.service import NodeDetail
 
 DIFF_LINES = 5_000  # a longer diff is cut in the pane; `e` exports all of it
@@ -53,7 +54,7 @@ class LogPane(Log):
         return self.tail.path if self.tail else None
 
 
-class DiffView(RichLog):
+class DiffView(PaintStyleCache, RichLog):
     """The diff, pre-rendered into lines: a repaint or a scroll draws only the
     visible ones, and a new diff repaints this pane only."""
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.dom import DOMNode
-from textual.geometry import Region
-from textual.strip import Strip
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from perfsup.store.models import IN_FLIGHT, NodeStatus
+from perfsup.tui.paintstyle import PaintStyleCache
 from perfsup.tui.service import DIMMED, FAILED, NodeRow, RunService, TreeFilter, effect_label
 
 GLYPHS = {
@@ -51,7 +48,7 @@ def node_label(row: NodeRow, metric: str | None) -> Text:
     return text
 
 
-class RunTree(Tree[str]):
+class RunTree(PaintStyleCache, Tree[str]):
     """Runs at the top; children are read from the store (in a worker thread) when a
     node is expanded."""
 
@@ -66,21 +63,6 @@ class RunTree(Tree[str]):
         self.tree_nodes: dict[str, TreeNode[str]] = {}
         self.loaded: set[str] = set()
         self.generation = 0  # bumped by reload(): children read for an older tree are dropped
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        # Tree.render_line asks for `rich_style` on every line, and Textual computes it
-        # afresh from every ancestor's styles each time: a scroll repaints some 40
-        # lines, and that walk was a large share of a cursor key. One per paint.
-        self._paint_style: Style | None = DOMNode.rich_style.fget(self)  # type: ignore[attr-defined]
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._paint_style = None
-
-    @property
-    def rich_style(self) -> Style:
-        style = getattr(self, "_paint_style", None)
-        return style if style is not None else super().rich_style
 
     @property
     def metric(self) -> str | None:
