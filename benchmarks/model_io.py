@@ -4,9 +4,10 @@ On the bundled demo target it asks for a change N times and prints:
 - parse_ok_plain: the share of first answers that parse into an edit that
   applies (search found once, the file still parses, something changes);
 - parse_ok_grammar: the same share when a failed first answer gets one
-  retry under the GBNF grammar built from the files (as the engine does;
-  a grammar answer may use the room left in the context, see
-  perfsup.agent.grammar);
+  retry under the GBNF grammar built from the files, with the rule that it
+  may not copy the code back unchanged (as the engine does; a grammar
+  answer may use the room left in the context, see perfsup.agent.grammar
+  and perfsup.agent.unchanged);
 - prompt tokens and prompt time (time to first token) of a first call on a
   fresh model, and of a second call sharing its prefix (the stable part of
   the prompt), and the speed-up between them;
@@ -33,7 +34,7 @@ from perfsup.agent.apply import EditDoesNotApply, apply_edit
 from perfsup.agent.backend import ChatMessage, ModelReply
 from perfsup.agent.context import choose_edit_format
 from perfsup.agent.edits import MalformedAnswer, parse_answer
-from perfsup.agent.grammar import retry_grammar
+from perfsup.agent.grammar import forbid_unchanged, retry_grammar
 from perfsup.agent.prompt import build_messages
 from perfsup.config import AccessRules
 
@@ -88,6 +89,7 @@ def main() -> int:
     try:
         fmt = choose_edit_format("auto", llama.parameter_count())
         grammar = retry_grammar(fmt, sources)
+        forbid = forbid_unchanged(fmt, sources)
 
         def messages(failure: str | None = None) -> list[ChatMessage]:
             return build_messages(
@@ -139,7 +141,9 @@ def main() -> int:
                     "Answer again in the exact edit format, changing only what is needed.",
                 ),
             ]
-            again = llama.complete(retry, seed=200 + attempt, grammar=grammar)
+            again = llama.complete(
+                retry, seed=200 + attempt, grammar=grammar, forbid_unchanged=forbid
+            )
             rates.append(_rate(again))
             why_again = applicable(again.text, sources)
             grammar_ok += why_again is None

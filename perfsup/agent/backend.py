@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from perfsup.agent.unchanged import ForbidUnchanged
+
 
 @dataclass
 class ChatMessage:
@@ -74,11 +76,14 @@ class ModelBackend(Protocol):
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
         grammar: str | None = None,
+        forbid_unchanged: ForbidUnchanged | None = None,
     ) -> ModelReply:
         """Answer `messages`; raise `ModelUnavailable` when the model cannot.
 
         `grammar` (GBNF) constrains the answer where the backend supports it
-        (its `supports_grammar` is true); others ignore it.
+        (its `supports_grammar` is true); others ignore it, and so
+        `forbid_unchanged`, which keeps such an answer from copying the code
+        back unchanged (see `perfsup.agent.unchanged`).
         """
         ...
 

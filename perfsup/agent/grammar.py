@@ -23,6 +23,10 @@ letter, `_`, `#`, a closing bracket or a quote, then at most 80 characters.
 Every part of every grammar is bounded, so the answer ends with its closing
 line; a grammar retry may use the whole room left in the context for it
 (see `perfsup.agent.llama_child`).
+
+What a grammar cannot exclude is an answer that copies the code back
+unchanged; `forbid_unchanged` gives the rule the llama.cpp child applies
+against it (see `perfsup.agent.unchanged`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
-from perfsup.agent.pygrammar import StatementGrammar, lexicon
+from perfsup.agent.pygrammar import BODY_STATEMENTS, StatementGrammar, lexicon
+from perfsup.agent.unchanged import ForbidUnchanged
 
 _MARKER = re.compile(r"perfsup:begin\s+(\S+)")
 MAX_LINES_PER_FILE = 400  # keeps the grammar (and llama.cpp's parser) small
@@ -197,7 +202,7 @@ def region_grammar(files: Mapping[str, str]) -> str:
         is_python = _is_python(path)
         spans = _function_spans(text) if is_python else {}
         for name in region_names(path, text):
-            header = _lit(f"{path}::{name}\n```{'python' if is_python else ''}\n")
+            header = _lit(_region_header(path, name))
             span = spans.get(name)
             if python is not None and span is not None and name not in _markers(text):
                 copied, indent = span
@@ -220,6 +225,86 @@ def region_grammar(files: Mapping[str, str]) -> str:
         ]
     extra = python.rules if python is not None else []
     return "\n".join(rules + extra) + _COMMON
+
+
+def _region_header(path: str, name: str) -> str:
+    """The REGION line's target and the opening fence, as the region grammar writes them."""
+    return f"{path}::{name}\n```{'python' if _is_python(path) else ''}\n"
+
+
+def unchanged_regions(files: Mapping[str, str]) -> list[str]:
+    """Every region as `region_grammar` lets it be copied back unchanged.
+
+    Each is its REGION line, opening fence and original text. A region is
+    left out when the grammar has no room for a line after the copy (so
+    masking its close would leave nothing to write): a function body of
+    BODY_STATEMENTS statements, or free text of more than MAX_REGION_LINES
+    + 1 lines. A copy the grammar cannot write needs no rule but does no harm.
+    """
+    texts: list[str] = []
+    for path, text in sorted(files.items()):
+        lines = text.splitlines()
+        marked = _markers(text)
+        nodes = _function_nodes(text) if _is_python(path) else {}
+        spans = _function_spans(text) if _is_python(path) else {}
+        for name in region_names(path, text):
+            if name in marked:
+                inner = _marked_lines(lines, name)
+                room = inner is not None and len(inner) <= MAX_REGION_LINES
+            elif name in nodes:
+                node = nodes[name]
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+                inner = lines[first : node.end_lineno or node.lineno]
+                if name in spans:  # a Python body under the grammar: count its statements
+                    doc = _has_docstring(node) and len(node.body) > 1
+                    room = len(node.body) - doc < BODY_STATEMENTS
+                else:  # written as free text
+                    room = len(inner) <= MAX_REGION_LINES
+            else:
+                continue
+            if inner is not None and room:
+                body = "".join(line + "\n" for line in inner)
+                texts.append(f"REGION: {_region_header(path, name)}{body}")
+    return texts
+
+
+def _marked_lines(lines: list[str], name: str) -> list[str] | None:
+    """The lines between `perfsup:begin NAME` and the next `perfsup:end NAME`, as apply reads."""
+
+    def marker(kind: str) -> re.Pattern[str]:
+        return re.compile(rf"perfsup:{kind}\s+{re.escape(name)}(?![\w.\-])")
+
+    begins = [i for i, line in enumerate(lines) if marker("begin").search(line)]
+    if len(begins) != 1:
+        return None
+    ends = [i for i, line in enumerate(lines) if i > begins[0] and marker("end").search(line)]
+    return lines[begins[0] + 1 : ends[0]] if ends else None
+
+
+def _has_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    first = node.body[0]
+    return (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+
+
+def _function_nodes(text: str) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Top-level functions and methods by region name (`name`, `Class.name`)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return {}
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found[f"{node.name}.{item.name}"] = item
+    return found
 
 
 def _markers(text: str) -> set[str]:
@@ -274,3 +359,12 @@ def retry_grammar(edit_format: str, files: Mapping[str, str]) -> str | None:
         return search_replace_grammar(files)
     except ValueError:
         return None
+
+
+def forbid_unchanged(edit_format: str, files: Mapping[str, str]) -> ForbidUnchanged:
+    """What a retry under `retry_grammar(edit_format, files)` may not copy back unchanged."""
+    if edit_format == "region":
+        return ForbidUnchanged(regions=tuple(unchanged_regions(files)))
+    # a SEARCH text of fewer lines than a replacement may have leaves room for one more
+    # (MAX_REPLACE_LINES lines of text; a Python replacement allows more statements)
+    return ForbidUnchanged(search_replace_lines=MAX_REPLACE_LINES)

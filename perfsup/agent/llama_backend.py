@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import perfsup
 from perfsup.agent.backend import CallFailed, ChatMessage, ModelReply, ModelUnavailable
+from perfsup.agent.unchanged import ForbidUnchanged
 
 LOAD_TIMEOUT_S = 300.0
 TOKEN_TIMEOUT_S = 300.0  # no output for this long: the child is stuck, kill it
@@ -152,6 +153,7 @@ class LlamaBackend:
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
         grammar: str | None = None,
+        forbid_unchanged: ForbidUnchanged | None = None,
     ) -> ModelReply:
         """Stream one answer; `CallFailed` when the child fails or dies during the call."""
         proc = self._ensure_child()
@@ -162,6 +164,7 @@ class LlamaBackend:
             "temperature": self.temperature,
             "seed": seed,
             "grammar": grammar,
+            "forbid_unchanged": forbid_unchanged.to_json() if forbid_unchanged else None,
         }
         assert proc.stdin is not None
         try:

@@ -9,7 +9,8 @@ Protocol, one JSON object per line:
 - on start: {"ready": true, "n_params": int, "has_system_role": bool, "template": str}
   (and "chat_format", "architecture") or {"fatal": "why"} before exiting;
 - request {"op": "chat", "messages": [...], "max_tokens": int, "temperature": float,
-  "seed": int | null, "grammar": str | null}: replies {"token": "..."} per piece, then
+  "seed": int | null, "grammar": str | null, "forbid_unchanged": {...} | null (optional;
+  see `perfsup.agent.unchanged`)}: replies {"token": "..."} per piece, then
   {"done": true, "prompt_tokens", "completion_tokens", "cached_tokens", "ttft_s",
   "total_s"}, or {"error": "why"};
 - request {"op": "count", "text": str}: {"tokens": int}.
@@ -22,10 +23,13 @@ streamed chunks carry no usage.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
 from typing import Any, TextIO
+
+from perfsup.agent.unchanged import ForbidUnchanged, UnchangedGuard
 
 # Chat formats for GGUF files that carry no template of their own, by the
 # model's architecture (general.architecture). Gemma has no system turn.
@@ -160,6 +164,10 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         else None
     )
     room = llm.n_ctx() - len(tokens)
+    forbid = request.get("forbid_unchanged")
+    processors = (
+        _forbid_unchanged(llm, ForbidUnchanged.from_json(forbid), len(tokens)) if forbid else None
+    )
     started = time.monotonic()
     first: float | None = None
     parts: list[str] = []
@@ -172,6 +180,7 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         seed=request.get("seed"),
         stop=stop or None,
         grammar=grammar,
+        logits_processor=processors,
         repeat_penalty=REPEAT_PENALTY,
         stream=True,
     )
@@ -194,6 +203,33 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
             "total_s": total,
         }
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _token_pieces(llm: Any) -> list[bytes]:
+    """The text of every token of the model (about a second for Gemma's 262k tokens, once)."""
+    return [llm.detokenize([i]) for i in range(llm.n_vocab())]
+
+
+def _forbid_unchanged(llm: Any, rule: ForbidUnchanged, prompt_tokens: int) -> Any:
+    """A logits processor that masks the tokens closing an unchanged copy (see the rule's module).
+
+    llama-cpp-python runs it before the grammar and the other samplers, on the
+    logits of the whole vocabulary in token order, with every token so far.
+    """
+    import numpy as np
+    from llama_cpp import LogitsProcessorList
+
+    guard = UnchangedGuard(_token_pieces(llm), llm.token_eos(), rule)
+
+    def mask(input_ids: Any, scores: Any) -> Any:
+        answer = b"".join(guard.pieces[i] for i in input_ids[prompt_tokens:])
+        banned = guard.banned(answer)
+        if banned:
+            scores[banned] = -np.inf
+        return scores
+
+    return LogitsProcessorList([mask])
 
 
 if __name__ == "__main__":

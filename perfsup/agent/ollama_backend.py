@@ -31,6 +31,7 @@ import ollama
 
 from perfsup.agent.backend import CallFailed, ChatMessage, ModelReply, ModelWaiting
 from perfsup.agent.tokens import estimate_tokens
+from perfsup.agent.unchanged import ForbidUnchanged
 
 NS = 1e-9
 # A prompt is "cut" when Ollama counted less than this share of our estimate...
@@ -75,10 +76,12 @@ class OllamaBackend:
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
         grammar: str | None = None,
+        forbid_unchanged: ForbidUnchanged | None = None,
     ) -> ModelReply:
         """Stream one answer; `ModelWaiting` or `CallFailed` when Ollama cannot give one.
 
-        Ollama takes JSON schemas, not GBNF grammars: `grammar` is ignored.
+        Ollama takes JSON schemas, not GBNF grammars: `grammar` and
+        `forbid_unchanged` are ignored.
         """
         options: dict[str, Any] = {
             "num_ctx": self.context_tokens,

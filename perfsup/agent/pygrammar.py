@@ -41,6 +41,7 @@ _BUILTINS = [
 MAX_STRING_LITERAL = 40  # longer literals of the file are not offered (they are docstrings)
 _LEVELS = 3  # expression nesting levels
 _BLOCK_CAPS = (10, 5, 3)  # statements per block: the body, then each nested level
+BODY_STATEMENTS = _BLOCK_CAPS[0]  # at most this many statements in a function body
 _OPS = ["+", "-", "*", "/", "//", "%", "==", "!=", "<", "<=", ">", ">=", "and", "or"]
 _OPS += ["in", "is", "not in", "is not"]
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from perfsup.agent.backend import ChatMessage, ModelReply, ScriptExhausted
 from perfsup.agent.tokens import estimate_tokens
+from perfsup.agent.unchanged import ForbidUnchanged
 
 WORDS_PER_CHUNK = 3
 _ALLOWED_KEYS = {"text", "description_hint"}
@@ -47,8 +48,9 @@ class ScriptedBackend:
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
         grammar: str | None = None,
+        forbid_unchanged: ForbidUnchanged | None = None,
     ) -> ModelReply:
-        """The next answer of the file; `seed` and `grammar` are ignored."""
+        """The next answer of the file; `seed`, `grammar` and `forbid_unchanged` are ignored."""
         if self.used >= len(self.answers):
             raise ScriptExhausted(
                 f"the scripted answer file {self.path} has no answers left ({self.used} used)"

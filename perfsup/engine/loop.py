@@ -30,7 +30,7 @@ from perfsup.agent.backend import (
     Unloadable,
 )
 from perfsup.agent.context import EditFormatSetting, choose_edit_format
-from perfsup.agent.grammar import region_names, retry_grammar
+from perfsup.agent.grammar import forbid_unchanged, region_names, retry_grammar
 from perfsup.agent.hotspots import hot_first, hot_regions, hot_spots, profile_section
 from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
@@ -499,6 +499,7 @@ class Engine:
                 on_failure=on_failure,
                 before_call=lambda: self.pacer.before_call(run_id),
                 retry_grammar=self._retry_grammar(context),
+                retry_forbid=forbid_unchanged(context["edit_format"], context["sources"]),
             )
         self._set(
             node,

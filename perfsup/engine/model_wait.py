@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from perfsup.agent.backend import ChatMessage, ModelBackend, ModelReply, ModelWaiting
+from perfsup.agent.unchanged import ForbidUnchanged
 from perfsup.engine.clock import Clock
 
 FIRST_WAIT_S = 2.0
@@ -50,12 +51,19 @@ class PatientBackend:
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
         grammar: str | None = None,
+        forbid_unchanged: ForbidUnchanged | None = None,
     ) -> ModelReply:
         wait = self.first_wait_s
         waited = False
         while True:
             try:
-                reply = self.inner.complete(messages, on_token=on_token, seed=seed, grammar=grammar)
+                reply = self.inner.complete(
+                    messages,
+                    on_token=on_token,
+                    seed=seed,
+                    grammar=grammar,
+                    forbid_unchanged=forbid_unchanged,
+                )
             except ModelWaiting as exc:
                 self.on_wait(f"waiting for the model: {exc}; next try in {wait:.0f} s")
                 waited = True

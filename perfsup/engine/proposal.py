@@ -15,6 +15,7 @@ from pathlib import Path
 from perfsup.agent.apply import EditDoesNotApply, apply_edit
 from perfsup.agent.backend import CallFailed, ChatMessage, ModelBackend, ModelReply
 from perfsup.agent.edits import MalformedAnswer, ProposedEdit, parse_answer
+from perfsup.agent.unchanged import ForbidUnchanged
 from perfsup.config import AccessRules
 from perfsup.workspace.access import AccessDenied, check_edit_path
 
@@ -45,22 +46,32 @@ def propose(
     before_call: Callable[[], None],
     on_failure: Callable[[CallFailed, int], None] | None = None,
     retry_grammar: str | None = None,
+    retry_forbid: ForbidUnchanged | None = None,
 ) -> Proposal:
     """Call the model up to 1 + max_retries times until an edit applies to `worktree`.
 
     After an answer that does not parse or apply, the retries go out under
     `retry_grammar` (GBNF) when one is given: the backend then can only
-    write an answer in the edit format whose search blocks are file lines.
+    write an answer in the edit format whose search blocks are file lines;
+    `retry_forbid` goes with it, so that answer cannot copy the code back
+    unchanged either.
     """
     conversation = list(messages)
     grammar: str | None = None
+    forbid: ForbidUnchanged | None = None
     problem = ""
     answer = ""
     failed_calls = 0
     for attempt in range(max_retries + 1):
         before_call()
         try:
-            reply = backend.complete(conversation, on_token=on_token, seed=attempt, grammar=grammar)
+            reply = backend.complete(
+                conversation,
+                on_token=on_token,
+                seed=attempt,
+                grammar=grammar,
+                forbid_unchanged=forbid,
+            )
         except CallFailed as exc:  # the same question again, with the next seed
             failed_calls += 1
             problem = str(exc)
@@ -87,6 +98,7 @@ def propose(
         except (MalformedAnswer, EditDoesNotApply) as exc:
             problem = str(exc)
             grammar = retry_grammar
+            forbid = retry_forbid if retry_grammar is not None else None
             on_token(f"\n\n[perfsup] answer not usable: {problem}\n\n")
             conversation += [
                 ChatMessage(role="assistant", content=answer),
