@@ -13,7 +13,7 @@ import pytest
 from perfsup.agent.apply import EditDoesNotApply, apply_edit
 from perfsup.agent.backend import CallFailed, ChatMessage, ModelUnavailable
 from perfsup.agent.edits import ProposedEdit, parse_answer
-from perfsup.agent.grammar import region_grammar, search_replace_grammar
+from perfsup.agent.grammar import forbid_unchanged, region_grammar, search_replace_grammar
 from perfsup.agent.llama_backend import LlamaBackend
 from perfsup.agent.llama_child import GEMMA, builtin_format, fold_system, format_builtin
 from tests.llama_model import small_gguf
@@ -29,6 +29,7 @@ SOURCE = (
     "def mean(values):\n"
     "    return total(values) / len(values)\n"
 )
+DEMO_CORE = Path(__file__).resolve().parents[1] / "perfsup/demo/target/textstats/core.py"
 pytestmark = pytest.mark.slow  # a real model on two shared cores: tens of seconds per call
 
 ASK = [
@@ -90,6 +91,34 @@ def test_a_region_grammar_answer_rewrites_a_real_function_and_applies(
     assert edit.region is not None and edit.region.path == "stats.py"
     assert edit.region.region in ("total", "mean")
     _assert_applies(edit, tmp_path)
+
+
+def test_a_grammar_retry_told_to_copy_a_demo_function_must_change_it(
+    llama: LlamaBackend, tmp_path: Path
+) -> None:
+    core = DEMO_CORE.read_text()
+    files = {"textstats/core.py": core}
+    ask = [
+        ChatMessage(
+            "user",
+            f"File textstats/core.py:\n{core}\nRepeat the function tokenize exactly as it is, "
+            "unchanged.\nREGION: textstats/core.py::tokenize",
+        )
+    ]
+    # without forbid_unchanged this request (seed 4) got tokenize back word for word
+    reply = llama.complete(
+        ask,
+        seed=4,
+        grammar=region_grammar(files),
+        forbid_unchanged=forbid_unchanged("region", files),
+    )
+    edit = parse_answer(reply.text)
+    (tmp_path / "textstats").mkdir()
+    (tmp_path / "textstats" / "core.py").write_text(core)
+    assert apply_edit(tmp_path, edit) == ["textstats/core.py"]  # applies: not unchanged
+    after = (tmp_path / "textstats" / "core.py").read_text()
+    assert after != core
+    ast.parse(after)
 
 
 def _assert_applies(edit: ProposedEdit, tmp_path: Path) -> None:
