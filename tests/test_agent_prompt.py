@@ -151,3 +151,19 @@ def test_the_region_format_lists_the_regions_a_model_may_name() -> None:
     assert "## Regions you may rewrite\n- src/x.py::a\n- src/x.py::K.m" in region_prompt
     blocks_prompt = build(edit_format="search_replace", **common)[1].content  # type: ignore[arg-type]
     assert "Regions you may rewrite" not in blocks_prompt
+
+
+def test_a_short_prompt_cuts_cold_files_before_the_hot_one() -> None:
+    hot = "".join(f"def hot{i}(x):\n    return x * {i}\n\n\n" for i in range(150))
+    cold = "".join(f"def cold{i}(x):\n    return x - {i}\n\n\n" for i in range(100))
+    sources = {"src/cold.py": cold, "src/hot.py": hot}  # the hot file is the larger one
+    fit = {"sources": sources, "context_tokens": 3400}
+    # without a profile the largest file is cut first
+    plain = build_messages(**args(**fit))[1].content
+    assert cold in plain and hot not in plain
+    # with one, the hot file stays whole and the cold one is cut
+    ranked = build_messages(**args(**fit, hot_files=["src/hot.py"]))
+    user = ranked[1].content
+    assert used(ranked) <= 3400 - 1024
+    assert hot in user and cold not in user
+    assert "### src/cold.py (truncated: only lines 1-" in user

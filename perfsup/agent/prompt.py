@@ -10,10 +10,12 @@ Budget: everything must fit in context_tokens - answer_tokens, counted with
 `estimate_tokens`. The instructions, goal and access rules are never cut (a
 budget too small for them is a `ValueError`). The changing part may use at
 least a quarter of what is left, and more if the source leaves room; beyond
-that its oldest entries go first. The source fills the rest: when it does not
-fit, the largest files are cut first (to their first lines, with a note
-saying so), and a file that would keep too little to be useful is left out
-and named as not shown.
+that its oldest entries go first. The source fills the rest: the files of
+the hot functions (`hot_files`, hottest first) are served first, whole while
+there is room, so the code the profile points at survives a tight budget;
+the other files share what is left, and when they do not fit the largest of
+them are cut first (to their first lines, with a note saying so). A file
+that would keep too little to be useful is left out and named as not shown.
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ def build_messages(
     answer_tokens: int,
     regions: Sequence[str] = (),
     profile: str = "",
+    hot_files: Sequence[str] = (),
 ) -> list[ChatMessage]:
     """The system and user messages for one proposal; see the module docstring.
 
@@ -145,7 +148,8 @@ def build_messages(
     (listed in the prompt for the region format, so a small model picks a
     real one); `profile` the parent's profile section (see
     `perfsup.agent.hotspots`), shown after the source: it changes with the
-    parent. Raises `ValueError` when the budget cannot hold the fixed parts.
+    parent; `hot_files` the files of its hot functions, hottest first. Raises
+    `ValueError` when the budget cannot hold the fixed parts.
     """
     budget = context_tokens - answer_tokens
     system = _INSTRUCTIONS + "\n" + _format_text(edit_format)
@@ -176,7 +180,13 @@ def build_messages(
     for _ in range(8):  # estimates of joined text can differ by a few tokens: shrink till it fits
         user = "\n".join(
             part
-            for part in (head, _sources(rendered, source_room), profile, changing, closing)
+            for part in (
+                head,
+                _sources(rendered, source_room, hot_files),
+                profile,
+                changing,
+                closing,
+            )
             if part
         )
         messages = [ChatMessage("system", system), ChatMessage("user", user)]
@@ -211,11 +221,19 @@ def _render_source(path: str, text: str, note: str = "") -> str:
     return f"### {path}{note}\n```{language}\n{body}```\n"
 
 
-def _sources(sources: list[_Source], room: int) -> str:
+def _sources(sources: list[_Source], room: int, hot_files: Sequence[str] = ()) -> str:
     """The source section within `room` tokens: whole files, cut files, left-out files."""
     if not sources:
         return ""
-    allowed = _allocate(sources, max(0, room - 40))  # 40: section title and the omitted-list
+    room = max(0, room - 40)  # 40: section title and the omitted-list
+    allowed: dict[str, int] = {}
+    by_path = {s.path: s for s in sources}
+    for path in dict.fromkeys(p for p in hot_files if p in by_path):
+        # hot files first, hottest first: cold files are the ones cut when room is short
+        share = min(by_path[path].full_tokens, room)
+        allowed[path] = share if share >= MIN_USEFUL_SOURCE_TOKENS else 0
+        room -= allowed[path]
+    allowed |= _allocate([s for s in sources if s.path not in allowed], room)
     blocks: list[str] = []
     omitted: list[str] = []
     for source in sources:

@@ -535,6 +535,7 @@ class Engine:
             "answer_tokens": self.config.model.max_answer_tokens,
             "regions": hot_regions(regions, spots),
             "profile": profile_section(spots),
+            "hot_files": [spot.file for spot in spots],
         }
 
     def _edit_format(self, setting: EditFormatSetting) -> EditFormat:
