@@ -44,6 +44,7 @@ from perfsup.agent.backend import (
     ModelUnavailable,
     ScriptExhausted,
 )
+from perfsup.agent.unchanged import ForbidUnchanged
 from perfsup.engine.controls import StepAborted
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.profiling import profile_due
@@ -270,6 +271,7 @@ class _Interruptible:
         on_token: Callable[[str], None] | None = None,
         seed: int | None = None,
         grammar: str | None = None,
+        forbid_unchanged: ForbidUnchanged | None = None,
     ) -> ModelReply:
         self.check()
 
@@ -278,4 +280,10 @@ class _Interruptible:
             if on_token is not None:
                 on_token(chunk)
 
-        return self.inner.complete(messages, on_token=relay, seed=seed, grammar=grammar)
+        return self.inner.complete(
+            messages,
+            on_token=relay,
+            seed=seed,
+            grammar=grammar,
+            forbid_unchanged=forbid_unchanged,
+        )
