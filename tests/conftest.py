@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -132,4 +133,28 @@ def build_engine(
         config_path=config_path,
         report=report if report is not None else (lambda _line: None),
         **extra,
+    )
+
+
+def bench_sh_config(
+    *,
+    goal: str = "make work() faster",
+    repo: str = "repo",
+    pairs: int = 3,
+    bench: str = "",
+    model: str = "",
+    tables: str = "",
+) -> str:
+    """The perfsup.toml of the usual test target: `bash bench.sh` prints METRIC t,
+    `src/` is writable, `bench.sh` protected, answers come from answers.toml.
+
+    `bench` and `model` are extra lines for those tables (a TOML table cannot be
+    reopened later); `tables` is appended as is ([budgets], [decision]...)."""
+    return (
+        f'[target]\nrepo = "{repo}"\ngoal = "{goal}"\n'
+        f'[bench]\nrun = "bash bench.sh"\npairs = {pairs}\nwarmup = 0\n{bench}\n'
+        '[[metrics]]\nname = "t"\n'
+        '[access]\nwritable = ["src"]\nprotected = ["bench.sh"]\n'
+        f'[model]\nbackend = "scripted"\nscript = "answers.toml"\n{model}\n'
+        f"{textwrap.dedent(tables)}"
     )

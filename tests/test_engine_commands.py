@@ -6,7 +6,6 @@ through a second connection to the store, like `perfsup ctl` and the TUI."""
 from __future__ import annotations
 
 import json
-import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, Node, Run, Store, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import Command, CommandStatus
-from tests.conftest import build_engine, make_repo
+from tests.conftest import bench_sh_config, build_engine, make_repo
 
 # COST is what the benchmark reports (plus noise); the model's answers change it.
 APP = "COST = 100\n\n\ndef work(n):\n    return sum(range(n))\n"
@@ -155,26 +154,8 @@ def live(tmp_path: Path) -> Iterator[Callable[..., Live]]:
         script.write_text("".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in answers))
         config_path = tmp_path / "perfsup.toml"
         config_path.write_text(
-            textwrap.dedent(
-                """
-                [target]
-                repo = "repo"
-                goal = "lower the cost"
-                [bench]
-                run = "bash bench.sh"
-                timeout_s = 120
-                pairs = 6
-                warmup = 0
-                [[metrics]]
-                name = "t"
-                [access]
-                writable = ["src"]
-                protected = ["bench.sh"]
-                [model]
-                backend = "scripted"
-                script = "answers.toml"
-                max_retries = 0
-                """
+            bench_sh_config(
+                goal="lower the cost", pairs=6, bench="timeout_s = 120", model="max_retries = 0"
             )
             + extra
         )

@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from perfsup.store import Node
-from tests.conftest import build_engine, git, make_repo
+from tests.conftest import bench_sh_config, build_engine, git, make_repo
 
 
 def free_port() -> int:
@@ -64,27 +63,7 @@ def run_once(tmp_path: Path, url: str, experiments: int) -> Path:
     )
     config_path = tmp_path / "perfsup.toml"
     config_path.write_text(
-        textwrap.dedent(
-            f"""
-            [target]
-            repo = "{url}"
-            goal = "make work() faster"
-            [bench]
-            run = "bash bench.sh"
-            pairs = 3
-            warmup = 0
-            [[metrics]]
-            name = "t"
-            [access]
-            writable = ["src"]
-            protected = ["bench.sh"]
-            [model]
-            backend = "scripted"
-            script = "answers.toml"
-            [budgets]
-            max_experiments = {experiments}
-            """
-        )
+        bench_sh_config(repo=url, tables=f"[budgets]\nmax_experiments = {experiments}\n")
     )
     engine = build_engine(config_path, tmp_path / "run")
     store = engine.store

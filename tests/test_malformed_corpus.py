@@ -8,14 +8,13 @@ the next one: none of them ends or crashes the run.
 from __future__ import annotations
 
 import shutil
-import textwrap
 import tomllib
 from pathlib import Path
 
 from sqlmodel import select
 
 from perfsup.store import Node, RunStatus
-from tests.conftest import build_engine, make_repo
+from tests.conftest import bench_sh_config, build_engine, make_repo
 
 CORPUS = Path(__file__).parent / "data" / "malformed_answers.toml"
 APP = (
@@ -42,30 +41,12 @@ def test_every_malformed_answer_ends_in_its_status_and_the_run_goes_on(tmp_path:
         "".join(f"[[answer]]\ntext = '''{c['text']}'''\n\n" for c in cases)
     )
     config_path = tmp_path / "perfsup.toml"
+    n = len(cases)
     config_path.write_text(
-        textwrap.dedent(
-            f"""
-            [target]
-            repo = "repo"
-            goal = "make work() faster"
-            [bench]
-            run = "bash bench.sh"
-            pairs = 3
-            warmup = 0
-            [[metrics]]
-            name = "t"
-            [access]
-            writable = ["src"]
-            protected = ["bench.sh"]
-            [model]
-            backend = "scripted"
-            script = "answers.toml"
-            max_retries = 0
-            [budgets]
-            max_experiments = {len(cases)}
-            max_children = {len(cases)}
-            max_failures_in_a_row = {len(cases)}
-            """
+        bench_sh_config(
+            model="max_retries = 0",
+            tables=f"[budgets]\nmax_experiments = {n}\nmax_children = {n}\n"
+            f"max_failures_in_a_row = {n}\n",
         )
     )
     engine = build_engine(config_path, tmp_path / "run")

@@ -25,7 +25,7 @@ from perfsup.store import Event, ModelCall, Node, NodeStatus, Sample, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import IN_FLIGHT
 from perfsup.tui.service import RunService
-from tests.conftest import build_engine, git, make_repo
+from tests.conftest import bench_sh_config, build_engine, git, make_repo
 
 APP = "def work(n):\n    return sum(range(n))\n"
 # Every benchmark run stamps its start and end (epoch seconds) outside the repository.
@@ -67,31 +67,9 @@ def make_target(
     )
     executor = "" if pipeline is None else f"[executor]\npipeline = {str(pipeline).lower()}\n"
     config = tmp_path / "perfsup.toml"
+    decision = "[decision]\ncalibration_pairs = 0\nmax_load_per_core = 0\n"  # shared machines
     config.write_text(
-        textwrap.dedent(
-            """
-            [target]
-            repo = "repo"
-            goal = "make work() faster"
-            [bench]
-            run = "bash bench.sh"
-            timeout_s = 120
-            pairs = 3
-            warmup = 0
-            [[metrics]]
-            name = "t"
-            [access]
-            writable = ["src"]
-            protected = ["bench.sh"]
-            [model]
-            backend = "scripted"
-            script = "answers.toml"
-            max_retries = 0
-            [decision]
-            calibration_pairs = 0
-            max_load_per_core = 0  # test machines are shared: never wait for load
-            """
-        )
+        bench_sh_config(bench="timeout_s = 120", model="max_retries = 0", tables=decision)
         + executor
         + extra
     )
