@@ -160,7 +160,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_minimize(args: argparse.Namespace) -> int:
     from perfsup.engine.lock import EngineRunning, engine_lock
-    from perfsup.engine.minimize import MinimizeError, minimize
+    from perfsup.engine.minimize import AlreadyMinimal, MinimizeError, minimize
     from perfsup.engine.rundir import run_paths
 
     _check_node_id(args.node)
@@ -179,6 +179,9 @@ def cmd_minimize(args: argparse.Namespace) -> int:
             )
     except EngineRunning as exc:
         raise MorningError(f"{exc}; minimize measures, so stop the engine first") from None
+    except AlreadyMinimal as exc:  # already as small as it gets: say so, succeed
+        print(exc)
+        return 0
     except MinimizeError as exc:
         raise MorningError(str(exc)) from None
     finally:

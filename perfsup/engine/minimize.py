@@ -49,6 +49,10 @@ class MinimizeError(Exception):
     """A one-line reason why the node cannot be minimized."""
 
 
+class AlreadyMinimal(MinimizeError):
+    """The path is one change: there is nothing to drop (not a failure)."""
+
+
 @dataclass(frozen=True)
 class Step:
     node: Node
@@ -158,7 +162,7 @@ def minimize(
         chain = lineage(s, target)
         root, path = chain[0], chain[1:]
         if len(path) < 2:
-            raise MinimizeError(
+            raise AlreadyMinimal(
                 f"node {node_id} is a single change on its run's baseline: nothing to minimize"
             )
         ordinal = next_ordinal(s, root.id)
