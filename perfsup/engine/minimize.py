@@ -29,7 +29,6 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from perfsup.config import Config
-from perfsup.engine.benchmark import CANDIDATE, PARENT
 from perfsup.engine.clock import SystemClock
 from perfsup.engine.measure import Judgement, Measurer, decision_json
 from perfsup.engine.orphans import RUN_DIR_MARKER
@@ -40,6 +39,7 @@ from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
+from perfsup.workspace.pairs import CANDIDATE, PARENT
 from perfsup.workspace.sandbox import SandboxExecutor
 
 __all__ = ["MinimizeError", "MinimizeResult", "minimize"]
