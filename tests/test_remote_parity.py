@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from perfsup.demo import prepare_demo
-from perfsup.engine.report import ReportData, build_report, collect
 from perfsup.engine.rundir import RunPaths
+from perfsup.results.report import ReportData, build_report, collect
 from perfsup.store import NodeStatus, open_store
 
 pytestmark = pytest.mark.slow

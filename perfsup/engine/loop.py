@@ -38,8 +38,8 @@ from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
-from perfsup.engine.jsonl import MetricsCsvLog
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
+from perfsup.engine.metrics_csv import MetricsCsvLog
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.pacing import BudgetReached, Pacer
