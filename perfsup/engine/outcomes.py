@@ -50,9 +50,14 @@ class NodeOutcomes:
                 setattr(stored, key, value)
                 setattr(node, key, value)
 
+    def move(self, node: Node, status: NodeStatus, **fields: object) -> None:
+        """The one status write (the node state machine's compare-and-set, once the
+        engine has one): `node` goes to `status`, with `fields`."""
+        self.set(node, status=status, **fields)
+
     def end(self, node: Node, status: NodeStatus, reason: str, **fields: object) -> None:
         """Finish `node` with `status` and `reason` (and `fields`), with its event."""
-        self.set(node, status=status, reason=reason, finished_at=utcnow(), **fields)
+        self.move(node, status, reason=reason, finished_at=utcnow(), **fields)
         with self.store.session() as s:
             record_event(
                 s,
