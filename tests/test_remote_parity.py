@@ -1,24 +1,101 @@
-"""The demo on a real Dask scheduler and worker reports like the demo run here:
-every step's time (not 0.0 s for the benchmark) and every failure's own reason
-(the check's last line, not only its exit status)."""
+"""Every executor measures with the one pair loop and reports like a local run:
+the runner (what Dask, SkyPilot and local threads run) counts callgrind metrics,
+sends each command's log end line back and names a failed check by its own last
+line; the demo on a real Dask scheduler and worker reports every step's time
+(not 0.0 s for the benchmark) and the same failure reasons as the demo run here."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from git import Actor, Repo
 
 from perfsup.demo import prepare_demo
 from perfsup.engine.rundir import RunPaths
 from perfsup.results.report import ReportData, build_report, collect
 from perfsup.store import NodeStatus, open_store
-
-pytestmark = pytest.mark.slow
+from perfsup.workspace.experiment import Command, Event, ExperimentSpec, LineReader
+from perfsup.workspace.experiments import ExperimentHandle, LocalExperiments
+from perfsup.workspace.ship import BundleCache
 
 STEPS = ("model", "build", "check", "benchmark")
+PATCH = "--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-X = 1\n+X = 2\n"
+
+
+def spec_for(tmp_path: Path, **fields: Any) -> ExperimentSpec:
+    """An experiment on a one-file repository, shipped as a bundle as to any host."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    (path / "app.py").write_text("X = 1\n")
+    repo = Repo.init(path, initial_branch="main")
+    repo.git.add(A=True)
+    who = Actor("test", "test@example.invalid")
+    sha = repo.index.commit("baseline", author=who, committer=who).hexsha
+    repo.close()
+    fields.setdefault("metrics", [{"name": "t"}])
+    return ExperimentSpec(
+        exp_id="1.1",
+        parent_commit=sha,
+        patch=PATCH,
+        bench=Command("echo METRIC t=1", 60),
+        bundle_b64=BundleCache(path).bundle_b64(sha),
+        **fields,
+    )
+
+
+def events_until(handle: ExperimentHandle, kind: str, limit_s: float = 120) -> list[Event]:
+    """The runner's events up to and including the first of `kind` (bounded)."""
+    reader = LineReader()
+    events: list[Event] = []
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        for line in handle.lines(0.2):
+            event = reader.feed(line)
+            if event is not None:
+                events.append(event)
+                if event.kind == kind:
+                    return events
+    raise AssertionError(f"no {kind!r} event within {limit_s} s: {[e.kind for e in events]}")
+
+
+def test_the_runner_counts_callgrind_metrics_and_sends_each_log_end_line(
+    tmp_path: Path,
+) -> None:
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    metrics = [{"name": "t"}, {"name": "ir", "source": "callgrind"}]
+    handle = LocalExperiments(root=tmp_path / "host").submit(spec_for(tmp_path, metrics=metrics))
+    events_until(handle, "ready")
+    handle.send({"do": "pairs", "phase": "decide", "warmup": 0, "pairs": 2, "stops": []})
+    events = events_until(handle, "phase_done")
+    handle.send({"do": "finish"})
+    events_until(handle, "done")
+    assert handle.result(30)["failure"] is None
+    samples = [e.sample for e in events if e.sample is not None]
+    assert len(samples) == 4
+    assert all(s.values["t"] == 1 and s.values["ir"] > 0 for s in samples)
+    ends = [e.text for e in events if e.kind == "output" and e.data["stream"] == "log"]
+    # one plain and one callgrind run per side and pair, each with its log's end line
+    assert len([x for x in ends if x.startswith("--- perfsup: exit 0 after ")]) == 8
+    assert "---- pair 2: parent ----" in ends
+
+
+def test_a_failed_check_on_the_runner_is_named_by_its_last_line(tmp_path: Path) -> None:
+    check = Command("echo running the checks; echo 'wrong total: 3 != 4'; exit 1", 60)
+    handle = LocalExperiments(root=tmp_path / "host").submit(spec_for(tmp_path, check=check))
+    events = events_until(handle, "done")
+    (failed,) = [e for e in events if e.kind == "failed"]
+    assert failed.data == {
+        "status": "checks_failed",
+        "reason": "check exited with status 1: wrong total: 3 != 4",
+    }
 
 
 @pytest.fixture
@@ -63,6 +140,7 @@ def reasons(data: ReportData) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_demo_on_dask_reports_step_times_and_reasons_like_a_local_run(
     python_demo: Path, scheduler: str, tmp_path: Path
