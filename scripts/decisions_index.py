@@ -44,7 +44,9 @@ def read_record(path: Path) -> tuple[str, str, str]:
     title = _TITLE.match(lines[0]) if lines else None
     if title is None or not path.name.startswith(title[1]):
         raise SystemExit(f"{path.name}: the first line must be '# NNNN. Title' with its number")
-    status = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Status:")), "")
+    status = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("Status:")), ""
+    )
     if not status:
         raise SystemExit(f"{path.name}: no 'Status:' line (accepted, or superseded by NNNN)")
     return title[1], title[2], status
