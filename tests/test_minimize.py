@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from perfsup.store import Node, NodeStatus, Run, open_store
-from tests.conftest import git, perfsup
+from tests.helpers import git, perfsup
 
 pytestmark = pytest.mark.slow
 
