@@ -18,11 +18,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -54,16 +54,6 @@ def sh(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,
         timeout=600,
     )
-
-
-def poll(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def run_status(run_dir: Path) -> str | None:
@@ -101,13 +91,19 @@ def test_readme_demo_command_opens_the_tui_and_names_the_engine_state(tmp_path: 
     )
     pid = None
     try:
-        poll(lambda: "1 baseline" in screen(), 180, "the tree on screen")
+        wait_until(lambda: "1 baseline" in screen(), timeout=180, what="the tree on screen")
         pid = int((demo / "engine.pid").read_text())
         # Wait for the scripted night to end, then quit: the line must say it finished.
-        poll(lambda: run_status(demo / "run") == "finished", 400, "the demo run to finish")
-        poll(lambda: not _alive(pid), 60, "the demo engine to exit")
+        wait_until(
+            lambda: run_status(demo / "run") == "finished",
+            timeout=400,
+            what="the demo run to finish",
+        )
+        wait_until(lambda: not _alive(pid), timeout=60, what="the demo engine to exit")
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
-        text = poll(lambda: "The demo engine" in screen() and screen(), 30, "the quit message")
+        text = wait_until(
+            lambda: "The demo engine" in screen() and screen(), timeout=30, what="the quit message"
+        )
         assert "The demo engine has finished" in str(text), text
         assert "keeps running" not in str(text), text
     finally:
@@ -143,7 +139,11 @@ def test_a_tui_that_fails_after_start_stops_its_engine(tmp_path: Path) -> None:
         return subprocess.run(args, capture_output=True, text=True).stdout
 
     try:
-        text = str(poll(lambda: "exit=" in screen() and screen(), 120, "perfsup demo to exit"))
+        text = str(
+            wait_until(
+                lambda: "exit=" in screen() and screen(), timeout=120, what="perfsup demo to exit"
+            )
+        )
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     assert "exit=1" in text, text
