@@ -48,16 +48,20 @@ from perfsup.metrics.sequential import (
     BETTER,
     Plan,
     default_looks,
+    pooled_gain,
     run_sequential,
     threshold_log,
 )
 
 MIN_EFFECT = 0.02  # perfsup's default [decision] min_effect
 ALPHA = 0.05
-MAX_PAIRS = 30  # perfsup's default bench.pairs: the most pairs of one pass
+BASE_PAIRS = 20  # perfsup's default bench.pairs: the usual budget of one pass
+MAX_PAIRS = 40  # perfsup's default decision.max_pairs: the most, extension included
+NEAR = 0.5  # perfsup's default decision.near
+SPENDING = "pocock"  # perfsup's default decision.spending
 CALIBRATION_PAIRS = 10
 FIXED_DESIGN_PAIRS = 20
-RUNS = 2 * (CALIBRATION_PAIRS + 4 * MAX_PAIRS)  # room for every pass of one decision
+RUNS = 2 * (CALIBRATION_PAIRS + 2 * MAX_PAIRS)  # room for every pass of one decision
 
 
 @dataclass(frozen=True)
@@ -153,25 +157,43 @@ def perfsup_rule(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Kept mask, pairs used and the share of too-noisy calibrations of perfsup's rule.
 
-    As the engine does it (rule v2): A/A calibration of the parent's build
-    against itself, a sequential first pass against the candidate's build,
-    re-verification of a winner on fresh pairs of the same two builds; a
-    too-noisy calibration goes on with the threshold raised (on_noise = "raise").
+    As the engine does it (rule v3): an A/A calibration that reports noise
+    but leaves the threshold at min_effect; a sequential first pass with
+    alpha spending and extension near the threshold; re-verification of a
+    winner on fresh pairs. For a compiled target (a machine with a layout
+    effect) every pair runs on fresh builds of both sides (bench.layout =
+    "rebuild"), so build-to-build variance is inside the paired noise.
     """
     machine = Machine(rng, noise, timeline(rng, rows, noise))
-    plan = Plan(default_looks(MAX_PAIRS), ALPHA)
-    parent_build = rng.normal(0.0, noise.layout, rows)
-    cand_build = rng.normal(0.0, noise.layout, rows) + math.log(true_ratio)
-    aa = machine.pairs(parent_build, parent_build, CALIBRATION_PAIRS)
-    floors = np.expm1(noise_floor_logs(aa, ALPHA, plan.max_pairs))
-    thresholds = np.maximum(MIN_EFFECT, floors)
-    thr_log = np.array([threshold_log(t, "lower") for t in thresholds])
-    first = run_sequential(machine.pairs(parent_build, cand_build, plan.max_pairs), thr_log, plan)
-    again = run_sequential(machine.pairs(parent_build, cand_build, plan.max_pairs), thr_log, plan)
+    plan = Plan(
+        default_looks(BASE_PAIRS, MAX_PAIRS),
+        ALPHA,
+        base_pairs=BASE_PAIRS,
+        near=NEAR,
+        spending=SPENDING,
+    )
+    effect = math.log(true_ratio)
+
+    def builds(pairs: int) -> np.ndarray:
+        if noise.layout == 0:
+            return np.zeros(rows)
+        return rng.normal(0.0, noise.layout, (rows, pairs))
+
+    aa = machine.pairs(builds(CALIBRATION_PAIRS), builds(CALIBRATION_PAIRS), CALIBRATION_PAIRS)
+    floors = np.expm1(noise_floor_logs(aa, ALPHA, plan.budget))
+    thr_log = threshold_log(MIN_EFFECT, "lower")
+    n = plan.max_pairs
+    first = run_sequential(machine.pairs(builds(n), builds(n) + effect, n), thr_log, plan)
     winners = first.codes == BETTER
-    kept = winners & (again.codes == BETTER)
+    pairs = first.pairs.copy()
+    # re-verification: fresh pairs (fresh builds) must find the gain on their
+    # own, and the estimate pooled over both passes must reach the threshold
+    again = run_sequential(machine.pairs(builds(n), builds(n) + effect, n), 0.0, plan)
+    pooled = pooled_gain(first.hl, first.pairs, again.hl, again.pairs)
+    kept = winners & (again.codes == BETTER) & (pooled >= thr_log)
+    pairs += np.where(winners, again.pairs, 0)
     guard = float((floors > MIN_EFFECT).mean())
-    return kept, first.pairs + np.where(winners, again.pairs, 0), guard
+    return kept, pairs, guard
 
 
 def _blocks(
