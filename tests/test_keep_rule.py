@@ -156,3 +156,17 @@ def test_a_winner_is_kept_only_when_both_passes_pooled_reach_the_threshold() -> 
     assert confirm(first.decision, weak.decision, [time], {"time": 0.02}).keep
     refused = confirm(first.decision, weak.decision, [time], {"time": 0.06})
     assert not refused.keep and "below the 6.0% threshold" in refused.reason
+
+
+def test_a_wide_early_estimate_below_zero_keeps_measuring_at_the_2_percent_threshold() -> None:
+    # On a real library v2 raised the threshold to 6-13% after a noisy A/A and
+    # stopped a verified ~10% speed-up for futility at 6 pairs, -27% [-44, +7].
+    # v3 keeps min_effect as the threshold: an interval reaching above it is
+    # not futile, and p above the spent level is not "worse" either.
+    gains = np.array([-0.8, -0.6, -0.45, -0.3, -0.15, 0.02, 0.1, 0.25])  # -27% [-69, +5]
+    parent = [100.0] * 8
+    candidate = list(100.0 * np.exp(-gains))
+    look = judge_look({"time": (parent, candidate)}, [spec("time")], THRESHOLDS, PLAN)
+    m = look.decision.per_metric[0]
+    assert m.effect < -0.2 and m.ci_high > 0.02
+    assert not look.stop and m.verdict == "open"
