@@ -37,7 +37,8 @@ def test_valid_config_loads_with_resolved_paths(workdir: Path) -> None:
     assert Path(config.target.repo) == (workdir / "repo").resolve()
     assert config.model.script == str((workdir / "answers.toml").resolve())
     assert config.primary_metric.name == "t"
-    assert config.bench.pairs == 30  # the most pairs of one sequential pass
+    # issue 15: 20 pairs per pass (was 30), up to twice that near the threshold
+    assert config.bench.pairs == 20 and config.max_pairs == 40
 
 
 @pytest.mark.parametrize(
@@ -79,6 +80,25 @@ def test_valid_config_loads_with_resolved_paths(workdir: Path) -> None:
         (lambda t: t.replace('repo = "repo"', 'repo = "nowhere"'), ["target.repo", "'nowhere'"]),
         # TOML syntax error
         (lambda t: t.replace("[build]", "[build"), ["TOML syntax error", "line"]),
+        # layout rebuild without a build command
+        (
+            lambda t: (t.split("[build]")[0] + "[bench]" + t.split("[bench]")[1]).replace(
+                "timeout_s = 30", 'timeout_s = 30\nlayout = "rebuild"'
+            ),
+            ['bench.layout = "rebuild" needs a [build] command'],
+        ),
+        # too few pairs ever to reach alpha (issue 15): an error naming the minimum
+        (
+            lambda t: t.replace("timeout_s = 30", "timeout_s = 30\npairs = 2"),
+            ["bench.pairs = 2", "alpha = 0.05", "1/16", "at least 5 pairs"],
+        ),
+        (
+            lambda t: (
+                t.replace("timeout_s = 30", "timeout_s = 30\npairs = 4")
+                + "\n[decision]\nmax_pairs = 4\n"
+            ),
+            ["bench.pairs = 4", "1/16", "at least 5 pairs"],
+        ),
     ],
 )
 def test_bad_config_exits_2_with_one_line(

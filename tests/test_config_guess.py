@@ -14,11 +14,20 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from perfsup.config.guess import PLACEHOLDER_BENCH, guess_config, write_init
 from perfsup.config.load import parse_config
 from perfsup.config.model import Config
+from perfsup.metrics.sequential import (
+    BETTER,
+    Plan,
+    default_looks,
+    pooled_gain,
+    run_sequential,
+    threshold_log,
+)
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:
@@ -312,3 +321,43 @@ def python_env(tmp_path: Path) -> dict[str, str]:
     bin_dir.mkdir()
     (bin_dir / "python").symlink_to(sys.executable)
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+# --- pairs that can find a real gain (issue 15) ------------------------------
+
+
+def home_gains(rng: np.random.Generator, rows: int, pairs: int, ratio: float) -> np.ndarray:
+    """log(parent/candidate) per pair on issue 15's home machine (without drift)."""
+
+    def runs() -> np.ndarray:
+        log = rng.normal(0.0, 0.02, (rows, pairs))
+        log += np.where(rng.random((rows, pairs)) < 0.15, np.log(1.04), 0.0)
+        tail = np.log1p(rng.exponential(0.15, (rows, pairs)))
+        return log + np.where(rng.random((rows, pairs)) < 0.05, tail, 0.0)
+
+    return runs() - (runs() + np.log(ratio))
+
+
+def kept_share(config: Config, ratio: float) -> float:
+    """How often the config's plan keeps a change of `ratio`, re-verification included."""
+    pairs, most = config.bench.pairs, config.max_pairs
+    decision = config.decision
+    plan = Plan(default_looks(pairs, most), decision.alpha, base_pairs=pairs, near=decision.near)
+    rng = np.random.default_rng(15)
+    thr = threshold_log(decision.min_effect, "lower")
+    first = run_sequential(home_gains(rng, 1000, most, ratio), thr, plan)
+    again = run_sequential(home_gains(rng, 1000, most, ratio), 0.0, plan)
+    pooled = pooled_gain(first.hl, first.pairs, again.hl, again.pairs)
+    return float(((first.codes == BETTER) & (again.codes == BETTER) & (pooled >= thr)).mean())
+
+
+def test_init_writes_pairs_that_find_a_real_3_percent_gain_at_home(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "go", {"go.mod": "module example.com/x\n\ngo 1.22\n"})
+    _, raw, config = guess(repo)
+    assert raw["bench"]["pairs"] == 20
+    assert kept_share(config, 0.97) >= 0.85
+    assert kept_share(config, 1.0) <= 0.01
+    # init wrote 6 pairs before (one look under rule v2: a real 3% gain kept 11%);
+    # even with rule v3's extension to 12 pairs that finds too little
+    six = config.model_copy(update={"bench": config.bench.model_copy(update={"pairs": 6})})
+    assert kept_share(six, 0.97) < 0.5

@@ -120,7 +120,7 @@ def test_retry_after_a_search_block_that_does_not_match(tmp_path: Path) -> None:
     node = nodes(engine)["1.1"]
     assert node.status == "discarded"  # equal timings: nothing to keep
     assert "n * (n - 1) // 2" in node.diff
-    assert node.decision_rule == "sequential-hl-wilcoxon-v2"
+    assert node.decision_rule == "sequential-hl-wilcoxon-v3"
 
 
 def test_token_budget_stops_the_run_with_the_reason(tmp_path: Path) -> None:

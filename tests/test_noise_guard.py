@@ -52,9 +52,11 @@ def test_noise_guard_stops_the_run_and_says_why(
     assert "stopped: noise guard: A/A noise hides the 2.0% minimum effect" in text
 
 
-def test_noise_guard_waits_then_goes_on_with_a_raised_threshold(
+def test_noise_guard_waits_then_goes_on_with_more_pairs_not_a_higher_threshold(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # issue 15: raising the threshold silently threw real gains away; the guard
+    # now says so and uses more pairs (up to decision.max_pairs) instead
     extra = 'on_noise = "wait"\nwait_s = 0.2\nmax_wait_s = 0.5\ncalibration_pairs = 6\n'
     config = setup_target(tmp_path, NOISY, [CHANGE], extra=extra)
     engine, _ = run_engine(config, tmp_path)
@@ -62,12 +64,44 @@ def test_noise_guard_waits_then_goes_on_with_a_raised_threshold(
     with engine.store.session() as s:
         calibs = s.exec(select(Calibration)).all()
     # waited twice (0.2 s each, within 0.5 s), then went on, honestly
-    assert [c.action for c in calibs] == ["wait", "wait", "raise"]
+    assert [c.action for c in calibs] == ["wait", "wait", "extend"]
     assert kinds.count("noise_guard") == 3
+    last = [e.message for e in events(engine) if e.kind == "noise_guard"][-1]
+    assert "it would take about" in last and "more than the 6 allowed" in last
     node = nodes(engine)["1.1"]
     assert node.status == "discarded"
-    assert node.threshold == pytest.approx(calibs[-1].threshold) and node.threshold > 0.02
-    assert "NOISE GUARD: raise" in status_text(tmp_path, capsys)
+    assert node.threshold == 0.02 and calibs[-1].threshold == 0.02
+    assert "NOISE GUARD: extend" in status_text(tmp_path, capsys)
+
+
+def test_noise_guard_can_still_raise_the_threshold_when_configured(tmp_path: Path) -> None:
+    extra = 'on_noise = "raise"\ncalibration_pairs = 6\n'
+    config = setup_target(tmp_path, NOISY, [CHANGE], extra=extra)
+    engine, _ = run_engine(config, tmp_path)
+    with engine.store.session() as s:
+        calib = s.exec(select(Calibration)).one()
+    assert calib.action == "raise" and calib.threshold > 0.02
+    assert nodes(engine)["1.1"].threshold == pytest.approx(calib.threshold)
+
+
+def test_a_failed_calibration_is_retried_and_shown_and_a_zero_time_ends_the_node_clearly(
+    tmp_path: Path,
+) -> None:
+    # A time of 0 has no log ratio: v2 skipped the calibration silently (the
+    # threshold stayed at its floor for hours) and crashed the node.
+    config = setup_target(
+        tmp_path, "echo 'METRIC t=0'\n", [CHANGE], extra="calibration_pairs = 3\n"
+    )
+    engine, _ = run_engine(config, tmp_path)
+    failed = [e.message for e in events(engine) if e.kind == "calibration_failed"]
+    assert len(failed) == 3  # the first try and the two configured retries
+    assert "retrying" in failed[0] and "retrying" in failed[1]
+    assert "deciding without a noise check" in failed[2]
+    assert all('set scale = "diff"' in m for m in failed)
+    node = nodes(engine)["1.1"]
+    assert node.status == "crashed"
+    assert node.reason is not None and "cannot decide on these samples" in node.reason
+    assert 'scale = "diff"' in node.reason
 
 
 def test_quiet_machine_calibrates_and_keeps_min_effect(

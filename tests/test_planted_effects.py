@@ -89,7 +89,7 @@ def test_a_real_10_percent_slowdown_is_never_kept(tmp_path: Path) -> None:
     assert len(tried) == 3
     assert [n.status for n in tried] == ["discarded"] * 3, [n.reason for n in tried]
     for node in tried:
-        assert node.decision_rule == "sequential-hl-wilcoxon-v2"
+        assert node.decision_rule == "sequential-hl-wilcoxon-v3"
         assert node.effect is not None and node.effect < 0.05  # never reported as a gain
         assert node.threshold is not None and node.threshold >= 0.02
     assert calibrations and calibrations[0].node_id == "1"

@@ -7,6 +7,7 @@ them against the config file's folder and checks that they exist.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, time
 from typing import Literal
 
@@ -37,9 +38,23 @@ class BenchSettings(CommandSpec):
     """The benchmark command and how many times it is run per decision."""
 
     pairs: int = Field(
-        30, ge=3, le=1000, description="most interleaved parent/candidate pairs of one pass"
+        20,
+        ge=1,
+        le=1000,
+        description="interleaved parent/candidate pairs of one pass (more, up to "
+        "decision.max_pairs, when the estimate sits near the threshold)",
     )
     warmup: int = Field(1, ge=0, le=100, description="uncounted runs of each side first")
+    held_out: str | None = Field(
+        None,
+        description="a benchmark command the model never sees, run only in the end-of-night "
+        "confirmation (same metrics), so overfitting to the benchmark shows",
+    )
+    layout: Literal["none", "rebuild", "env-pad"] = Field(
+        "none",
+        description="compiled targets: randomise code layout per run -- rebuild before every "
+        "run with a fresh PERFSUP_LAYOUT_SEED, or pad the environment; none: as is",
+    )
 
 
 class MetricSpec(_Strict):
@@ -66,6 +81,18 @@ class MetricSpec(_Strict):
         None, description="which benchmark, command or event; none: the first one"
     )
     field: str | None = Field(None, description="which unit or statistic; none: the default")
+    scale: Literal["auto", "log", "diff"] = Field(
+        "auto",
+        description="compare pairs as log ratios or as differences relative to the parent "
+        "(for counts with a natural zero, e.g. allocs/op); auto: diff for allocation counts",
+    )
+    tolerance: float | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description="as a guard (not the first metric): the regression tolerated; "
+        "none: [decision] guard_tolerance",
+    )
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> MetricSpec:
@@ -148,8 +175,42 @@ class DecisionSettings(_Strict):
     reverify: bool = Field(True, description="confirm a winner on fresh pairs before keeping it")
     calibration_pairs: int = Field(10, ge=0, le=200, description="A/A pairs; 0 = no calibration")
     recalibrate_hours: float = Field(3.0, gt=0.0)
-    on_noise: Literal["wait", "stop", "raise"] = Field(
-        "raise", description="when A/A noise hides min_effect: wait, stop, or raise the threshold"
+    on_noise: Literal["extend", "wait", "stop", "raise"] = Field(
+        "extend",
+        description="when A/A noise hides min_effect with bench.pairs: use more pairs (up to "
+        "max_pairs), wait, stop, or raise the threshold",
+    )
+    spending: Literal["pocock", "obrien-fleming"] = Field(
+        "pocock", description="how alpha is spent over the looks (Lan-DeMets spending function)"
+    )
+    max_pairs: int = Field(
+        0,
+        ge=0,
+        le=2000,
+        description="most pairs of one pass, when the estimate sits near the threshold or the "
+        "noise needs them; 0 = twice bench.pairs",
+    )
+    near: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="past bench.pairs, go on while the estimate is within this share of the "
+        "threshold below it",
+    )
+    guard_tolerance: float = Field(
+        0.03, ge=0.0, lt=1.0, description="regression tolerated on a guard (not the first) metric"
+    )
+    lexicographic: bool = Field(
+        False,
+        description="a tie on the first metric, shown not worse, lets the next metric decide",
+    )
+    confirm_at_end: bool = Field(
+        True,
+        description="when a run ends, benchmark its best node against the baseline on fresh "
+        "builds (and on bench.held_out)",
+    )
+    calibration_retries: int = Field(
+        2, ge=0, le=10, description="A/A calibrations retried after a failed one"
     )
     wait_s: float = Field(300.0, gt=0.0, description="how long one wait of the guards lasts")
     max_wait_s: float = Field(3600.0, ge=0.0, description="waiting longer than this goes on")
@@ -266,12 +327,49 @@ class Config(_Strict):
     @model_validator(mode="after")
     def _looks_within_pairs(self) -> Config:
         looks = self.decision.looks
-        if looks and looks[-1] > self.bench.pairs:
+        most = max(self.bench.pairs, self.decision.max_pairs)
+        if looks and looks[-1] > most:
             raise ValueError(
-                f"decision.looks goes to {looks[-1]} pairs but bench.pairs is {self.bench.pairs}; "
-                "expected every look at or below bench.pairs"
+                f"decision.looks goes to {looks[-1]} pairs but bench.pairs is {self.bench.pairs} "
+                f"and decision.max_pairs {self.decision.max_pairs}; expected every look at or "
+                "below the larger of the two"
             )
         return self
+
+    @model_validator(mode="after")
+    def _rebuild_needs_a_build(self) -> Config:
+        if self.bench.layout == "rebuild" and self.build is None:
+            raise ValueError(
+                'bench.layout = "rebuild" needs a [build] command to run before every '
+                'benchmark run; expected a [build] table or layout = "env-pad"'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pairs_can_reach_alpha(self) -> Config:
+        if self.decision.max_pairs and self.decision.max_pairs < self.bench.pairs:
+            raise ValueError(
+                f"decision.max_pairs = {self.decision.max_pairs} is below bench.pairs = "
+                f"{self.bench.pairs}; expected 0 (twice bench.pairs) or at least bench.pairs"
+            )
+        # n pairs cannot give a one-sided signed-rank p below 1 / 2**n: a pass
+        # that can never reach alpha can never keep anything.
+        alpha = self.decision.alpha
+        least = max(1, math.floor(math.log2(1.0 / alpha)) + 1)
+        most = self.max_pairs
+        if most < least:
+            raise ValueError(
+                f"bench.pairs = {self.bench.pairs} (at most {most} pairs per pass with "
+                f"decision.max_pairs) can never reach decision.alpha = {alpha:g}: the smallest "
+                f"possible p-value of {most} pairs is 1/{2**most}; expected at least {least} "
+                "pairs per pass"
+            )
+        return self
+
+    @property
+    def max_pairs(self) -> int:
+        """The most pairs of one pass, the extension near the threshold included."""
+        return self.decision.max_pairs or 2 * self.bench.pairs
 
     @property
     def primary_metric(self) -> MetricSpec:

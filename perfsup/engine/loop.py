@@ -36,6 +36,7 @@ from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
+from perfsup.engine.confirm import confirm_night
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
@@ -222,6 +223,7 @@ class Engine:
                 return RunOutcome(run_id, RunStatus.STOPPED, self.controls.stop_reason)
             new_run = self.controls.promoted_run
             if new_run is None:
+                self._confirm_night(run_id)  # issue 15: best vs baseline on fresh builds
                 self._finish(run_id, RunStatus.FINISHED, reason)
                 return RunOutcome(run_id, RunStatus.FINISHED, reason)
             self._finish(run_id, RunStatus.FINISHED, f"a person promoted a node to run {new_run}")
@@ -911,6 +913,24 @@ class Engine:
         if worktree.exists():
             self.git.remove_worktree(worktree)
         shutil.rmtree(self.paths.logs / node.id, ignore_errors=True)
+
+    def _confirm_night(self, run_id: int) -> None:
+        if self.remote is not None:  # remote hosts build there: not yet confirmed at the end
+            return
+        try:
+            confirm_night(
+                config=self.config,
+                store=self.store,
+                measure=self.measure,
+                git=self.git,
+                executor=self.executor,
+                env=self.env,
+                paths=self.paths,
+                run_id=run_id,
+                report=self.report,
+            )
+        except (GuardStop, StepAborted) as exc:
+            self.report(f"end-of-night confirmation stopped: {exc}")
 
     def _finish(self, run_id: int, status: RunStatus, reason: str) -> None:
         with self.store.session() as s:

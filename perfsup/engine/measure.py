@@ -16,7 +16,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,13 @@ from sqlalchemy import insert
 from perfsup.config import Config
 from perfsup.engine.clock import Clock
 from perfsup.engine.host import Fingerprint, busy_reason, fingerprint
+from perfsup.engine.layout import layout_bench
 from perfsup.metrics.calibration import Calibration as Calib
 from perfsup.metrics.calibration import calibrate
-from perfsup.metrics.sequential import Plan, default_looks, judge_look
-from perfsup.metrics.stats import Decision, MetricDecision, log_gains
+from perfsup.metrics.keep_rule import confirm, judge_look
+from perfsup.metrics.scales import metric_gains, resolve_scale
+from perfsup.metrics.sequential import Plan, default_looks
+from perfsup.metrics.stats import Decision, MetricDecision
 from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
 from perfsup.store.models import utcnow
 from perfsup.store.tree import record_event
@@ -94,8 +97,17 @@ class Measurer:
         self.wait_quiet = wait_quiet
         self.too_noisy = False  # the last calibration's verdict
         decision = config.decision
-        looks = tuple(decision.looks) or default_looks(config.bench.pairs)
-        self.plan = Plan(looks, decision.alpha)
+        looks = tuple(decision.looks) or default_looks(config.bench.pairs, config.max_pairs)
+        self.plan = Plan(
+            looks,
+            decision.alpha,
+            spending=decision.spending,
+            base_pairs=min(config.bench.pairs, looks[-1]),
+            near=decision.near,
+        )
+        self.base_plan = self.plan
+        # compiled targets: a fresh layout per run (bench.layout), see layout.py
+        self.bench = layout_bench(config.bench, config.build)
         self.thresholds = {m.name: decision.min_effect for m in config.metrics}
         self.calibrated_at: datetime | None = None
 
@@ -115,6 +127,7 @@ class Measurer:
         """
         decision = self.config.decision
         waited = 0.0
+        failures = 0
         while True:
             self.wait_for_quiet_host(run_id)
             self._state(run_id, "running", f"A/A calibration on {node.id}")
@@ -128,53 +141,69 @@ class Measurer:
                 None,
             )
             self.calibrated_at = self.clock.now()
-            if outcome.failure is not None:
-                self._event(run_id, node.id, "calibration_failed", outcome.failure[1])
+            if outcome.failure is not None and outcome.failure[0] == NodeStatus.CANCELLED:
                 self._state(run_id, "running", "")
                 return
-            try:
-                calibs = [
-                    calibrate(
-                        spec.name,
-                        log_gains(spec.name, *outcome.pairs[spec.name], spec.direction),
-                        spec.direction,
-                        decision.min_effect,
-                        decision.alpha,
-                        self.plan.max_pairs,
-                    )
-                    for spec in self.config.metrics
-                ]
-            except ValueError as exc:
-                self._event(run_id, node.id, "calibration_failed", str(exc))
-                self._state(run_id, "running", "")
+            why = outcome.failure[1] if outcome.failure is not None else None
+            calibs: list[Calib] = []
+            if why is None:
+                try:
+                    calibs = [
+                        calibrate(
+                            spec.name,
+                            metric_gains(spec, *outcome.pairs[spec.name]),
+                            spec.direction,
+                            decision.min_effect,
+                            decision.alpha,
+                            self.base_plan.budget,
+                            resolve_scale(spec),
+                        )
+                        for spec in self.config.metrics
+                    ]
+                except ValueError as exc:
+                    why = str(exc)
+            if why is not None:
+                # Shown, and retried: a silent failure left the thresholds at
+                # their floor for hours (issue 15).
+                failures += 1
+                retry = failures <= decision.calibration_retries
+                text = f"A/A calibration on {node.id} failed ({failures}): {why}" + (
+                    "; retrying" if retry else "; deciding without a noise check until the next"
+                )
+                self._event(run_id, node.id, "calibration_failed", text)
+                self.report(text)
+                self._state(run_id, "running", "" if retry else text)
+                if retry:
+                    continue
                 return
             noisy = [c for c in calibs if c.too_noisy]
             self.too_noisy = bool(noisy)
+            self.plan = self.base_plan
             action = "ok"
             if noisy:
                 action = decision.on_noise
                 if action == "wait" and waited + decision.wait_s > decision.max_wait_s:
-                    action = "raise"  # waited long enough: go on, honestly
+                    action = "extend"  # waited long enough: go on, honestly
             self._store_calibrations(run_id, node.id, calibs, action)
             summary = "; ".join(_calib_text(c) for c in calibs)
             if not noisy:
-                self.thresholds = {c.metric: c.threshold for c in calibs}
+                self.thresholds = {m.name: decision.min_effect for m in self.config.metrics}
                 self._event(run_id, node.id, "calibration", summary)
                 self._state(run_id, "running", "")
                 return
             guard = (
                 f"noise guard: A/A noise hides the {decision.min_effect:.1%} minimum effect "
-                f"({summary})"
+                f"with {self.base_plan.budget} pairs ({summary})"
             )
             if action == "stop":
                 self._event(run_id, node.id, "noise_guard", guard + "; stopping the run")
                 self._state(run_id, "stopped", guard)
                 raise GuardStop(guard)
-            if action == "raise":
-                self.thresholds = {c.metric: c.threshold for c in calibs}
-                text = guard + "; going on with the threshold raised to the noise floor"
+            if action in ("extend", "raise"):
+                text = guard + "; " + self._go_on_noisy(noisy, action)
                 self._event(run_id, node.id, "noise_guard", text)
                 self._state(run_id, "running", text)
+                self.report(text)
                 return
             text = guard + f"; waiting {decision.wait_s:g} s, then calibrating again"
             self._event(run_id, node.id, "noise_guard", text)
@@ -182,6 +211,22 @@ class Measurer:
             self.report(text)
             self.clock.sleep(decision.wait_s)
             waited += decision.wait_s
+
+    def _go_on_noisy(self, noisy: list[Calib], action: str) -> str:
+        """Go on after a too-noisy calibration: more pairs ("extend") or a raised threshold."""
+        if action == "raise":
+            for c in noisy:
+                self.thresholds[c.metric] = c.threshold
+            return "going on with the threshold raised to the noise floor"
+        needed = max(c.pairs_needed for c in noisy)
+        most = self.base_plan.max_pairs
+        self.plan = replace(self.base_plan, base_pairs=min(needed, most))
+        if needed <= most:
+            return f"using up to {needed} pairs per pass (the threshold stays)"
+        return (
+            f"it would take about {needed} pairs, more than the {most} allowed "
+            f"(decision.max_pairs): using {most}; gains near the minimum may be missed"
+        )
 
     def wait_for_quiet_host(self, run_id: int) -> None:
         """Wait (bounded by max_wait_s) while on battery or the load is too high."""
@@ -229,18 +274,14 @@ class Measurer:
         final = first
         if first.keep and self.config.decision.reverify:
             self.report(f"{node.id:<10} re-verifying the winner on fresh pairs")
-            again = self._pass(run_id, node, phases[1], dirs, log, judgement, warmup=0)
+            # the fresh pass must find the gain on its own; the threshold is
+            # then held to the estimate pooled over both passes (`confirm`)
+            zero = {name: 0.0 for name in self.thresholds}
+            again = self._pass(run_id, node, phases[1], dirs, log, judgement, 0, zero)
             if again is None:
                 return judgement
-            final = again
-            if again.keep:
-                judgement.reason = "re-verified: " + again.reason
-            else:
-                judgement.reason = (
-                    f"first pass: {first.reason}; not confirmed on fresh pairs: {again.reason}"
-                )
-        else:
-            judgement.reason = first.reason
+            final = confirm(first, again, self.config.metrics, self.thresholds)
+        judgement.reason = final.reason
         judgement.keep = final.keep
         judgement.recorded = final.per_metric[0]
         judgement.rule = final.rule
@@ -265,36 +306,48 @@ class Measurer:
         log: Path,
         judgement: Judgement,
         warmup: int | None = None,
+        thresholds: dict[str, float] | None = None,
     ) -> Decision | None:
         """One sequential pass; `warmup` None: the configured warm-up runs first."""
         self.wait_for_quiet_host(run_id)
         result: list[Decision] = []
         looks = set(self.plan.looks)
 
-        def after_pair(outcome: BenchOutcome) -> bool:
-            n = outcome.pairs_done
-            if n not in looks:
-                return False
+        def judge_now(outcome: BenchOutcome, final: bool) -> bool:
             look = judge_look(
                 outcome.pairs,
                 self.config.metrics,
-                self.thresholds,
+                self.thresholds if thresholds is None else thresholds,
                 self.plan,
-                final=n == self.plan.max_pairs,
+                final=final,
+                tolerance=self.config.decision.guard_tolerance,
+                lexicographic=self.config.decision.lexicographic,
             )
             if look.stop:
                 result.append(look.decision)
             return look.stop
 
+        def after_pair(outcome: BenchOutcome) -> bool:
+            n = outcome.pairs_done
+            if n not in looks:
+                return False
+            return judge_now(outcome, final=n == self.plan.max_pairs)
+
         try:
             outcome = self._pairs(
                 node.id, phase, dirs, log, self.plan.max_pairs, warmup, after_pair
             )
-        except ValueError as exc:  # zero or negative samples: no log ratio
+        except ValueError as exc:  # e.g. a zero on the log-ratio scale
             judgement.failure = (NodeStatus.CRASHED, f"cannot decide on these samples: {exc}")
             return None
         if outcome.failure is not None:
             judgement.failure = outcome.failure
+            return None
+        try:
+            if not result:  # the pairs ended before a look stopped (a fixed remote plan)
+                judge_now(outcome, final=True)
+        except ValueError as exc:
+            judgement.failure = (NodeStatus.CRASHED, f"cannot decide on these samples: {exc}")
             return None
         decision = result[-1]
         judgement.pairs_used += decision.per_metric[0].pairs
@@ -304,7 +357,8 @@ class Measurer:
                 "keep": decision.keep,
                 "reason": decision.reason,
                 "rule": decision.rule,
-                "alpha_per_look": self.plan.look_alpha,
+                "alpha_per_look": dict(zip(self.plan.looks, self.plan.levels, strict=True)),
+                "spending": self.plan.spending,
                 "looks": list(self.plan.looks),
                 "metrics": [asdict(m) for m in decision.per_metric],
             }
@@ -370,7 +424,7 @@ class Measurer:
             return stop
 
         try:
-            bench = self.config.bench
+            bench = self.bench  # with its layout randomisation, if any
             return self.pairs_fn(
                 executor=self.executor,
                 command=bench.run,
@@ -392,6 +446,7 @@ class Measurer:
     def _store_calibrations(
         self, run_id: int, node_id: str, calibs: list[Calib], action: str
     ) -> None:
+        min_effect = self.config.decision.min_effect
         with self.store.session() as s:
             for c in calibs:
                 s.add(
@@ -404,7 +459,8 @@ class Measurer:
                         ci_low=c.ci_low,
                         ci_high=c.ci_high,
                         noise_floor=c.noise_floor,
-                        threshold=c.threshold,
+                        # the threshold in force: raised only by on_noise = "raise"
+                        threshold=c.threshold if action == "raise" else min_effect,
                         too_noisy=c.too_noisy,
                         action=action if c.too_noisy else "ok",
                     )

@@ -29,6 +29,7 @@ from perfsup.config import Config
 from perfsup.engine.clock import Clock
 from perfsup.engine.controls import Controls, StepAborted
 from perfsup.engine.host import Fingerprint
+from perfsup.engine.layout import layout_bench
 from perfsup.engine.measure import GuardStop, Judgement, Measurer
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Node, NodeStatus, Sample, Store
@@ -257,10 +258,11 @@ class RemoteExperiments:
     def spec(self, node: Node, parent: Node, diff: str) -> ExperimentSpec:
         assert parent.commit_sha is not None
         c = self.config
-        bench = Command(c.bench.run, c.bench.timeout_s)
+        laid_out = layout_bench(c.bench, c.build)  # bench.layout: see layout.py
+        bench = Command(laid_out.run, laid_out.timeout_s)
         plan: list[dict[str, Any]] = []
         if self.executor.kind == "skypilot":  # no way back: run every pass to its end
-            pairs = c.bench.pairs
+            pairs = c.max_pairs  # the extension near the threshold included
             plan = [{"phase": "decide", "warmup": c.bench.warmup, "pairs": pairs}]
             if c.decision.calibration_pairs:
                 calibrate = {"phase": "calibrate", "aa": True, "warmup": c.bench.warmup}

@@ -4,10 +4,13 @@ A/A pairs measure what noise alone looks like on this machine right now. The
 half-width of the Hodges-Lehmann interval of their log gains, rescaled from
 the A/A pair count to the most pairs a decision may use (interval widths
 shrink like 1/sqrt(pairs)), is the *noise floor*: the smallest effect a
-decision could tell from noise. The threshold a change must reach is the
-larger of the configured `min_effect` and that floor. When the floor is above
-`min_effect` the machine is too noisy to detect the smallest gain worth having:
-the noise guard (engine) says so and waits, stops or raises the threshold.
+decision could tell from noise. When the floor is above `min_effect` the
+machine is too noisy to detect the smallest gain worth having with the
+configured pairs: the noise guard (engine) says so -- event, headless line,
+status -- and, as configured, uses more pairs (`pairs_needed`, rule v3's
+default), waits, stops, or raises the threshold to the floor (`threshold`).
+Raising the threshold silently threw real gains away (issue 15), so it is no
+longer the default.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfsup.metrics.stats import Direction, paired_stats, to_effect
+from perfsup.metrics.scales import Scale, effect_of
+from perfsup.metrics.stats import Direction, paired_stats
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Calibration:
     noise_floor: float  # relative effect noise alone reaches at max_pairs
     threshold: float  # max(min_effect, noise_floor)
     too_noisy: bool  # noise_floor > min_effect
+    pairs_needed: int = 0  # pairs whose floor would reach min_effect (widths ~ 1/sqrt(pairs))
 
 
 def noise_floor_logs(gains: np.ndarray, alpha: float, max_pairs: int) -> np.ndarray:
@@ -48,18 +53,24 @@ def calibrate(
     min_effect: float,
     alpha: float,
     max_pairs: int,
+    scale: Scale = "log",
 ) -> Calibration:
-    """Calibrate one metric from its A/A log gains (1-D)."""
+    """Calibrate one metric from its A/A gains (1-D, on the metric's `scale`)."""
     stats = paired_stats(gains, alpha)
-    floor_log = float(noise_floor_logs(gains, alpha, max_pairs)[0])
-    floor = math.expm1(floor_log)  # the larger of the two readings of a log width
+    floor_gain = float(noise_floor_logs(gains, alpha, max_pairs)[0])
+    # on the log scale, the larger of the two readings of a log width
+    floor = math.expm1(floor_gain) if scale == "log" else floor_gain
+    needed = max_pairs
+    if floor > min_effect:
+        needed = math.ceil(max_pairs * (floor / min_effect) ** 2) if min_effect > 0 else 10**6
     return Calibration(
         metric=metric,
         pairs=stats.pairs,
-        effect=to_effect(float(stats.hl[0]), direction),
-        ci_low=to_effect(float(stats.low[0]), direction),
-        ci_high=to_effect(float(stats.high[0]), direction),
+        effect=effect_of(float(stats.hl[0]), direction, scale),
+        ci_low=effect_of(float(stats.low[0]), direction, scale),
+        ci_high=effect_of(float(stats.high[0]), direction, scale),
         noise_floor=floor,
         threshold=max(min_effect, floor),
         too_noisy=floor > min_effect,
+        pairs_needed=needed,
     )

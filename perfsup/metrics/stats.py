@@ -68,6 +68,8 @@ class MetricDecision:
     pairs: int
     rule: str
     threshold: float = 0.0  # the minimum effect this verdict was held to
+    role: str = "primary"  # "primary", "decider" (lexicographic) or "guard"
+    note: str = ""  # why this verdict, in words
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,16 @@ from perfsup.results.export import best_node, compounded_gain
 from perfsup.results.logs import Experiment, experiments, run_metrics
 from perfsup.results.report_chart import draw_chart
 from perfsup.results.report_render import Block, render_html, render_markdown
-from perfsup.store import Artifact, Calibration, ModelCall, Node, NodeStatus, Run, Store
+from perfsup.store import (
+    Artifact,
+    Calibration,
+    Event,
+    ModelCall,
+    Node,
+    NodeStatus,
+    Run,
+    Store,
+)
 from perfsup.store.tree import id_key, lineage
 
 __all__ = ["ReportData", "Written", "build_report", "collect", "step_seconds", "write_report"]
@@ -58,6 +67,7 @@ class ReportData:
     max_tokens: int | None
     time_split: dict[str, float] = field(default_factory=dict)
     minimized: list[dict[str, object]] = field(default_factory=list)
+    confirmations: list[str] = field(default_factory=list)  # end of night (engine/confirm.py)
 
 
 def step_seconds(log: Path) -> float:
@@ -95,6 +105,12 @@ def collect(store: Store, run_id: int, paths: RunPaths, fallback: Config | None)
             for c in s.exec(select(ModelCall).where(ModelCall.run_id == run_id)).all()
         )
         minimized = _minimized(s, [n.id for n in nodes])
+        confirmations = [
+            e.message
+            for e in s.exec(
+                select(Event).where(Event.run_id == run_id, Event.kind == "confirmation")
+            ).all()
+        ]
     split = {"model": model_s, "build": 0.0, "check": 0.0, "benchmark": 0.0}
     for node in nodes:
         for step, column in STEP_COLUMN.items():
@@ -112,6 +128,7 @@ def collect(store: Store, run_id: int, paths: RunPaths, fallback: Config | None)
         max_tokens=_max_tokens(run, fallback),
         time_split=split,
         minimized=minimized,
+        confirmations=confirmations,
     )
 
 
@@ -242,6 +259,10 @@ def build_report(data: ReportData, chart_ref: str | None) -> list[Block]:
             )
     else:
         blocks.append(Block("p", "No change was kept."))
+    if data.confirmations:
+        # best node vs baseline on fresh builds, and on the held-out benchmark if any
+        blocks.append(Block("h3", "End-of-night confirmation"))
+        blocks.append(Block("ul", items=data.confirmations))
     if chart_ref is not None:
         blocks.append(Block("img", chart_ref, alt=f"{data.metric} per experiment"))
 
