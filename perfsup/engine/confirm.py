@@ -19,8 +19,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from perfsup.config import Config
-from perfsup.workspace.pairs import CANDIDATE, PARENT
-from perfsup.engine.export import best_node
+from perfsup.engine.best import best_node
 from perfsup.engine.layout import layout_bench
 from perfsup.engine.measure import Judgement, Measurer
 from perfsup.engine.rundir import RunPaths
@@ -28,6 +27,7 @@ from perfsup.store import Node, Store
 from perfsup.store.tree import lineage, record_event
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace
+from perfsup.workspace.pairs import CANDIDATE, PARENT
 
 CONFIRMATION = "confirmation"
 

@@ -12,16 +12,15 @@ from.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
 
-from perfsup.config import MetricSpec
-from perfsup.store import Node, NodeStatus, Run, Store
-from perfsup.store.tree import id_key, lineage, run_nodes
+from perfsup.engine.best import best_node, compounded_gain, metric_effects
+from perfsup.store import Node, Run, Store
+from perfsup.store.tree import lineage
 from perfsup.workspace.git import GitWorkspace
 
 __all__ = [
@@ -81,31 +80,6 @@ def path_to(session: Session, node: Node) -> PathInfo:
     )
 
 
-def metric_effects(node: Node) -> list[dict[str, object]]:
-    """Per metric, the numbers of the pass that decided `node` (re-verified if any)."""
-    if node.decision_json:
-        try:
-            passes = json.loads(node.decision_json).get("passes") or []
-        except (ValueError, AttributeError):
-            passes = []
-        if passes:
-            last = passes[-1]
-            return [{**m, "phase": last.get("phase", "decide")} for m in last.get("metrics", [])]
-    if node.effect is None:
-        return []
-    return [
-        {
-            "metric": "",
-            "effect": node.effect,
-            "ci_low": node.ci_low,
-            "ci_high": node.ci_high,
-            "p_value": node.p_value,
-            "pairs": node.pairs_used,
-            "phase": "decide",
-        }
-    ]
-
-
 def effect_line(m: dict[str, object], unit_of: dict[str, str] | None = None) -> str:
     """`time_ms 38.2% better [+35.1%, +41.0%] (re-verified, 10 pairs, p=0.002)`."""
     effect = float(m["effect"])  # type: ignore[arg-type]
@@ -163,59 +137,6 @@ def squash_message(
     lines.append(f"Model: {', '.join(models) or 'none'}")
     lines.append(f"perfsup-node: {target.id}")
     return "\n".join(lines) + "\n"
-
-
-def compounded_gain(
-    nodes: list[Node], metric: str | None, direction: str = "lower"
-) -> float | None:
-    """The relative gain of the path's end over its start: the product of the steps.
-
-    Effects are "fraction better" as in `metrics.stats` (1 - new/old for a
-    lower-is-better metric, new/old - 1 for a higher one), so the steps add up
-    as log ratios. `metric` None takes each node's first (primary) metric.
-    """
-    log_sum = 0.0
-    seen = False
-    for node in nodes:
-        effects = metric_effects(node)
-        chosen = (
-            effects[:1] if metric is None else [m for m in effects if m.get("metric") == metric]
-        )
-        for m in chosen:
-            effect = float(m["effect"])  # type: ignore[arg-type]
-            if direction == "higher":
-                log_sum += math.log(max(1.0 + effect, 1e-12))
-            else:
-                log_sum -= math.log(max(1.0 - effect, 1e-12))
-            seen = True
-    if not seen:
-        return None
-    return math.exp(log_sum) - 1.0 if direction == "higher" else 1.0 - math.exp(-log_sum)
-
-
-def best_node(session: Session, run_id: int, metrics: list[MetricSpec]) -> Node | None:
-    """The best kept node of a run: metric by metric in priority order, compounded from
-    the run's baseline; a gain within 0.1% is a tie that the next metric breaks, then
-    the shorter path."""
-    kept = [
-        n
-        for n in run_nodes(session, run_id)
-        if n.status == NodeStatus.KEPT and n.parent_id is not None and n.commit_sha
-    ]
-    if not kept:
-        return None
-
-    def score(node: Node) -> tuple[float, ...]:
-        chain = [n for n in lineage(session, node) if n.parent_id is not None]
-        gains = []
-        for spec in metrics:
-            g = compounded_gain(chain, spec.name, spec.direction)
-            if g is None and spec is metrics[0]:
-                g = compounded_gain(chain, None, spec.direction)
-            gains.append(round(g or 0.0, 3))
-        return (*gains, -len(chain))
-
-    return max(sorted(kept, key=lambda n: id_key(n.id)), key=score)
 
 
 def export_node(
