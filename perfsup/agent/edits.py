@@ -36,30 +36,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_HEADER = r"^\s*(?:\*\*)?{word}(?:\*\*)?\s*:(?:\*\*)?\s*(?P<text>.*?)\s*$"
+from perfsup.agent.limits import AnswerLimits, AnswerTooLarge, check_answer_size, split_lines
+
+# Every pattern below runs in time linear in the line: runs of whitespace are
+# matched possessively (`\s*+`, never given back), so no two quantifiers can
+# share out one run between them, and nothing lazy is followed by `\s*$`. A
+# whitespace-only line of a few hundred spaces once took minutes here.
+_HEADER = r"^\s*+(?:\*\*)?{word}(?:\*\*)?\s*+:(?:\*\*)?(?P<text>.*)$"
 _DESCRIPTION = re.compile(_HEADER.format(word="DESCRIPTION"), re.IGNORECASE)
 _RATIONALE = re.compile(_HEADER.format(word="RATIONALE"), re.IGNORECASE)
 _REGION = re.compile(_HEADER.format(word="REGION"), re.IGNORECASE)
-_SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
-_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
-_FENCE = re.compile(r"^\s*```")
-_PATH_DECOR = re.compile(r"^(?:#+\s*)?(?:(?:file|path)\s*:\s*)?", re.IGNORECASE)
+_SEARCH = re.compile(r"^\s*+<{5,9}+\s*+SEARCH\s*+$")
+_DIVIDER = re.compile(r"^\s*+={5,9}+\s*+$")
+_REPLACE = re.compile(r"^\s*+>{5,9}+\s*+REPLACE\s*+$")
+_FENCE = re.compile(r"^\s*+```")
+_PATH_DECOR = re.compile(r"^(?:#++\s*+)?(?:(?:file|path)\s*+:\s*+)?", re.IGNORECASE)
 
 # Phrases models use instead of writing the code out. Matched case-insensitively
 # anywhere in a line of new text.
 _PLACEHOLDER_PHRASES = re.compile(
-    r"rest\s+(?:of\s+(?:the\s+)?(?:\w+\s+)?)?(?:is\s+|remains\s+|stays\s+)?unchanged"
-    r"|^\s*(?:#|//|/\*|--)?\s*(?:\.\.\.|…)?\s*"
-    r"(?:existing|remaining|other|previous|original|unchanged|same)\s+"
-    r"(?:code|lines|implementation|logic)(?:\s+(?:here|unchanged|as\s+before))?"
-    r"\s*(?:\.\.\.|…)?\s*(?:\*/)?\s*$"
-    r"|(?:#|//|/\*)\s*(?:\.\.\.|…)\s*(?:existing|rest|remaining|other|previous|unchanged)"
-    r"|(?:code|implementation)\s+(?:remains|stays)\s+(?:the\s+same|unchanged)",
+    r"rest\s++(?:of\s++(?:the\s++)?(?:\w++\s++)?)?(?:is\s++|remains\s++|stays\s++)?unchanged"
+    r"|^\s*+(?:#|//|/\*|--)?\s*+(?:\.\.\.|…)?\s*+"
+    r"(?:existing|remaining|other|previous|original|unchanged|same)\s++"
+    r"(?:code|lines|implementation|logic)(?:\s++(?:here|unchanged|as\s++before))?"
+    r"\s*+(?:\.\.\.|…)?\s*+(?:\*/)?\s*+$"
+    r"|(?:#|//|/\*)\s*+(?:\.\.\.|…)\s*+(?:existing|rest|remaining|other|previous|unchanged)"
+    r"|(?:code|implementation)\s++(?:remains|stays)\s++(?:the\s++same|unchanged)",
     re.IGNORECASE,
 )
 # A line that is only dots, optionally as a comment: `...`, `# ...`, `// ...`, `/* ... */`.
-_DOTS_LINE = re.compile(r"^\s*(?:#|//|/\*|--|;)?\s*(?:\.\.\.|…)\s*(?:\*/)?\s*$")
+_DOTS_LINE = re.compile(r"^\s*+(?:#|//|/\*|--|;)?\s*+(?:\.\.\.|…)\s*+(?:\*/)?\s*+$")
 
 
 class MalformedAnswer(ValueError):
@@ -113,9 +119,17 @@ class ProposedEdit:
         return list(dict.fromkeys(paths))
 
 
-def parse_answer(text: str) -> ProposedEdit:
-    """Parse a model answer into a `ProposedEdit`, or raise `MalformedAnswer`."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+def parse_answer(text: str, limits: AnswerLimits | None = None) -> ProposedEdit:
+    """Parse a model answer into a `ProposedEdit`, or raise `MalformedAnswer`.
+
+    An answer over `limits` (by default `AnswerLimits()`) is refused before
+    anything else; below them the parse takes time linear in the answer.
+    """
+    try:
+        check_answer_size(text, limits or AnswerLimits())
+    except AnswerTooLarge as exc:
+        raise MalformedAnswer(str(exc)) from None
+    lines = split_lines(text)
     search_at = [i for i, line in enumerate(lines) if _SEARCH.match(line)]
     region_at = [i for i, line in enumerate(lines) if _REGION.match(line)]
     if search_at and region_at:
@@ -168,11 +182,11 @@ def _head(lines: list[str]) -> tuple[str, str]:
     for line in lines:
         match = _DESCRIPTION.match(line)
         if match and description is None:
-            description = match.group("text")
+            description = match.group("text").strip()
             continue
         match = _RATIONALE.match(line)
         if match and rationale is None:
-            rationale = [match.group("text")]
+            rationale = [match.group("text").strip()]
             continue
         if rationale is not None and not _FENCE.match(line):
             rationale.append(line)
@@ -242,7 +256,7 @@ def _block_path(
 
 def _parse_region(lines: list[str], at: int) -> RegionRewrite:
     match = _REGION.match(lines[at])
-    spec = match.group("text").strip("`* ") if match else ""
+    spec = match.group("text").strip().strip("`* ") if match else ""
     path, sep, name = spec.partition("::")
     path, name = _clean_path(path), name.strip()
     if not sep or not path or not name or not _looks_like_path(path):
