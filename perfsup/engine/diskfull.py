@@ -96,6 +96,16 @@ def ride_out_full_disk(engine: _Engine, run_id: int) -> None:
             return
 
 
+def unstored_stop_reason(engine: _Engine) -> str:
+    """Why the run ended, when it stopped before the disk had room to store that."""
+    why = engine.controls.stop_reason or "stopped"
+    message = full_disk_message(engine.paths.root, engine.config.run.min_free_mb)
+    return (
+        f"{why}; the disk was still full ({message}), so the end of the run is not "
+        "stored: the next start settles the experiments left in flight"
+    )
+
+
 def _try_record(engine: _Engine, run_id: int, message: str) -> bool:
     """`_record`, or False when the disk is still too full for the store."""
     try:
@@ -109,25 +119,35 @@ def _try_record(engine: _Engine, run_id: int, message: str) -> bool:
 
 
 def _record(engine: _Engine, run_id: int, message: str) -> None:
-    """End the experiments in flight `interrupted` and note the pause in the store."""
+    """End the experiments in flight `interrupted` and note the pause in the store.
+
+    Their half-made worktrees go first: they often hold what filled the disk
+    (reading the store needs no space), so the writes after them can succeed.
+    """
     reason = f"the disk filled up during this experiment: {message}"
     with engine.store.session() as s:
-        stale = s.exec(
-            select(Node).where(
-                Node.run_id == run_id,
-                col(Node.status).in_(list(IN_FLIGHT)),
-                col(Node.parent_id).is_not(None),
-            )
-        ).all()
-        for node in stale:
-            node.status = NodeStatus.INTERRUPTED
-            node.reason = reason
-            node.finished_at = utcnow()
-            record_event(s, "node_interrupted", reason, run_id=run_id, node_id=node.id)
-        ended = [node.id for node in stale]
-        record_event(s, "paused", message, run_id=run_id)
-    for node_id in ended:  # their half-made worktrees hold space the person wants back
+        in_flight = list(
+            s.exec(
+                select(Node.id).where(
+                    Node.run_id == run_id,
+                    col(Node.status).in_(list(IN_FLIGHT)),
+                    col(Node.parent_id).is_not(None),
+                )
+            ).all()
+        )
+    for node_id in in_flight:
         worktree = engine.paths.worktrees / node_id
         if worktree.exists():
             engine.git.remove_worktree(worktree)
+    with engine.store.session() as s:
+        for node_id in in_flight:
+            node = s.get(Node, node_id)
+            if node is None or NodeStatus(node.status) not in IN_FLIGHT:
+                continue
+            node.status = NodeStatus.INTERRUPTED
+            node.reason = reason
+            node.finished_at = utcnow()
+            record_event(s, "node_interrupted", reason, run_id=run_id, node_id=node_id)
+        record_event(s, "paused", message, run_id=run_id)
+    for node_id in in_flight:
         engine.report(f"{node_id:<10} INTERRUPTED: {reason}")

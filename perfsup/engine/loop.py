@@ -38,7 +38,7 @@ from perfsup.engine.benchmark import PARENT
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
-from perfsup.engine.diskfull import is_disk_full, ride_out_full_disk
+from perfsup.engine.diskfull import is_disk_full, ride_out_full_disk, unstored_stop_reason
 from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.jsonl import MetricsCsvLog
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
@@ -200,6 +200,10 @@ class Engine:
             reloader.start()
         try:
             return self._run_until_done(run_id)
+        except Exception as exc:  # stopped while the disk was still full
+            if not is_disk_full(exc):
+                raise
+            return RunOutcome(run_id, RunStatus.STOPPED, unstored_stop_reason(self))
         finally:
             self.controls.set_state("stopped", "")
             if reloader is not None:
