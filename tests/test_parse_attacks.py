@@ -12,11 +12,18 @@ and the engine goes on to the next answer, which is applied and measured.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 
-from perfsup.store import Node, NodeStatus, RunStatus
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import Node, NodeStatus, Run, RunStatus, open_store
 from tests.conftest import bench_sh_config, build_engine, make_repo
 
 APP = "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
@@ -102,3 +109,67 @@ def test_hostile_answers_end_malformed_and_the_next_answer_is_processed(tmp_path
         assert fragment in (node.reason or ""), (name, node.reason)
     last = nodes[n]
     assert last.status in (NodeStatus.KEPT, NodeStatus.DISCARDED), (last.status, last.reason)
+
+
+def test_sigterm_is_answered_while_the_engine_works_through_hostile_answers(
+    tmp_path: Path,
+) -> None:
+    # The old parser spent about 20 minutes on this line (cubic backtracking), all
+    # of them without running the signal handler.
+    bomb = answer("pad", " " * 3000 + "\n")
+    make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": "echo METRIC t=1\n"})
+    (tmp_path / "answers.toml").write_text(
+        "".join(f"[[answer]]\ntext = {json.dumps(bomb)}\n\n" for _ in range(20))
+    )
+    config = tmp_path / "perfsup.toml"
+    config.write_text(bench_sh_config(model="max_retries = 0"))
+    run_dir = tmp_path / "run"
+    argv = ["run", "--headless", "-c", str(config), "--run-dir", str(run_dir)]
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "perfsup", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait("the first answer", lambda: _status(run_dir, "1.1") not in (None, "queued"))
+        engine.send_signal(signal.SIGTERM)
+        wait("the engine to end", lambda: engine.poll() is not None)
+        stderr = engine.stderr.read() if engine.stderr else ""
+        assert engine.returncode == 0, stderr[-2000:]
+        assert "Traceback" not in stderr
+        store = open_store(RunPaths(run_dir).store, migrate=False)
+        with store.session() as s:
+            run = s.get(Run, 1)
+            assert run is not None and run.status == RunStatus.STOPPED
+            assert run.stop_reason == "stopped by SIGTERM"
+        store.close()
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+
+
+def _status(run_dir: Path, node_id: str) -> str | None:
+    path = RunPaths(run_dir).store
+    if not path.exists():
+        return None
+    store = open_store(path, migrate=False)
+    try:
+        with store.session() as s:
+            node = s.get(Node, node_id)
+            return node.status if node else None
+    except Exception:  # the engine is still creating the store
+        return None
+    finally:
+        store.close()
+
+
+def wait(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
