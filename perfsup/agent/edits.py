@@ -64,6 +64,14 @@ _PLACEHOLDER_PHRASES = re.compile(
     r"|(?:code|implementation)\s++(?:remains|stays)\s++(?:the\s++same|unchanged)",
     re.IGNORECASE,
 )
+# Every placeholder above holds one of these: lines without any are not checked.
+_PLACEHOLDER_WORD = re.compile(
+    r"unchanged|existing|remaining|other|previous|original|same|remains|stays|\.\.\.|…",
+    re.IGNORECASE,
+)
+# Words the SEARCH and REGION lines hold, found in one scan of the whole answer.
+_SEARCH_WORD = re.compile("SEARCH")
+_REGION_WORD = re.compile("REGION", re.IGNORECASE)
 # A line that is only dots, optionally as a comment: `...`, `# ...`, `// ...`, `/* ... */`.
 _DOTS_LINE = re.compile(r"^\s*+(?:#|//|/\*|--|;)?\s*+(?:\.\.\.|…)\s*+(?:\*/)?\s*+$")
 
@@ -130,8 +138,8 @@ def parse_answer(text: str, limits: AnswerLimits | None = None) -> ProposedEdit:
     except AnswerTooLarge as exc:
         raise MalformedAnswer(str(exc)) from None
     lines = split_lines(text)
-    search_at = [i for i, line in enumerate(lines) if _SEARCH.match(line)]
-    region_at = [i for i, line in enumerate(lines) if _REGION.match(line)]
+    search_at = [i for i in _lines_holding(lines, _SEARCH_WORD) if _SEARCH.match(lines[i])]
+    region_at = [i for i in _lines_holding(lines, _REGION_WORD) if _REGION.match(lines[i])]
     if search_at and region_at:
         raise MalformedAnswer(
             "the answer mixes a REGION rewrite with SEARCH/REPLACE blocks; expected one format only"
@@ -180,15 +188,16 @@ def _head(lines: list[str]) -> tuple[str, str]:
     description: str | None = None
     rationale: list[str] | None = None
     for line in lines:
-        match = _DESCRIPTION.match(line)
-        if match and description is None:
-            description = match.group("text").strip()
-            continue
-        match = _RATIONALE.match(line)
-        if match and rationale is None:
-            rationale = [match.group("text").strip()]
-            continue
-        if rationale is not None and not _FENCE.match(line):
+        if ":" in line:  # a cheap test first: answers may hold many lines
+            match = _DESCRIPTION.match(line)
+            if match and description is None:
+                description = match.group("text").strip()
+                continue
+            match = _RATIONALE.match(line)
+            if match and rationale is None:
+                rationale = [match.group("text").strip()]
+                continue
+        if rationale is not None and not ("```" in line and _FENCE.match(line)):
             rationale.append(line)
     if description is None:
         raise MalformedAnswer(
@@ -288,9 +297,11 @@ def _parse_region(lines: list[str], at: int) -> RegionRewrite:
 
 def _refuse_placeholders(new: str, old: str, where: str) -> None:
     """Refuse new text that stands for code instead of being code."""
+    if not _PLACEHOLDER_WORD.search(new):
+        return  # no line can be a placeholder: one scan of the text says so
     old_lines = {line.strip() for line in old.splitlines()}
     for line in new.splitlines():
-        if line.strip() in old_lines:
+        if not _PLACEHOLDER_WORD.search(line) or line.strip() in old_lines:
             continue  # already in the file (a Python `...` body, say): not a placeholder
         if _DOTS_LINE.match(line) or _PLACEHOLDER_PHRASES.search(line):
             raise MalformedAnswer(
@@ -316,6 +327,20 @@ def _clean_path(line: str) -> str:
 
 def _looks_like_path(path: str) -> bool:
     return bool(path) and not any(ch.isspace() for ch in path) and not _SEARCH.match(path)
+
+
+def _lines_holding(lines: list[str], word: re.Pattern[str]) -> list[int]:
+    """Indexes of the lines in which `word` occurs, from one scan of the whole text."""
+    text = "\n".join(lines)
+    found: list[int] = []
+    line = 0
+    at = 0
+    for match in word.finditer(text):
+        line += text.count("\n", at, match.start())
+        at = match.start()
+        if not found or found[-1] != line:
+            found.append(line)
+    return found
 
 
 def _find(lines: list[str], pattern: re.Pattern[str], start: int) -> int | None:

@@ -56,7 +56,10 @@ def check_answer_size(text: str, limits: AnswerLimits) -> None:
             f"the answer is {len(text):,} characters long; expected at most "
             f"{limits.max_chars:,} (model.max_answer_kb): write only the lines that change"
         )
-    for number, line in enumerate(split_lines(text), start=1):
+    lines = split_lines(text)
+    if max(map(len, lines)) <= limits.max_line_chars:
+        return
+    for number, line in enumerate(lines, start=1):
         if len(line) > limits.max_line_chars:
             raise AnswerTooLarge(
                 f"line {number} of the answer is {len(line):,} characters long; expected "
