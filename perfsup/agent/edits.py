@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from perfsup.agent.limits import AnswerLimits, AnswerTooLarge, check_answer_size, split_lines
+from perfsup.agent.limits import AnswerLimits, AnswerTooLarge, check_answer_size
 
 # Every pattern below runs in time linear in the line: runs of whitespace are
 # matched possessively (`\s*+`, never given back), so no two quantifiers can
@@ -65,10 +65,11 @@ _PLACEHOLDER_PHRASES = re.compile(
     re.IGNORECASE,
 )
 # Every placeholder above holds one of these: lines without any are not checked.
-_PLACEHOLDER_WORD = re.compile(
-    r"unchanged|existing|remaining|other|previous|original|same|remains|stays|\.\.\.|…",
-    re.IGNORECASE,
+_PLACEHOLDER_WORDS = (
+    *("unchanged", "existing", "remaining", "other", "previous", "original", "same"),
+    *("remains", "stays", "...", "…"),
 )
+_PLACEHOLDER_WORD = re.compile("|".join(map(re.escape, _PLACEHOLDER_WORDS)), re.IGNORECASE)
 # Words the SEARCH and REGION lines hold, found in one scan of the whole answer.
 _SEARCH_WORD = re.compile("SEARCH")
 _REGION_WORD = re.compile("REGION", re.IGNORECASE)
@@ -134,10 +135,9 @@ def parse_answer(text: str, limits: AnswerLimits | None = None) -> ProposedEdit:
     anything else; below them the parse takes time linear in the answer.
     """
     try:
-        check_answer_size(text, limits or AnswerLimits())
+        lines = check_answer_size(text, limits or AnswerLimits())
     except AnswerTooLarge as exc:
         raise MalformedAnswer(str(exc)) from None
-    lines = split_lines(text)
     search_at = [i for i in _lines_holding(lines, _SEARCH_WORD) if _SEARCH.match(lines[i])]
     region_at = [i for i in _lines_holding(lines, _REGION_WORD) if _REGION.match(lines[i])]
     if search_at and region_at:
@@ -217,8 +217,8 @@ def _parse_blocks(lines: list[str], search_at: list[int]) -> list[SearchReplace]
     previous_end = 0
     for number, start in enumerate(search_at, start=1):
         path = _block_path(lines, start, previous_end, number, blocks)
-        divider = _find(lines, _DIVIDER, start + 1)
-        end = _find(lines, _REPLACE, (divider if divider is not None else start) + 1)
+        divider = _find(lines, _DIVIDER, start + 1, "=====")
+        end = _find(lines, _REPLACE, (divider if divider is not None else start) + 1, "REPLACE")
         next_start = search_at[number] if number < len(search_at) else len(lines)
         if divider is None or divider > next_start:
             raise MalformedAnswer(
@@ -274,13 +274,13 @@ def _parse_region(lines: list[str], at: int) -> RegionRewrite:
             "'REGION: path/to/file.py::function_name' (or Class.method, or the NAME of a "
             "'perfsup:begin NAME' marker)"
         )
-    opening = _find(lines, _FENCE, at + 1)
+    opening = _find(lines, _FENCE, at + 1, "```")
     if opening is None:
         raise MalformedAnswer(
             f"REGION {path}::{name} is not followed by code in a ``` fence; expected the "
             "complete new text of the region between a ```python line and a ``` line"
         )
-    closing = _find(lines, _FENCE, opening + 1)
+    closing = _find(lines, _FENCE, opening + 1, "```")
     if closing is None:
         raise MalformedAnswer(
             f"the code of REGION {path}::{name} is not closed by a ``` line; expected the "
@@ -297,7 +297,7 @@ def _parse_region(lines: list[str], at: int) -> RegionRewrite:
 
 def _refuse_placeholders(new: str, old: str, where: str) -> None:
     """Refuse new text that stands for code instead of being code."""
-    if not _PLACEHOLDER_WORD.search(new):
+    if not _may_hold_placeholder(new):
         return  # no line can be a placeholder: one scan of the text says so
     old_lines = {line.strip() for line in old.splitlines()}
     for line in new.splitlines():
@@ -329,6 +329,14 @@ def _looks_like_path(path: str) -> bool:
     return bool(path) and not any(ch.isspace() for ch in path) and not _SEARCH.match(path)
 
 
+def _may_hold_placeholder(text: str) -> bool:
+    """Whether a placeholder word occurs in `text` (a fast path for ASCII text)."""
+    if text.isascii():
+        low = text.lower()
+        return any(word in low for word in _PLACEHOLDER_WORDS)
+    return _PLACEHOLDER_WORD.search(text) is not None
+
+
 def _lines_holding(lines: list[str], word: re.Pattern[str]) -> list[int]:
     """Indexes of the lines in which `word` occurs, from one scan of the whole text."""
     text = "\n".join(lines)
@@ -343,12 +351,14 @@ def _lines_holding(lines: list[str], word: re.Pattern[str]) -> list[int]:
     return found
 
 
-def _find(lines: list[str], pattern: re.Pattern[str], start: int) -> int | None:
+def _find(lines: list[str], pattern: re.Pattern[str], start: int, word: str) -> int | None:
+    """The first line from `start` on that matches `pattern` (which needs `word`)."""
     for i in range(start, len(lines)):
-        if pattern.match(lines[i]):
+        line = lines[i]
+        if word in line and pattern.match(line):
             return i
     return None
 
 
 def _join(lines: list[str]) -> str:
-    return "".join(line + "\n" for line in lines)
+    return "\n".join(lines) + "\n" if lines else ""

@@ -49,23 +49,24 @@ class AnswerTooLarge(ValueError):
     """An answer over the limits; the message says which and what was expected."""
 
 
-def check_answer_size(text: str, limits: AnswerLimits) -> None:
-    """Raise `AnswerTooLarge` when `text` is over `limits` (linear time)."""
+def check_answer_size(text: str, limits: AnswerLimits) -> list[str]:
+    """The lines of `text` (see `split_lines`); `AnswerTooLarge` when it is over `limits`."""
     if len(text) > limits.max_chars:
         raise AnswerTooLarge(
             f"the answer is {len(text):,} characters long; expected at most "
             f"{limits.max_chars:,} (model.max_answer_kb): write only the lines that change"
         )
     lines = split_lines(text)
-    if max(map(len, lines)) <= limits.max_line_chars:
-        return
-    for number, line in enumerate(lines, start=1):
-        if len(line) > limits.max_line_chars:
-            raise AnswerTooLarge(
-                f"line {number} of the answer is {len(line):,} characters long; expected "
-                f"lines of at most {limits.max_line_chars:,} characters "
-                "(model.max_answer_line_chars): break long lines as the code's style allows"
-            )
+    if max(map(len, lines)) > limits.max_line_chars:
+        number, line = next(
+            (n, line) for n, line in enumerate(lines, 1) if len(line) > limits.max_line_chars
+        )
+        raise AnswerTooLarge(
+            f"line {number} of the answer is {len(line):,} characters long; expected "
+            f"lines of at most {limits.max_line_chars:,} characters "
+            "(model.max_answer_line_chars): break long lines as the code's style allows"
+        )
+    return lines
 
 
 def split_lines(text: str) -> list[str]:
