@@ -330,11 +330,12 @@ def _looks_like_path(path: str) -> bool:
 
 
 def _may_hold_placeholder(text: str) -> bool:
-    """Whether a placeholder word occurs in `text` (a fast path for ASCII text)."""
-    if text.isascii():
-        low = text.lower()
-        return any(word in low for word in _PLACEHOLDER_WORDS)
-    return _PLACEHOLDER_WORD.search(text) is not None
+    """Whether a placeholder word may occur in `text`: C-speed substring tests on the
+    case-folded text (a regex with IGNORECASE takes 0.3 s on a 1 MB answer). Case
+    folding and the regex's IGNORECASE differ only on a few letters (a dotted capital
+    I, say) that no placeholder a model writes contains."""
+    folded = text.lower() if text.isascii() else text.casefold()
+    return any(word in folded for word in _PLACEHOLDER_WORDS)
 
 
 def _lines_holding(lines: list[str], word: re.Pattern[str]) -> list[int]:
