@@ -33,7 +33,9 @@ placeholder code such as "rest unchanged" or a bare `...` line.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from perfsup.agent.limits import AnswerLimits, AnswerTooLarge, check_answer_size
@@ -71,7 +73,6 @@ _PLACEHOLDER_WORDS = (
 )
 _PLACEHOLDER_WORD = re.compile("|".join(map(re.escape, _PLACEHOLDER_WORDS)), re.IGNORECASE)
 # Words the SEARCH and REGION lines hold, found in one scan of the whole answer.
-_SEARCH_WORD = re.compile("SEARCH")
 _REGION_WORD = re.compile("REGION", re.IGNORECASE)
 # A line that is only dots, optionally as a comment: `...`, `# ...`, `// ...`, `/* ... */`.
 _DOTS_LINE = re.compile(r"^\s*+(?:#|//|/\*|--|;)?\s*+(?:\.\.\.|…)\s*+(?:\*/)?\s*+$")
@@ -135,11 +136,11 @@ def parse_answer(text: str, limits: AnswerLimits | None = None) -> ProposedEdit:
     anything else; below them the parse takes time linear in the answer.
     """
     try:
-        lines = check_answer_size(text, limits or AnswerLimits())
+        lines = _Lines(check_answer_size(text, limits or AnswerLimits()))
     except AnswerTooLarge as exc:
         raise MalformedAnswer(str(exc)) from None
-    search_at = [i for i in _lines_holding(lines, _SEARCH_WORD) if _SEARCH.match(lines[i])]
-    region_at = [i for i in _lines_holding(lines, _REGION_WORD) if _REGION.match(lines[i])]
+    search_at = [i for i in lines.holding("SEARCH") if _SEARCH.match(lines[i])]
+    region_at = [i for i in lines.holding(_REGION_WORD) if _REGION.match(lines[i])]
     if search_at and region_at:
         raise MalformedAnswer(
             "the answer mixes a REGION rewrite with SEARCH/REPLACE blocks; expected one format only"
@@ -212,7 +213,7 @@ def _head(lines: list[str]) -> tuple[str, str]:
     return description, "\n".join(rationale or []).strip()
 
 
-def _parse_blocks(lines: list[str], search_at: list[int]) -> list[SearchReplace]:
+def _parse_blocks(lines: _Lines, search_at: list[int]) -> list[SearchReplace]:
     blocks: list[SearchReplace] = []
     previous_end = 0
     for number, start in enumerate(search_at, start=1):
@@ -263,7 +264,7 @@ def _block_path(
     return path
 
 
-def _parse_region(lines: list[str], at: int) -> RegionRewrite:
+def _parse_region(lines: _Lines, at: int) -> RegionRewrite:
     match = _REGION.match(lines[at])
     spec = match.group("text").strip().strip("`* ") if match else ""
     path, sep, name = spec.partition("::")
@@ -338,26 +339,50 @@ def _may_hold_placeholder(text: str) -> bool:
     return any(word in folded for word in _PLACEHOLDER_WORDS)
 
 
-def _lines_holding(lines: list[str], word: re.Pattern[str]) -> list[int]:
-    """Indexes of the lines in which `word` occurs, from one scan of the whole text."""
-    text = "\n".join(lines)
-    found: list[int] = []
-    line = 0
-    at = 0
-    for match in word.finditer(text):
-        line += text.count("\n", at, match.start())
-        at = match.start()
-        if not found or found[-1] != line:
-            found.append(line)
-    return found
+class _Lines(list[str]):
+    """The lines of an answer, with the lines that hold a word found by one C-speed
+    scan of the whole text (each word once), so no marker search loops in Python."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(lines)
+        self._text: str | None = None
+        self._holding: dict[str | re.Pattern[str], list[int]] = {}
+
+    def holding(self, word: str | re.Pattern[str]) -> list[int]:
+        """Indexes of the lines in which `word` (a string or a pattern) occurs."""
+        if word not in self._holding:
+            if self._text is None:
+                self._text = "\n".join(self)
+            text = self._text
+            starts = (
+                (m.start() for m in word.finditer(text))
+                if isinstance(word, re.Pattern)
+                else _occurrences(text, word)
+            )
+            found: list[int] = []
+            line = at = 0
+            for start in starts:
+                line += text.count("\n", at, start)
+                at = start
+                if not found or found[-1] != line:
+                    found.append(line)
+            self._holding[word] = found
+        return self._holding[word]
 
 
-def _find(lines: list[str], pattern: re.Pattern[str], start: int, word: str) -> int | None:
+def _occurrences(text: str, word: str) -> Iterator[int]:
+    at = text.find(word)
+    while at >= 0:
+        yield at
+        at = text.find(word, at + len(word))
+
+
+def _find(lines: _Lines, pattern: re.Pattern[str], start: int, word: str) -> int | None:
     """The first line from `start` on that matches `pattern` (which needs `word`)."""
-    for i in range(start, len(lines)):
-        line = lines[i]
-        if word in line and pattern.match(line):
-            return i
+    candidates = lines.holding(word)
+    for j in range(bisect.bisect_left(candidates, start), len(candidates)):
+        if pattern.match(lines[candidates[j]]):
+            return candidates[j]
     return None
 
 
