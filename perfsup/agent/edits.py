@@ -34,6 +34,7 @@ placeholder code such as "rest unchanged" or a bare `...` line.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -347,6 +348,7 @@ class _Lines(list[str]):
         super().__init__(lines)
         self._text: str | None = None
         self._holding: dict[str | re.Pattern[str], list[int]] = {}
+        self._starts: list[int] | None = None
 
     def holding(self, word: str | re.Pattern[str]) -> list[int]:
         """Indexes of the lines in which `word` (a string or a pattern) occurs."""
@@ -369,6 +371,23 @@ class _Lines(list[str]):
             self._holding[word] = found
         return self._holding[word]
 
+    def next_match(self, pattern: re.Pattern[str], start: int, word: str) -> int | None:
+        """The first line from `start` on that holds `word` and matches `pattern`."""
+        if self._text is None:
+            self._text = "\n".join(self)
+        if self._starts is None:  # where each line starts in the text, summed in C
+            self._starts = list(itertools.accumulate(map((1).__add__, map(len, self)), initial=0))
+        text, starts = self._text, self._starts
+        while start < len(self):
+            at = text.find(word, starts[start])
+            if at < 0:
+                return None
+            line = bisect.bisect_right(starts, at) - 1
+            if pattern.match(self[line]):
+                return line
+            start = line + 1
+        return None
+
 
 def _occurrences(text: str, word: str) -> Iterator[int]:
     at = text.find(word)
@@ -379,11 +398,7 @@ def _occurrences(text: str, word: str) -> Iterator[int]:
 
 def _find(lines: _Lines, pattern: re.Pattern[str], start: int, word: str) -> int | None:
     """The first line from `start` on that matches `pattern` (which needs `word`)."""
-    candidates = lines.holding(word)
-    for j in range(bisect.bisect_left(candidates, start), len(candidates)):
-        if pattern.match(lines[candidates[j]]):
-            return candidates[j]
-    return None
+    return lines.next_match(pattern, start, word)
 
 
 def _join(lines: list[str]) -> str:
