@@ -16,7 +16,11 @@ and large valid edits just under the limit.
 
     PYTHONPATH=. python benchmarks/parse_worst.py
 
-The last line is `parse_worst: max_ms=X answers=N`; the target is X < 200.
+The last line is `parse_worst: max_ms=X answers=N` for the engine's path (the
+default limits); the target is X < 200. The pass with the limits lifted is
+printed before it, with its own maximum: it shows the parser's time growing
+linearly with the answer, not a target. Wall and CPU milliseconds are both
+printed: on a loaded machine the wall time is mostly waiting for a core.
 """
 
 from __future__ import annotations
@@ -187,30 +191,38 @@ def timed(
     return statistics.median(times), statistics.median(cpu), outcome
 
 
-def main() -> int:
-    module = target_module()
-    cases = answers(module)
+def run_pass(
+    label: str, limits: AnswerLimits | None, base: Path, module: str
+) -> tuple[float, float, int]:
+    """Every case at every size; the worst median wall and CPU ms, and the count."""
+    print(f"\n{label}: median of {REPEATS} runs, wall ms / CPU ms")
     worst = worst_cpu = 0.0
     count = 0
+    for name, make in answers(module).items():
+        for size in SIZES:
+            answer = make(size)
+            ms, cpu_ms, outcome = timed(answer, limits, base, module)
+            worst, worst_cpu = max(worst, ms), max(worst_cpu, cpu_ms)
+            count += 1
+            flag = "" if ms < TARGET_MS or limits is not None else "  OVER TARGET"
+            size_kb = len(answer) / KB
+            print(f"  {ms:7.1f} / {cpu_ms:6.1f}  {size_kb:5.0f} KB  {name}: {outcome}{flag}")
+    return worst, worst_cpu, count
+
+
+def main() -> int:
+    module = target_module()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="parse-worst-") as tmp:
         base = Path(tmp)
-        passes = (("engine path (default limits)", None), ("parser, limits lifted", LIFTED))
-        for label, limits in passes:
-            print(f"\n{label}: median of {REPEATS} runs, wall ms / CPU ms")
-            for name, make in cases.items():
-                for size in SIZES:
-                    answer = make(size)
-                    ms, cpu_ms, outcome = timed(answer, limits, base, module)
-                    worst, worst_cpu = max(worst, ms), max(worst_cpu, cpu_ms)
-                    count += 1
-                    flag = "" if ms < TARGET_MS else "  OVER TARGET"
-                    print(
-                        f"  {ms:7.1f} / {cpu_ms:6.1f}  {len(answer) / KB:5.0f} KB  "
-                        f"{name}: {outcome}{flag}"
-                    )
+        worst, worst_cpu, count = run_pass("engine path (default limits)", None, base, module)
+        lifted = run_pass("parser alone, limits lifted to 2 MiB", LIFTED, base, module)
     print(f"\nload average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"worst CPU time of an answer: {worst_cpu:.1f} ms")
+    print(
+        f"parser alone with the limits lifted (linearity, not the target): "
+        f"max_ms={lifted[0]:.1f} (CPU {lifted[1]:.1f}) answers={lifted[2]}"
+    )
+    print(f"engine path: worst CPU time of an answer {worst_cpu:.1f} ms")
     print(f"parse_worst: max_ms={worst:.1f} answers={count}")
     return 0 if worst < TARGET_MS else 1
 
