@@ -130,9 +130,9 @@ def answers(module: str) -> dict[str, Callable[[int], str]]:
         "a large search block that nearly matches": lambda n: (
             HEAD + block("src/big.py", _cut(near * (n // len(near)), n - 200), "x = 1\n")
         ),
-        "a search block of up to 1,000 characters that nearly matches": lambda n: (
+        "a search block of 400 characters (fuzzy repair) that nearly matches": lambda n: (
             HEAD
-            + block("src/big.py", _cut(near * 10, min(n, 990)), "x = 1\n")
+            + block("src/big.py", _cut(near * 10, min(n, 395)), "x = 1\n")
             + "prose\n" * ((n - 1100) // 6)
         ),
         "a large valid replacement just under the limit": lambda n: (

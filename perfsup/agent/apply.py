@@ -10,7 +10,7 @@ A search/replace block is matched line by line, trying in order:
    missing) amount, the replace text shifted the same way;
 5. a unique close match: the window of the file most similar to the search
    text (difflib ratio >= 0.95) when the best window not overlapping it is
-   clearly worse (for blocks of up to 600 characters: see `linematch`).
+   clearly worse (for blocks of up to 400 characters: see `linematch`).
 
 The first step that finds the block decides: one place applies, two or more
 places raise `EditDoesNotApply` (ambiguous), none moves on. Every step takes
@@ -167,12 +167,18 @@ def _locate(
 ) -> tuple[int, int, list[str]]:
     """(start, length, new lines) of the one place the block applies to."""
     trimmed_search, trimmed_replace = _trim_blank_edges(search, replace)
+    # the close match and the hint share one look at the file's similar windows
+    similar = _Similar(lines, trimmed_search)
+
+    def near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
+        return _near(similar.windows(), len(search), replace)
+
     attempts: list[tuple[str, _Matcher, list[str], list[str]]] = [
         ("exactly", _exact, search, replace),
         ("ignoring trailing whitespace", _loose, search, replace),
         ("without its blank edge lines", _loose, trimmed_search, trimmed_replace),
         ("with shifted indentation", _shifted, trimmed_search, trimmed_replace),
-        ("as a close match", _near, trimmed_search, trimmed_replace),
+        ("as a close match", near, trimmed_search, trimmed_replace),
     ]
     for how, matcher, s, r in attempts:
         if not s:
@@ -191,7 +197,7 @@ def _locate(
     raise EditDoesNotApply(
         f"{where}: the SEARCH text does not match the file; expected SEARCH to copy lines "
         f"of {path} exactly. SEARCH starts with: {_first_lines(search)}"
-        + _closest_hint(lines, trimmed_search)
+        + _closest_hint(lines, trimmed_search, similar)
     )
 
 
@@ -223,13 +229,27 @@ def _shifted(lines: list[str], search: list[str], replace: list[str]) -> _Found:
     return found
 
 
-def _near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
-    """The one window clearly most similar to `search`, if it is similar enough."""
-    scored = similar_windows(lines, search, NEAR_MATCH_RATIO)
+class _Similar:
+    """The windows of `lines` most similar to `search` (ratio >= the hint's floor),
+    looked for once, when first asked."""
+
+    def __init__(self, lines: list[str], search: list[str]) -> None:
+        self.lines = lines
+        self.search = search
+        self._found: list[tuple[float, int]] | None = None
+
+    def windows(self) -> list[tuple[float, int]]:
+        if self._found is None:
+            self._found = similar_windows(self.lines, self.search, _HINT_RATIO)
+        return self._found
+
+
+def _near(similar: list[tuple[float, int]], k: int, replace: list[str]) -> _Found:
+    """The one window of k lines clearly most similar to the search, if similar enough."""
+    scored = [(ratio, start) for ratio, start in similar if ratio >= NEAR_MATCH_RATIO]
     if not scored:
         return []
     best_ratio, best = scored[0]
-    k = len(search)
     for ratio, start in scored[1:]:
         overlaps = abs(start - best) < k
         if not overlaps and ratio > best_ratio - _RUNNER_UP_GAP:
@@ -238,10 +258,10 @@ def _near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
     return [(best, k, replace)]
 
 
-def _closest_hint(lines: list[str], search: list[str]) -> str:
+def _closest_hint(lines: list[str], search: list[str], similar: _Similar) -> str:
     if not search or len(lines) > 20_000:
         return ""
-    scored = similar_windows(lines, search, _HINT_RATIO)
+    scored = similar.windows()
     if not scored:
         return ""
     ratio, start = scored[0]

@@ -23,8 +23,8 @@ import difflib
 from collections import Counter
 
 MAX_PLACES = 50
-FUZZY_MAX_CHARS = 600
-FUZZY_RATIO_CALLS = 3
+FUZZY_MAX_CHARS = 400
+FUZZY_RATIO_CALLS = 2
 
 
 def split_lines(text: str) -> list[str]:
@@ -101,8 +101,8 @@ def _ratio_bounds(lines: list[str], needle: str, k: int) -> list[float]:
             after = before + sign * n
             have[char] = after
             cap = want.get(char, 0)
-            if cap:
-                change += min(after, cap) - min(before, cap)
+            if cap:  # the change in min(count, cap), without calling min()
+                change += (after if after < cap else cap) - (before if before < cap else cap)
         return change
 
     for i in range(k):
