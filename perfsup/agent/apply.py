@@ -10,10 +10,11 @@ A search/replace block is matched line by line, trying in order:
    missing) amount, the replace text shifted the same way;
 5. a unique close match: the window of the file most similar to the search
    text (difflib ratio >= 0.95) when the best window not overlapping it is
-   clearly worse.
+   clearly worse (for blocks of up to 400 characters: see `linematch`).
 
 The first step that finds the block decides: one place applies, two or more
-places raise `EditDoesNotApply` (ambiguous), none moves on. Matching is by
+places raise `EditDoesNotApply` (ambiguous), none moves on. Every step takes
+bounded time whatever the SEARCH text holds (`perfsup.agent.linematch`). Matching is by
 whole lines, never inside a line: a search fragment like `x = 1` must not
 match the tail of `max = 1`.
 
@@ -25,7 +26,6 @@ that no longer parses after the edit is refused too.
 from __future__ import annotations
 
 import ast
-import difflib
 import re
 import shutil
 import subprocess
@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsup.agent.edits import ProposedEdit, RegionRewrite, SearchReplace
+from perfsup.agent.limits import SyntaxProblem, parse_python, parse_python_or_none
+from perfsup.agent.linematch import MAX_PLACES, find_runs, similar_windows, split_lines
 
 NEAR_MATCH_RATIO = 0.95
 _RUNNER_UP_GAP = 0.02  # the best near match must beat any other window by this much
@@ -56,7 +58,7 @@ class _Text:
     @classmethod
     def parse(cls, content: str) -> _Text:
         newline = "\r\n" if "\r\n" in content else "\n"
-        return cls(_split(content), newline, content.endswith("\n"))
+        return cls(split_lines(content), newline, content.endswith("\n"))
 
     def render(self) -> str:
         body = self.newline.join(self.lines)
@@ -73,6 +75,7 @@ def apply_edit(root: Path, edit: ProposedEdit) -> list[str]:
     """
     originals: dict[str, str | None] = {}
     current: dict[str, str] = {}
+    parsed: dict[str, _Text] = {}  # blocks change these lines; `current` is rendered after
 
     def load(path: str) -> str | None:
         if path not in originals:
@@ -82,7 +85,17 @@ def apply_edit(root: Path, edit: ProposedEdit) -> list[str]:
         return current.get(path)
 
     for number, block in enumerate(edit.blocks, start=1):
-        current[block.path] = _apply_block(block, number, load(block.path))
+        content = load(block.path)
+        if block.path in parsed:
+            _apply_block(block, number, content, parsed[block.path])
+        else:
+            new = _apply_block(block, number, content, None)
+            if isinstance(new, str):
+                current[block.path] = new
+            else:
+                parsed[block.path] = new
+    for path, text in parsed.items():
+        current[path] = text.render()
     if edit.region is not None:
         content = load(edit.region.path)
         if content is None:
@@ -118,7 +131,11 @@ def _read(root: Path, path: str) -> str | None:
         raise EditDoesNotApply(f"{path}: is a folder; expected a file") from None
 
 
-def _apply_block(block: SearchReplace, number: int, content: str | None) -> str:
+def _apply_block(
+    block: SearchReplace, number: int, content: str | None, text: _Text | None
+) -> str | _Text:
+    """The new file of a block on a missing file; else the lines of `text` (parsed
+    from `content` when None), changed in place."""
     where = f"{block.path}, block {number}"
     if not block.search.strip():
         if content is not None:
@@ -132,12 +149,13 @@ def _apply_block(block: SearchReplace, number: int, content: str | None) -> str:
             f"{where}: no such file; expected the path of an existing file (or an empty "
             "SEARCH section to create it)"
         )
-    text = _Text.parse(content)
-    search = _split(block.search)
-    replace = _split(block.replace)
+    if text is None:
+        text = _Text.parse(content)
+    search = split_lines(block.search)
+    replace = split_lines(block.replace)
     start, length, new_lines = _locate(text.lines, search, replace, block.path, where)
     text.lines[start : start + length] = new_lines
-    return text.render()
+    return text
 
 
 _Found = list[tuple[int, int, list[str]]]  # (start, length, new lines) per matching place
@@ -149,12 +167,18 @@ def _locate(
 ) -> tuple[int, int, list[str]]:
     """(start, length, new lines) of the one place the block applies to."""
     trimmed_search, trimmed_replace = _trim_blank_edges(search, replace)
+    # the close match and the hint share one look at the file's similar windows
+    similar = _Similar(lines, trimmed_search)
+
+    def near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
+        return _near(similar.windows(), len(search), replace)
+
     attempts: list[tuple[str, _Matcher, list[str], list[str]]] = [
         ("exactly", _exact, search, replace),
         ("ignoring trailing whitespace", _loose, search, replace),
         ("without its blank edge lines", _loose, trimmed_search, trimmed_replace),
         ("with shifted indentation", _shifted, trimmed_search, trimmed_replace),
-        ("as a close match", _near, trimmed_search, trimmed_replace),
+        ("as a close match", near, trimmed_search, trimmed_replace),
     ]
     for how, matcher, s, r in attempts:
         if not s:
@@ -164,28 +188,27 @@ def _locate(
             return found[0]
         if len(found) > 1:
             places = ", ".join(str(start + 1) for start, _, _ in found[:5])
+            count = f"{len(found)} or more" if len(found) >= MAX_PLACES else str(len(found))
             raise EditDoesNotApply(
-                f"{where}: the SEARCH text matches {len(found)} places ({how}, at lines "
+                f"{where}: the SEARCH text matches {count} places ({how}, at lines "
                 f"{places}); expected it to match exactly one: add surrounding lines to make "
                 f"it unique. SEARCH starts with: {_first_lines(search)}"
             )
     raise EditDoesNotApply(
         f"{where}: the SEARCH text does not match the file; expected SEARCH to copy lines "
         f"of {path} exactly. SEARCH starts with: {_first_lines(search)}"
-        + _closest_hint(lines, trimmed_search)
+        + _closest_hint(lines, trimmed_search, similar)
     )
 
 
 def _exact(lines: list[str], search: list[str], replace: list[str]) -> _Found:
-    k = len(search)
-    return [(i, k, replace) for i in range(len(lines) - k + 1) if lines[i : i + k] == search]
+    return [(i, len(search), replace) for i in find_runs(lines, search)]
 
 
 def _loose(lines: list[str], search: list[str], replace: list[str]) -> _Found:
     stripped = [line.rstrip() for line in lines]
     target = [line.rstrip() for line in search]
-    k = len(target)
-    return [(i, k, replace) for i in range(len(lines) - k + 1) if stripped[i : i + k] == target]
+    return [(i, len(target), replace) for i in find_runs(stripped, target)]
 
 
 def _shifted(lines: list[str], search: list[str], replace: list[str]) -> _Found:
@@ -194,7 +217,9 @@ def _shifted(lines: list[str], search: list[str], replace: list[str]) -> _Found:
     s_indent = _common_indent(search)
     target = [_dedent_line(line, s_indent) for line in search]
     found: _Found = []
-    for i in range(len(lines) - k + 1):
+    # only where the lines agree without any indentation can they agree shifted
+    bare = [line.strip() for line in lines]
+    for i in find_runs(bare, [line.strip() for line in search]):
         window = lines[i : i + k]
         f_indent = _common_indent(window)
         if [_dedent_line(line, f_indent) for line in window] != target:
@@ -204,13 +229,27 @@ def _shifted(lines: list[str], search: list[str], replace: list[str]) -> _Found:
     return found
 
 
-def _near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
-    """The one window clearly most similar to `search`, if it is similar enough."""
-    scored = _similar_windows(lines, search, NEAR_MATCH_RATIO)
+class _Similar:
+    """The windows of `lines` most similar to `search` (ratio >= the hint's floor),
+    looked for once, when first asked."""
+
+    def __init__(self, lines: list[str], search: list[str]) -> None:
+        self.lines = lines
+        self.search = search
+        self._found: list[tuple[float, int]] | None = None
+
+    def windows(self) -> list[tuple[float, int]]:
+        if self._found is None:
+            self._found = similar_windows(self.lines, self.search, _HINT_RATIO)
+        return self._found
+
+
+def _near(similar: list[tuple[float, int]], k: int, replace: list[str]) -> _Found:
+    """The one window of k lines clearly most similar to the search, if similar enough."""
+    scored = [(ratio, start) for ratio, start in similar if ratio >= NEAR_MATCH_RATIO]
     if not scored:
         return []
     best_ratio, best = scored[0]
-    k = len(search)
     for ratio, start in scored[1:]:
         overlaps = abs(start - best) < k
         if not overlaps and ratio > best_ratio - _RUNNER_UP_GAP:
@@ -219,28 +258,10 @@ def _near(lines: list[str], search: list[str], replace: list[str]) -> _Found:
     return [(best, k, replace)]
 
 
-def _similar_windows(lines: list[str], search: list[str], floor: float) -> list[tuple[float, int]]:
-    """(ratio, start) of windows of len(search) lines with ratio >= floor, best first."""
-    k = len(search)
-    needle = "\n".join(line.rstrip() for line in search)
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(needle)
-    scored: list[tuple[float, int]] = []
-    for i in range(len(lines) - k + 1):
-        matcher.set_seq1("\n".join(line.rstrip() for line in lines[i : i + k]))
-        if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
-            continue
-        ratio = matcher.ratio()
-        if ratio >= floor:
-            scored.append((ratio, i))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    return scored
-
-
-def _closest_hint(lines: list[str], search: list[str]) -> str:
+def _closest_hint(lines: list[str], search: list[str], similar: _Similar) -> str:
     if not search or len(lines) > 20_000:
         return ""
-    scored = _similar_windows(lines, search, _HINT_RATIO)
+    scored = similar.windows()
     if not scored:
         return ""
     ratio, start = scored[0]
@@ -261,10 +282,10 @@ def _apply_region(region: RegionRewrite, content: str) -> str:
             "function, a method as Class.method, or a marked block"
         )
     start, end, indent, markers = span
-    new_lines = _split(region.new_text)
+    new_lines = split_lines(region.new_text)
     if markers:  # keep the marker lines; drop them if the model repeated them
         new_lines = [line for line in new_lines if not _is_marker(line, region.region)]
-    dedented = _split(textwrap.dedent("\n".join(new_lines)))
+    dedented = split_lines(textwrap.dedent("\n".join(new_lines)))
     text.lines[start:end] = _reindent(dedented, 0, indent)
     return text.render()
 
@@ -299,9 +320,8 @@ def _python_span(
     """Lines of the function, method or class named `region` (decorators included)."""
     if not region.path.endswith((".py", ".pyi")):
         return None
-    try:
-        tree = ast.parse(content)
-    except SyntaxError:
+    tree = parse_python_or_none(content)
+    if tree is None:
         return None
     nodes: list[ast.stmt] = list(tree.body)
     found: list[ast.stmt] = []
@@ -334,10 +354,10 @@ def _check_parses(path: str, content: str) -> None:
     if not path.endswith((".py", ".pyi")):
         return
     try:
-        ast.parse(content)
-    except SyntaxError as exc:
+        parse_python(content)
+    except SyntaxProblem as exc:
         raise EditDoesNotApply(
-            f"{path}: after the edit the file no longer parses (line {exc.lineno}: {exc.msg}); "
+            f"{path}: after the edit the file no longer parses ({exc}); "
             "expected valid Python with consistent indentation"
         ) from None
 
@@ -352,17 +372,6 @@ def _trim_blank_edges(search: list[str], replace: list[str]) -> tuple[list[str],
         return lines[start:end]
 
     return trim(search), trim(replace)
-
-
-def _split(text: str) -> list[str]:
-    """Lines without their ends. Unlike str.splitlines, only \\n and \\r\\n end a line:
-    a form feed or a Unicode line separator inside a source line stays put."""
-    if not text:
-        return []
-    lines = re.split(r"\r?\n", text)
-    if lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 def _indent_of(line: str) -> str:

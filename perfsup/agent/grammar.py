@@ -37,6 +37,7 @@ import re
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
+from perfsup.agent.limits import parse_python_or_none
 from perfsup.agent.pygrammar import BODY_STATEMENTS, StatementGrammar, lexicon
 from perfsup.agent.unchanged import ForbidUnchanged
 
@@ -137,9 +138,8 @@ def _statement_runs(text: str, lines: list[str]) -> list[_Run] | None:
 
     None when the file does not parse (its lines are then offered like any text).
     """
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = parse_python_or_none(text)
+    if tree is None:
         return None
     runs: list[_Run] = []
 
@@ -173,9 +173,8 @@ def region_names(path: str, text: str) -> list[str]:
     """The regions of a file: marked blocks, and for Python its functions and methods."""
     names = [m.group(1) for m in _MARKER.finditer(text)]
     if PurePosixPath(path).suffix == ".py":
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
+        tree = parse_python_or_none(text)
+        if tree is None:
             return names
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -292,9 +291,8 @@ def _has_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 def _function_nodes(text: str) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
     """Top-level functions and methods by region name (`name`, `Class.name`)."""
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = parse_python_or_none(text)
+    if tree is None:
         return {}
     found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for node in tree.body:
@@ -317,9 +315,8 @@ def _function_spans(text: str) -> dict[str, tuple[str, int]]:
 
     Functions whose body starts on the def line are left out (no lines to keep).
     """
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
+    tree = parse_python_or_none(text)
+    if tree is None:
         return {}
     lines = text.splitlines()
     found: dict[str, tuple[str, int]] = {}

@@ -182,6 +182,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
     from perfsup.engine.loop import Engine
     from perfsup.store import RunStatus, StoreError, open_store
     from perfsup.workspace.executor import LocalExecutor
+    from perfsup.workspace.logcap import MIB
     from perfsup.workspace.sandbox import SandboxExecutor
 
     try:
@@ -200,7 +201,9 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         store=store,
         paths=paths,
         backend=backend,
-        executor=SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], _say),
+        executor=SandboxExecutor(
+            LocalExecutor(config.run.max_log_mb * MIB), config.sandbox, [paths.root], _say
+        ),
         seed=seed,
         config_path=config_path,
         report=_say,

@@ -121,6 +121,12 @@ class ModelSettings(_Strict):
     script: str | None = Field(None, description="answer file for the scripted backend")
     context_tokens: int = Field(8192, ge=512)
     max_answer_tokens: int = Field(2048, ge=64)
+    max_answer_kb: int | None = Field(
+        None, ge=1, description="longest answer parsed, KiB; none: max(64, answer tokens / 64)"
+    )
+    max_answer_line_chars: int = Field(
+        4000, ge=80, description="longest line of an answer parsed, in characters"
+    )
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     edit_format: Literal["auto", "search_replace", "region"] = "auto"
     max_retries: int = Field(2, ge=0, le=10)
@@ -247,6 +253,9 @@ class RunSettings(_Strict):
     keep_worktrees: Literal["none", "kept", "all"] = "kept"
     max_disk_mb: int = Field(0, ge=0, description="worktrees + logs limit, MiB (0: none)")
     min_free_mb: int = Field(1024, ge=0, description="pause when the disk has less free, MiB")
+    max_log_mb: int = Field(
+        8, ge=1, description="each step's log keeps its first and last MiB within this"
+    )
 
 
 class SandboxSettings(_Strict):

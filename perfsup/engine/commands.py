@@ -62,7 +62,10 @@ class CommandWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self.tick()  # commands that arrived at the very end, and the final state
+        try:
+            self.tick()  # commands that arrived at the very end, and the final state
+        except Exception as exc:  # a full disk, say: the engine still ends cleanly
+            self.report(f"commands: {type(exc).__name__}: {exc}")
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):

@@ -42,10 +42,7 @@ def disk_problem(root: Path, max_disk_mb: int, min_free_mb: int) -> str | None:
     except OSError:
         return None
     if free < min_free_mb * MIB:
-        return (
-            f"only {free // MIB} MiB free on the disk of {root} "
-            f"(run.min_free_mb = {min_free_mb}); free some space, then resume"
-        )
+        return low_space_message(root, free, min_free_mb)
     if max_disk_mb > 0:
         used = tree_size(root / "worktrees") + tree_size(root / "logs")
         if used > max_disk_mb * MIB:
@@ -54,6 +51,14 @@ def disk_problem(root: Path, max_disk_mb: int, min_free_mb: int) -> str | None:
                 f"{max_disk_mb}; raise it or remove old logs, then resume"
             )
     return None
+
+
+def low_space_message(root: Path, free: int, min_free_mb: int) -> str:
+    """What the run says when it pauses for a (nearly) full disk."""
+    return (
+        f"only {free // MIB} MiB free on the disk of {root} "
+        f"(run.min_free_mb = {min_free_mb}); free some space, then resume"
+    )
 
 
 class FailureStreak:

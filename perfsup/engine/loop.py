@@ -38,6 +38,7 @@ from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.confirm import confirm_night
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
+from perfsup.engine.diskfull import is_disk_full, ride_out_full_disk, unstored_stop_reason
 from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.metrics_csv import MetricsCsvLog
@@ -47,7 +48,7 @@ from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.pipeline import Pipeline
 from perfsup.engine.policy import PolicyLimits, choose_parent, find_twin
 from perfsup.engine.profiling import parent_profile, profile_parent
-from perfsup.engine.proposal import Proposal, propose
+from perfsup.engine.proposal import Proposal, answer_limits, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.remote import STEP_STATUS, RemoteExperiments
 from perfsup.engine.rundir import RunPaths
@@ -67,6 +68,7 @@ from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
+from perfsup.workspace.logcap import last_line
 from perfsup.workspace.pairs import PARENT
 
 # Outcomes that count towards the pause after failures in a row.
@@ -199,6 +201,10 @@ class Engine:
             reloader.start()
         try:
             return self._run_until_done(run_id)
+        except Exception as exc:  # stopped while the disk was still full
+            if not is_disk_full(exc):
+                raise
+            return RunOutcome(run_id, RunStatus.STOPPED, unstored_stop_reason(self))
         finally:
             self.controls.set_state("stopped", "")
             if reloader is not None:
@@ -218,6 +224,11 @@ class Engine:
                 return RunOutcome(run_id, RunStatus.FAILED, str(exc))
             except StepAborted as exc:  # stopped during the baseline check
                 reason = exc.reason
+            except Exception as exc:  # a disk that filled up mid-step pauses the run
+                if not is_disk_full(exc):
+                    raise
+                ride_out_full_disk(self, run_id)
+                continue
             if self.controls.stop_reason is not None:
                 self._finish(run_id, RunStatus.STOPPED, self.controls.stop_reason)
                 return RunOutcome(run_id, RunStatus.STOPPED, self.controls.stop_reason)
@@ -502,6 +513,7 @@ class Engine:
                 before_call=lambda: self.pacer.before_call(run_id),
                 retry_grammar=self._retry_grammar(context),
                 retry_forbid=forbid_unchanged(context["edit_format"], context["sources"]),
+                limits=answer_limits(self.config.model),
             )
         self._set(
             node,
@@ -954,13 +966,12 @@ def _summary(node: Node) -> str:
 
 
 def _last_line(log: Path) -> str:
-    """The last non-empty line of a log, for a one-line failure reason."""
+    """The last non-empty line of a log, for a one-line failure reason (reads its end only)."""
     try:
-        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln]
+        line = last_line(log, skip=("--- perfsup:", "---- "))
     except OSError:
         return "(no log)"
-    meaningful = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- "))]
-    return (meaningful or lines or ["(no output)"])[-1][:300]
+    return (line or "(no output)")[:300]
 
 
 def _config_text(path: Path | None) -> str:

@@ -15,8 +15,10 @@ from pathlib import Path
 from perfsup.agent.apply import EditDoesNotApply, apply_edit
 from perfsup.agent.backend import CallFailed, ChatMessage, ModelBackend, ModelReply
 from perfsup.agent.edits import MalformedAnswer, ProposedEdit, parse_answer
+from perfsup.agent.limits import AnswerLimits
 from perfsup.agent.unchanged import ForbidUnchanged
-from perfsup.config import AccessRules
+from perfsup.config import AccessRules, ModelSettings
+from perfsup.engine.diskfull import is_disk_full
 from perfsup.workspace.access import AccessDenied, check_edit_path
 
 
@@ -47,6 +49,7 @@ def propose(
     on_failure: Callable[[CallFailed, int], None] | None = None,
     retry_grammar: str | None = None,
     retry_forbid: ForbidUnchanged | None = None,
+    limits: AnswerLimits | None = None,
 ) -> Proposal:
     """Call the model up to 1 + max_retries times until an edit applies to `worktree`.
 
@@ -55,6 +58,11 @@ def propose(
     write an answer in the edit format whose search blocks are file lines;
     `retry_forbid` goes with it, so that answer cannot copy the code back
     unchanged either.
+
+    Whatever goes wrong with an answer (parsing, applying, syntax-checking;
+    running out of memory or recursion on a hostile one included) makes it
+    unusable, never ends the engine; only a full disk goes up to the engine,
+    which pauses the run for it.
     """
     conversation = list(messages)
     grammar: str | None = None
@@ -83,7 +91,7 @@ def propose(
         on_reply(reply, attempt)
         answer = reply.text
         try:
-            edit = parse_answer(answer)
+            edit = parse_answer(answer, limits)
             for path in edit.paths:
                 check_edit_path(worktree, path, rules, extra_protected)
             apply_edit(worktree, edit)
@@ -95,8 +103,10 @@ def propose(
                 rationale=edit.rationale,
                 refusal=str(exc),
             )
-        except (MalformedAnswer, EditDoesNotApply) as exc:
-            problem = str(exc)
+        except Exception as exc:  # hostile input may fail in any way: never the engine
+            if is_disk_full(exc):
+                raise
+            problem = _unusable(exc)
             grammar = retry_grammar
             forbid = retry_forbid if retry_grammar is not None else None
             on_token(f"\n\n[perfsup] answer not usable: {problem}\n\n")
@@ -123,4 +133,27 @@ def propose(
         edit=None,
         answer_text=answer,
         malformed=f"no usable edit after {tries} {'try' if tries == 1 else 'tries'}: {problem}",
+    )
+
+
+def answer_limits(settings: ModelSettings) -> AnswerLimits:
+    """The answer limits of the `[model]` settings."""
+    return AnswerLimits.for_settings(
+        settings.max_answer_kb, settings.max_answer_line_chars, settings.max_answer_tokens
+    )
+
+
+def _unusable(exc: Exception) -> str:
+    """Why an answer could not be used, in words for the model and the person."""
+    if isinstance(exc, MalformedAnswer | EditDoesNotApply):
+        return str(exc)
+    if isinstance(exc, MemoryError | RecursionError):
+        return (
+            f"the answer could not be processed ({type(exc).__name__}: it is nested too "
+            "deeply or too large); expected a plain edit in the edit format"
+        )
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return (
+        f"the answer could not be applied ({type(exc).__name__}{': ' + detail if detail else ''}); "
+        "expected a plain edit in the edit format"
     )

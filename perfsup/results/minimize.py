@@ -40,6 +40,7 @@ from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
+from perfsup.workspace.logcap import MIB
 from perfsup.workspace.pairs import CANDIDATE, PARENT
 from perfsup.workspace.sandbox import SandboxExecutor
 
@@ -90,7 +91,9 @@ class _Ablation:
         self.git = GitWorkspace(Path(run.repo_path), paths.worktrees)
         self.env = command_env(paths.root / "bin")
         self.env[RUN_DIR_MARKER] = str(paths.root)
-        self.executor = SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], report)
+        self.executor = SandboxExecutor(
+            LocalExecutor(config.run.max_log_mb * MIB), config.sandbox, [paths.root], report
+        )
         self.measure = Measurer(
             config=config,
             store=store,

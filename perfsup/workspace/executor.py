@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from perfsup.workspace.logcap import DEFAULT_MAX_LOG_BYTES
 from perfsup.workspace.runner import CommandResult, run_command
 
 __all__ = ["Executor", "LocalExecutor"]
@@ -37,7 +38,10 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Runs commands on this machine with `run_command`."""
+    """Runs commands on this machine with `run_command`, each log within `max_log_bytes`."""
+
+    def __init__(self, max_log_bytes: int = DEFAULT_MAX_LOG_BYTES) -> None:
+        self.max_log_bytes = max_log_bytes
 
     def run(
         self,
@@ -52,5 +56,12 @@ class LocalExecutor:
     ) -> CommandResult:
         """Run `command` here, in its own process group."""
         return run_command(
-            command, cwd, log_path, timeout_s, env=env, on_line=on_line, cancel=cancel
+            command,
+            cwd,
+            log_path,
+            timeout_s,
+            env=env,
+            on_line=on_line,
+            cancel=cancel,
+            max_log_bytes=self.max_log_bytes,
         )

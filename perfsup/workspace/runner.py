@@ -5,7 +5,8 @@ compilers, test runners and background helpers, and some of those outlive the
 command or escape into their own session. This module makes sure that:
 
 - output is appended to a log file line by line as it is produced, so the TUI
-  (another process) can tail it live;
+  (another process) can tail it live; the log keeps its head and tail within
+  `max_log_bytes` (see `logcap.py`), however much the command prints;
 - on timeout or cancel the whole process tree dies (SIGTERM, a short grace,
   then SIGKILL to the process group and to every descendant ever seen);
 - after a normal exit nothing the command started is left running;
@@ -34,6 +35,7 @@ from typing import IO
 import psutil
 
 from perfsup.workspace import deathwatch
+from perfsup.workspace.logcap import DEFAULT_MAX_LOG_BYTES, CappedLog
 
 __all__ = ["STDOUT_KEEP_CHARS", "CommandResult", "end_line", "run_command"]
 
@@ -275,13 +277,15 @@ def run_command(
     env: Mapping[str, str] | None = None,
     on_line: Callable[[str, str], None] | None = None,
     cancel: threading.Event | None = None,
+    max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
 ) -> CommandResult:
     """Run `command` in a shell in `cwd`, streaming output to `log_path`.
 
     `env` is added on top of the current environment (it does not replace
     it). `on_line(stream, line)` is called with stream "out" or "err" for each
     line as it arrives, without its newline. Never raises because the command
-    failed; raises FileNotFoundError if `cwd` is not a directory.
+    failed; raises FileNotFoundError if `cwd` is not a directory, and the
+    log writer's OSError (a full disk) once the command's tree is gone.
     """
     cwd = Path(cwd)
     if not cwd.is_dir():
@@ -292,14 +296,12 @@ def run_command(
     if env is not None:
         full_env.update(env)
 
-    with open(log_path, "a", encoding="utf-8", errors="replace") as log:
-        log.write(f"--- perfsup: $ {command}\n")
-        log.flush()
+    with CappedLog(log_path, max_log_bytes) as log:
+        log.write_line(f"--- perfsup: $ {command}")
         tail = _StdoutTail(STDOUT_KEEP_CHARS)
 
         def emit(stream: str, line: str) -> None:
-            log.write(line + "\n")
-            log.flush()  # another process tails this file live
+            log.write_line(line)  # unbuffered: another process tails this file live
             if stream == "out":
                 tail.add(line)
             if on_line is not None:
@@ -342,8 +344,7 @@ def run_command(
             stdout=tail.text(),
             process_s=process_s,
         )
-        log.write(end_line(result) + "\n")
-        log.flush()
+        log.write_line(end_line(result))
     return result
 
 

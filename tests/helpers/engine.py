@@ -44,7 +44,8 @@ def build_engine(
 ) -> Any:
     """The engine as `perfsup run` builds it, on the local executor: the config's
     scripted answers unless `backend` is given, a store in `run_dir` unless `store`
-    is; `extra` goes to `Engine` as is (clock, experiments...)."""
+    is; `extra` goes to `Engine` as is (clock, experiments, executor: by default the
+    local one, its logs capped at run.max_log_mb as `perfsup run` does)."""
     from perfsup.agent.scripted import ScriptedBackend
     from perfsup.config import load_config
     from perfsup.engine.loop import Engine
@@ -53,6 +54,7 @@ def build_engine(
     from perfsup.workspace.executor import LocalExecutor
 
     config = load_config(config_path)
+    executor = extra.pop("executor", None) or LocalExecutor(config.run.max_log_mb * 1024 * 1024)
     paths = RunPaths(run_dir)
     return Engine(
         config=config,
@@ -61,7 +63,7 @@ def build_engine(
         backend=backend
         if backend is not None
         else ScriptedBackend(Path(config.model.script or "")),
-        executor=LocalExecutor(),
+        executor=executor,
         seed=seed,
         config_path=config_path,
         report=report if report is not None else (lambda _line: None),
