@@ -31,7 +31,7 @@ from perfsup.store import Event, Node, NodeStatus, RunStatus, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.runner import CommandResult
-from tests.conftest import bench_sh_config, build_engine, make_repo
+from tests.helpers import bench_sh_config, build_engine, make_repo
 
 APP = "def work(n):\n    return n\n"
 FREE_SPACE = "free some space, then resume"

@@ -13,7 +13,7 @@ from perfsup.engine.loop import _last_line
 from perfsup.store import Node, NodeStatus
 from perfsup.workspace.logcap import CappedLog, last_line
 from perfsup.workspace.runner import run_command
-from tests.conftest import bench_sh_config, build_engine, make_repo
+from tests.helpers import bench_sh_config, build_engine, make_repo
 
 KIB = 1024
 DROPPED = re.compile(r"^--- perfsup: ([0-9,]+) bytes of output dropped here", re.MULTILINE)

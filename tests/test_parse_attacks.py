@@ -24,7 +24,7 @@ from sqlmodel import select
 
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Node, NodeStatus, Run, RunStatus, open_store
-from tests.conftest import bench_sh_config, build_engine, make_repo
+from tests.helpers import bench_sh_config, build_engine, make_repo
 
 APP = "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
 SEARCH = "src/app.py\n<<<<<<< SEARCH\n    total = 0\n=======\n"
