@@ -30,6 +30,12 @@ CORE = "def work(n):\n    return sum(range(n))\n"
 TEST = "from pkg.core import work\n\ndef test_work():\n    assert work(4) == 6\n"
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """init measures in the run folder it will use: under the state folder, here a temp one."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def python_repo(path: Path, extra: dict[str, str]) -> Path:
     files = {"pyproject.toml": PYPROJECT, "pkg/__init__.py": "", "pkg/core.py": CORE}
     files.update({"tests/test_core.py": TEST, **extra})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from perfsup.engine.preflight import (
     floor_at,
     run_preflight,
 )
-from perfsup.engine.rundir import RunPaths
+from perfsup.engine.rundir import run_paths
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace
@@ -100,25 +99,25 @@ def _measure_pairs(config_path: Path, say: Callable[[str], None]) -> None:
         say(f"preflight skipped: the guessed config does not load yet: {exc}")
         return
     say("preflight: build, check and bench on the baseline to measure the noise ...")
-    with tempfile.TemporaryDirectory(prefix="perfsup-init-") as scratch:
-        paths = RunPaths(Path(scratch))
-        executor = SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], say)
-        workspace = GitWorkspace(Path(config.target.repo), paths.worktrees)
-        try:
-            found = run_preflight(
-                config=config,
-                git=workspace,
-                baseline=workspace.resolve(config.target.base),
-                executor=executor,
-                env=command_env(paths.root / "bin"),
-                log_dir=paths.logs,
-                backend=None,
-                report=lambda _line: None,
-            )
-        except PreflightFailed as exc:
-            say(f"preflight failed: {exc}")
-            say("fix that in perfsup.toml, then `perfsup check` runs the preflight again")
-            return
+    # the run folder the config names: its logs stay where `perfsup check` writes them
+    paths = run_paths(config)
+    executor = SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], say)
+    workspace = GitWorkspace(Path(config.target.repo), paths.worktrees)
+    try:
+        found = run_preflight(
+            config=config,
+            git=workspace,
+            baseline=workspace.resolve(config.target.base),
+            executor=executor,
+            env=command_env(paths.root / "bin"),
+            log_dir=paths.logs / "preflight",
+            backend=None,
+            report=lambda _line: None,
+        )
+    except PreflightFailed as exc:
+        say(f"preflight failed: {exc}")
+        say("fix that in perfsup.toml, then `perfsup check` runs the preflight again")
+        return
     pairs, why = choose_pairs(found)
     text = config_path.read_text(encoding="utf-8")
     text = re.sub(

@@ -265,5 +265,6 @@ def last_line(log: Path) -> str:
     except OSError:
         return "(no output)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    meaningful = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- "))]
+    # perfsup's markers and METRIC lines say nothing about why a command failed
+    meaningful = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- ", "METRIC "))]
     return repr(meaningful[-1][:200]) if meaningful else "nothing"
