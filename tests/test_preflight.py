@@ -159,3 +159,13 @@ def test_ollama_with_the_model_passes(tmp_path: Path) -> None:
         assert server.state.requests == []
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Ollama at {server.host} answers and has m:7b pulled" in done.stdout
+
+
+def test_a_detached_run_fails_its_preflight_at_the_terminal(tmp_path: Path) -> None:
+    folder = target(tmp_path, "exit 3\n")
+    done = perfsup("run", "-c", "perfsup.toml", "--run-dir", "run", cwd=folder)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "preflight failed: bench `bash bench.sh`" in done.stderr
+    assert "exited with status 3" in done.stderr
+    assert "engine started" not in done.stdout  # no engine was started in the background
+    assert not (folder / "run" / "perfsup.db").exists()

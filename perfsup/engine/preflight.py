@@ -121,6 +121,8 @@ def run_preflight(
     else:
         result.model = check_model(backend)
         report(f"preflight: model ok: {result.model}")
+    for step in ("build", "check", "bench"):  # the logs of the last preflight only
+        (log_dir / f"{step}.log").unlink(missing_ok=True)
     workdir = git.add_worktree(WORKTREE, baseline)
     try:
         for step, spec in (("build", config.build), ("check", config.check)):
