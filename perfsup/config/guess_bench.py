@@ -26,9 +26,20 @@ PYTEST_BENCH_JSON = ".perfsup-bench.json"
 HYPERFINE_JSON = ".perfsup-hyperfine.json"
 BENCH_DIRS = ("benchmarks", "benchmark", "bench")
 
-_METRIC_NAME = re.compile(r"METRIC\s+([A-Za-z_][\w.\-]*)\s*=")
+_METRIC_LINE = re.compile(r"METRIC\s+([^\n]*)")
+_METRIC_NAME = re.compile(r"(?:^|\s)([A-Za-z_][\w.\-]*)\s*=")
 _HIGHER = re.compile(r"(ops|per_s|per_sec|/s|_s_inv|throughput|rate|qps|rps|speed|score|mb_s)")
-_UNITS = {"_ms": "ms", "_ns": "ns", "_us": "us", "_s": "s", "_mb": "MB", "_kb": "KB", "_b": "B"}
+_UNITS = {
+    "_per_s": "1/s",
+    "_per_sec": "1/s",
+    "_ms": "ms",
+    "_ns": "ns",
+    "_us": "us",
+    "_s": "s",
+    "_mb": "MB",
+    "_kb": "KB",
+    "_b": "B",
+}
 _HYPERFINE = re.compile(r"^\s*(?:@?\s*)(hyperfine\s.+)$", re.MULTILINE)
 
 
@@ -167,6 +178,8 @@ def find_hyperfine(repo: Path) -> BenchGuess | None:
         if match is None:
             continue
         command = match.group(1).strip()
+        if "$(" in command or "${" in command:
+            continue  # make variables: the shell cannot run the line as written
         if "--export-json" not in command:
             command = command.replace("hyperfine", f"hyperfine --export-json {HYPERFINE_JSON}", 1)
         else:
@@ -186,7 +199,10 @@ def find_hyperfine(repo: Path) -> BenchGuess | None:
 
 def metric_names(script: Path) -> list[str]:
     """The names a script prints as `METRIC name=`, in order, from its text."""
-    return list(dict.fromkeys(_METRIC_NAME.findall(_read(script))))
+    names = [
+        name for line in _METRIC_LINE.findall(_read(script)) for name in _METRIC_NAME.findall(line)
+    ]
+    return list(dict.fromkeys(names))
 
 
 def metric_from_name(name: str) -> MetricGuess:
