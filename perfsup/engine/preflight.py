@@ -267,6 +267,7 @@ def last_line(log: Path) -> str:
     except OSError:
         return "(no output)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # perfsup's markers and METRIC lines say nothing about why a command failed
-    meaningful = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- ", "METRIC "))]
-    return repr(meaningful[-1][:200]) if meaningful else "nothing"
+    printed = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- "))]
+    # a METRIC line says less about why a command failed than an error message does
+    telling = [ln for ln in printed if not ln.startswith("METRIC ")] or printed
+    return repr(telling[-1][:200]) if telling else "nothing"
