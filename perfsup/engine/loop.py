@@ -34,13 +34,12 @@ from perfsup.agent.grammar import forbid_unchanged, region_names, retry_grammar
 from perfsup.agent.hotspots import hot_first, hot_regions, hot_spots, profile_section
 from perfsup.agent.prompt import EditFormat, build_messages
 from perfsup.config import Config, is_git_url
-from perfsup.engine.benchmark import PARENT
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
-from perfsup.engine.jsonl import MetricsCsvLog
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
+from perfsup.engine.metrics_csv import MetricsCsvLog
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.orphans import RUN_DIR_MARKER, kill_orphans
 from perfsup.engine.pacing import BudgetReached, Pacer
@@ -68,6 +67,7 @@ from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
+from perfsup.workspace.pairs import PARENT
 
 # Outcomes that count towards the pause after failures in a row.
 FAILURES = frozenset(

@@ -25,7 +25,6 @@ import numpy as np
 from sqlalchemy import insert
 
 from perfsup.config import Config
-from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock
 from perfsup.engine.host import Fingerprint, busy_reason, fingerprint
 from perfsup.metrics.calibration import Calibration as Calib
@@ -36,6 +35,7 @@ from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
 from perfsup.store.models import utcnow
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
+from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome, run_pairs
 
 # Longest a measured sample waits in memory before it is written to the store.
 SAMPLE_FLUSH_S = 1.0
@@ -370,9 +370,11 @@ class Measurer:
             return stop
 
         try:
+            bench = self.config.bench
             return self.pairs_fn(
                 executor=self.executor,
-                bench=self.config.bench,
+                command=bench.run,
+                timeout_s=bench.timeout_s,
                 metrics=self.config.metrics,
                 dirs=dirs,
                 log_path=log,
@@ -380,7 +382,7 @@ class Measurer:
                 rng=self.rng,
                 sink=sink,
                 pairs=pairs,
-                warmup=warmup,
+                warmup=bench.warmup if warmup is None else warmup,
                 after_pair=at_pair,
             )
         finally:
