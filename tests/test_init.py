@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from perfsup.config import load_config
-from tests.conftest import git, make_repo, perfsup
+from tests.helpers import git, make_repo, perfsup
 
 BENCH_PY = """\
 import time

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bench_sh_config, make_repo, perfsup
+from tests.helpers import bench_sh_config, make_repo, perfsup
 from tests.ollama_server import FakeModel, OllamaTestServer, free_port
 
 ANSWER = (
