@@ -40,7 +40,11 @@ class Target:
     def __init__(self, tmp_path: Path, sandbox: str = "auto") -> None:
         self.hold = tmp_path / "hold"
         self.hold.write_text("hold")
-        make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": BENCH.format(delay=self.hold)})
+        # the hold keeps experiments benchmarking; the preflight's runs go through
+        bench = BENCH.format(delay=self.hold).replace(
+            "while [ -e", 'while [ "${PWD##*/}" != preflight ] && [ -e'
+        )
+        make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": bench})
         (tmp_path / "answers.toml").write_text(
             "".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in NO_GAINS[:3])
         )

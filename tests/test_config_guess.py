@@ -361,3 +361,29 @@ def test_init_writes_pairs_that_find_a_real_3_percent_gain_at_home(tmp_path: Pat
     # even with rule v3's extension to 12 pairs that finds too little
     six = config.model_copy(update={"bench": config.bench.model_copy(update={"pairs": 6})})
     assert kept_share(six, 0.97) < 0.5
+
+
+def test_a_hyperfine_command_in_a_script_is_read_through_its_json(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "h", {"bench.sh": "#!/bin/sh\nhyperfine -w 2 './tool --fast'\n"})
+    text, raw, config = guess(repo)
+    assert (
+        raw["bench"]["run"]
+        == "hyperfine --export-json .perfsup-hyperfine.json -w 2 './tool --fast'"
+    )
+    assert "guessed from bench.sh" in text
+    assert config.metrics[0].source == "hyperfine"
+    assert config.metrics[0].path == ".perfsup-hyperfine.json"
+    assert "bench.sh" in config.access.protected
+
+
+def test_metric_names_give_direction_and_unit(tmp_path: Path) -> None:
+    script = 'print(f"METRIC parse_ms={t}")\nprint(f"METRIC rows_per_s={r} rss_mb={m}")\n'
+    repo = make_repo(tmp_path / "p", {"setup.py": "", "lib.py": "", "bench_parse.py": script})
+    _, raw, _ = guess(repo)
+    assert raw["bench"]["run"] == "python bench_parse.py"
+    got = {m["name"]: (m["direction"], m["unit"]) for m in raw["metrics"]}
+    assert got == {
+        "parse_ms": ("lower", "ms"),
+        "rows_per_s": ("higher", "1/s"),
+        "rss_mb": ("lower", "MB"),
+    }

@@ -76,6 +76,35 @@ def nodes(engine: Engine) -> dict[str, Node]:
 CHANGE = answer(
     "return the closed form", "    return sum(range(n))\n", "    return n * (n - 1) // 2\n"
 )
+THIRD = answer(
+    "name the sum", "    return sum(range(n))\n", "    total = sum(range(n))\n    return total\n"
+)
+FOURTH = answer(
+    "count down", "    return sum(range(n))\n", "    return sum(range(n - 1, -1, -1))\n"
+)
+
+
+def add_answers(tmp_path: Path, answers: list[str]) -> None:
+    """Append answers to the target's answer file, as a person would between runs."""
+    with (tmp_path / "answers.toml").open("a", encoding="utf-8") as handle:
+        handle.write("".join(f"[[answer]]\ntext = '''\n{a}'''\n\n" for a in answers))
+
+
+def test_a_resumed_run_goes_on_at_the_next_unused_answer(tmp_path: Path) -> None:
+    config = setup_target(tmp_path, "echo 'METRIC t=1'\n", [CHANGE])
+    engine, _ = run_engine(config, tmp_path)
+    engine.store.close()
+    add_answers(tmp_path, [THIRD])
+    again, _ = run_engine(config, tmp_path)
+    found = nodes(again)
+    # the second start used the new answer: CHANGE was not replayed (it would be
+    # rejected as identical to 1.1) and its call was not made a second time
+    assert found["1.2"].description == "name the sum"
+    assert found["1.2"].status == "discarded"
+    assert "1.3" not in found
+    with again.store.session() as s:
+        calls = s.exec(select(ModelCall)).all()
+    assert [c.node_id for c in calls] == ["1.1", "1.2"]
 
 
 def test_bench_without_metric_ends_node_crashed_with_reason(tmp_path: Path) -> None:
@@ -157,6 +186,7 @@ def test_restart_marks_in_flight_nodes_interrupted_and_continues(tmp_path: Path)
         assert node is not None
         node.status = "benchmarking"
     engine.store.close()
+    add_answers(tmp_path, [THIRD, FOURTH])  # a restart goes on after the answers spent
     again, _ = run_engine(config, tmp_path)
     found = nodes(again)
     assert found["1.1"].status == "interrupted"
@@ -186,6 +216,7 @@ def test_a_change_interrupted_by_a_crash_may_be_tried_again(tmp_path: Path) -> N
         assert node is not None
         node.status = "benchmarking"
     engine.store.close()
+    add_answers(tmp_path, [CHANGE])  # the same change proposed again after the restart
     again, _ = run_engine(config, tmp_path)
     found = nodes(again)
     assert found["1.1"].status == "interrupted"

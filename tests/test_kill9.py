@@ -105,13 +105,16 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
             "SELECT count(*) FROM node WHERE status IN "
             "('proposing', 'applying', 'building', 'checking', 'benchmarking')"
         ).fetchone()[0]
-        # The run got through all five scripted answers despite the kills (their
-        # outcomes depend on timing noise; that each got one does not).
+        # The run got through all five scripted answers despite the kills, each
+        # used once: a restart goes on at the next unused answer, replaying none
+        # (the outcomes depend on timing noise; that each answer was used does not).
+        calls = con.execute("SELECT count(*) FROM modelcall WHERE ok").fetchone()[0]
         tried = con.execute(
             "SELECT DISTINCT description FROM node WHERE parent_id IS NOT NULL "
-            "AND status NOT IN ('interrupted', 'cancelled')"
+            "AND description IS NOT NULL"
         ).fetchall()
-    assert len(tried) == 5, tried
+    assert calls == 5
+    assert len(tried) <= 5, tried  # a node killed before its answer was read has none
     assert status == "finished", reason
     assert len(ids) == len(set(ids))
     assert in_flight == 0

@@ -98,6 +98,15 @@ class Unloadable(Protocol):
 
 
 @runtime_checkable
+class Checkable(Protocol):
+    """A backend that can say, without spending tokens, whether it will answer."""
+
+    def ready(self) -> str:
+        """What was checked ("model pulled", "GGUF loaded"); `ModelUnavailable` if not."""
+        ...
+
+
+@runtime_checkable
 class Closable(Protocol):
     """A backend that holds resources (a child process) to release at the end."""
 

@@ -241,6 +241,13 @@ class LlamaBackend:
         return int(message["tokens"])
 
     # --------------------------------------------------------------- extras
+    def ready(self) -> str:
+        """Load the GGUF in the child now (it stays loaded for the run)."""
+        self._ensure_child()  # ModelUnavailable naming the file and the log
+        count = self.info.get("n_params")
+        size = f" ({float(count) / 1e9:.2g}B parameters)" if count else ""
+        return f"llama.cpp loaded {self.gguf_path.name}{size}"
+
     def parameter_count(self) -> float | None:
         """The model's parameters, as llama.cpp counts them."""
         try:

@@ -29,7 +29,13 @@ from typing import Any
 import httpx
 import ollama
 
-from perfsup.agent.backend import CallFailed, ChatMessage, ModelReply, ModelWaiting
+from perfsup.agent.backend import (
+    CallFailed,
+    ChatMessage,
+    ModelReply,
+    ModelUnavailable,
+    ModelWaiting,
+)
 from perfsup.agent.tokens import estimate_tokens
 from perfsup.agent.unchanged import ForbidUnchanged
 
@@ -157,6 +163,29 @@ class OllamaBackend:
         return CallFailed(f"{self.name} failed: {exc.error}", partial)
 
     # --------------------------------------------------------------- extras
+    def ready(self) -> str:
+        """The server answers and has the model: checked by /api/tags, no tokens spent."""
+        try:
+            listed = self.client.list()
+        except ollama.ResponseError as exc:
+            raise ModelUnavailable(
+                f"the Ollama server at {self.host} answered /api/tags with an error: {exc.error}"
+            ) from None
+        except (ConnectionError, httpx.HTTPError) as exc:
+            raise ModelUnavailable(
+                f"the Ollama server at {self.host} does not answer ({_short(exc)}); "
+                "start it with `ollama serve`"
+            ) from None
+        installed = [m.model for m in listed.models if m.model]
+        wanted = {self.model, self.model if ":" in self.model else f"{self.model}:latest"}
+        if wanted.isdisjoint(installed):
+            have = ", ".join(installed) or "none"
+            raise ModelUnavailable(
+                f"Ollama at {self.host} has no model {self.model!r} (installed: {have}); "
+                f"run `ollama pull {self.model}`"
+            )
+        return f"Ollama at {self.host} answers and has {self.model} pulled"
+
     def installed_models(self) -> list[str]:
         """The names /api/tags lists; [] when the server cannot say."""
         try:

@@ -41,6 +41,15 @@ class ScriptedBackend:
         """Answers not yet replayed."""
         return len(self.answers) - self.used
 
+    def resume_after(self, used: int) -> None:
+        """Go on after `used` answers a run already spent (a restart replays none of them)."""
+        self.used = max(self.used, min(used, len(self.answers)))
+
+    def ready(self) -> str:
+        """The file was read and parsed when this backend was made."""
+        count = len(self.answers)
+        return f"answer file {self.path.name} parses: {count} answer{'s' if count != 1 else ''}"
+
     def complete(
         self,
         messages: Sequence[ChatMessage],

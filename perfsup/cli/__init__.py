@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--headless", action="store_true", help="run in the foreground, plain output")
     p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
+    # the foreground `perfsup run` passed the preflight before it started this engine
+    p.add_argument("--preflight-done", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("check", help="build, check and bench the baseline; check the model")
+    with_config(p)
 
     p = sub.add_parser("status", help="print the experiment tree of a run")
     with_config(p)
@@ -111,24 +116,58 @@ def _load(args: argparse.Namespace) -> tuple[Config, Path]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from perfsup.config.guess import write_init
+    from perfsup.cli.init import InitRefused, init_repo
 
     repo = Path(args.path).resolve()
     if not repo.is_dir():
         raise CliError(f"{args.path}: no such folder (expected a repository folder)", EXIT_USAGE)
     try:
-        written = write_init(repo, force=args.force)
-    except FileExistsError as exc:
+        init_repo(repo, force=args.force, say=_say)
+    except (FileExistsError, InitRefused) as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
-    print(f"wrote {written}; edit the commands, metrics and access rules, then `perfsup run`")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config, config_path = _load(args)
     if args.headless:
-        return _run_engine(config, config_path, args.run_dir, args.seed)
+        return _run_engine(config, config_path, args.run_dir, args.seed, args.preflight_done)
     return _run_detached(config, config_path, args)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The preflight alone: exit 0 when a run can start, 2 with one line when not."""
+    from perfsup.engine.rundir import run_paths
+
+    config, _ = _load(args)
+    paths = run_paths(config, args.run_dir)
+    backend = _backend(config, paths.logs)
+    try:
+        _preflight(config, paths, backend, None)
+    finally:
+        _close(backend)
+    print("preflight passed: `perfsup run` can start")
+    return 0
+
+
+def _preflight(config: Config, paths: Any, backend: Any, store: Any) -> None:
+    """The preflight with the run's sandbox; CliError (exit 2) when it fails."""
+    from perfsup.cli.check import preflight
+    from perfsup.engine.preflight import PreflightFailed
+    from perfsup.workspace.executor import LocalExecutor
+    from perfsup.workspace.sandbox import SandboxExecutor
+
+    executor = SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], _say)
+    try:
+        preflight(config, paths, backend, executor, _say, store)
+    except PreflightFailed as exc:
+        raise CliError(f"preflight failed: {exc}", EXIT_USAGE) from None
+
+
+def _close(backend: Any) -> None:
+    close = getattr(backend, "close", None)
+    if callable(close):  # a llama.cpp child process ends with the run
+        close()
 
 
 def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -> int:
@@ -144,7 +183,16 @@ def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -
             f"an engine (pid {holder}) is already running on {paths.root}; "
             "`perfsup attach` follows it, `perfsup stop` stops it"
         )
+    backend = _backend(config, paths.logs)
+    store = _existing_store(paths)
+    try:  # here, so that a run that cannot work fails at this terminal, with exit 2
+        _preflight(config, paths, backend, store)
+    finally:
+        _close(backend)
+        if store is not None:
+            store.close()
     argv = ["run", "--headless", "-c", str(config_path), "--run-dir", str(paths.root)]
+    argv.append("--preflight-done")
     if args.seed is not None:
         argv += ["--seed", str(args.seed)]
     old_log = paths.root / "engine.log"
@@ -164,19 +212,27 @@ def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -
     return 0
 
 
-def _run_engine(config: Config, config_path: Path, run_dir: str | None, seed: int | None) -> int:
+def _run_engine(
+    config: Config,
+    config_path: Path,
+    run_dir: str | None,
+    seed: int | None,
+    preflight_done: bool = False,
+) -> int:
     from perfsup.engine.lock import EngineRunning, engine_lock
     from perfsup.engine.rundir import run_paths
 
     paths = run_paths(config, run_dir)
     try:
         with engine_lock(paths.root):
-            return _run_locked(config, config_path, paths, seed)
+            return _run_locked(config, config_path, paths, seed, preflight_done)
     except EngineRunning as exc:
         raise CliError(f"{exc}; `perfsup attach` follows it, `perfsup stop` stops it") from None
 
 
-def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None) -> int:
+def _run_locked(
+    config: Config, config_path: Path, paths: Any, seed: int | None, preflight_done: bool
+) -> int:
     import signal
 
     from perfsup.engine.loop import Engine
@@ -196,6 +252,15 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
     except ExecutorUnavailable as exc:
         raise CliError(str(exc)) from None
     backend = _backend(config, paths.logs)
+    if not preflight_done:
+        try:  # before any model call: a run that cannot work stops here, exit 2
+            _preflight(config, paths, backend, store)
+        except CliError:
+            store.close()
+            _close(backend)
+            if experiments is not None:
+                experiments.close()
+            raise
     engine = Engine(
         config=config,
         store=store,
@@ -219,9 +284,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
         store.close()
         if experiments is not None:
             experiments.close()
-        close = getattr(backend, "close", None)
-        if callable(close):  # a llama.cpp child process ends with the run
-            close()
+        _close(backend)
     _say(f"store: {paths.store}")
     return 1 if outcome.status == RunStatus.FAILED else 0
 
@@ -274,6 +337,18 @@ def _backend(config: Config, log_dir: Path | None = None):  # type: ignore[no-un
         return make_backend(config, log_dir)
     except BackendError as exc:
         raise CliError(str(exc), EXIT_USAGE) from None
+
+
+def _existing_store(paths: Any):  # type: ignore[no-untyped-def]
+    """The run's store when one exists (its baseline is the one to check), else None."""
+    from perfsup.store import StoreError, open_store
+
+    if not paths.store.exists():
+        return None
+    try:
+        return open_store(paths.store)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _open_existing_store(config: Config, run_dir: str | None):  # type: ignore[no-untyped-def]
@@ -362,6 +437,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 HANDLERS = {
     "init": cmd_init,
     "run": cmd_run,
+    "check": cmd_check,
     "status": cmd_status,
     **MORNING_HANDLERS,
     "demo": cmd_demo,

@@ -15,17 +15,26 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-#: File name `write_init` writes into the repository.
-CONFIG_NAME = "perfsup.toml"
+from perfsup.config.guess_bench import (
+    BenchGuess,
+    MetricGuess,
+    find_hyperfine,
+    find_python_bench,
+    go_benchmarks,
+    go_caches,
+)
+from perfsup.config.guess_render import (
+    CONFIG_NAME,
+    DEFAULT_MODEL,
+    PLACEHOLDER_BENCH,
+    Guess,
+    Value,
+    render,
+)
 
-#: The model `perfsup init` proposes: a local Ollama model that writes decent code.
-DEFAULT_MODEL = "qwen2.5-coder:7b"
-
-#: The bench placeholder: fails loudly until the person replaces it.
-PLACEHOLDER_BENCH = "echo 'perfsup: set bench.run in perfsup.toml' >&2; exit 2"
+__all__ = ["CONFIG_NAME", "DEFAULT_MODEL", "PLACEHOLDER_BENCH", "guess_config", "write_init"]
 
 _SKIP_DIRS = frozenset(
     {"vendor", "testdata", "node_modules", "target", "build", "dist", "__pycache__"}
@@ -58,31 +67,6 @@ _MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
 _MAX_PATHS = 40
 
 
-@dataclass
-class _Value:
-    """One guessed value and the comment lines written above it."""
-
-    value: str | list[str]
-    comment: list[str]
-
-
-@dataclass
-class _Guess:
-    """Everything guessed about a repository, before it is rendered as TOML."""
-
-    kind: str = "unknown"
-    goal: str = "Make the benchmark faster without changing behaviour."
-    build: _Value | None = None
-    check: _Value | None = None
-    bench: _Value | None = None
-    metric_name: str = "time_ms"
-    metric_unit: str = "ms"
-    metric_comment: list[str] = field(default_factory=list)
-    writable: _Value | None = None
-    protected: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def guess_config(repo: Path) -> str:
     """Return the text of a perfsup.toml for the repository at `repo`.
 
@@ -91,21 +75,25 @@ def guess_config(repo: Path) -> str:
     guessed is marked TODO. The text is valid TOML for the perfsup schema.
     """
     repo = Path(repo)
-    guess = _Guess()
+    guess = Guess()
     if (repo / "go.mod").is_file():
         _guess_go(repo, guess)
     elif (repo / "Cargo.toml").is_file():
         _guess_rust(repo, guess)
     elif any((repo / name).is_file() for name in _PYTHON_PROJECT_FILES):
         _guess_python(repo, guess)
+    if guess.bench is None:
+        hyper = find_hyperfine(repo)
+        if hyper is not None:
+            _take_bench(guess, hyper)
     makefile = next((name for name in _MAKEFILES if (repo / name).is_file()), None)
     if makefile is not None:
         _guess_make(repo, makefile, guess)
     if guess.writable is None:
         if (repo / "src").is_dir():
-            guess.writable = _Value(["src"], ["guessed: the src folder exists; check it"])
+            guess.writable = Value(["src"], ["guessed: the src folder exists; check it"])
         else:
-            guess.writable = _Value(
+            guess.writable = Value(
                 ["."],
                 [
                     "TODO: list only the files and folders the model may change;",
@@ -114,7 +102,7 @@ def guess_config(repo: Path) -> str:
             )
     protected = [CONFIG_NAME, *guess.protected]
     guess.protected = list(dict.fromkeys(protected))
-    return _render(guess)
+    return render(guess)
 
 
 def write_init(repo: Path, *, force: bool = False) -> Path:
@@ -134,22 +122,36 @@ def write_init(repo: Path, *, force: bool = False) -> Path:
 # --- ecosystems -----------------------------------------------------------
 
 
-def _guess_go(repo: Path, guess: _Guess) -> None:
+def _guess_go(repo: Path, guess: Guess) -> None:
     src = ["guessed from go.mod"]
     guess.kind = "go"
     guess.goal = "Make the Go benchmarks faster (lower ns/op) without changing behaviour."
-    guess.build = _Value("go build ./...", src)
-    guess.check = _Value("go vet ./... && go test ./...", src)
-    guess.bench = _Value("go test -run '^$' -bench . -benchmem -count 1 ./...", src)
-    guess.metric_name, guess.metric_unit = "ns_per_op", "ns/op"
-    guess.metric_comment = [
-        "guessed from go.mod: `go test -bench` reports ns/op.",
-        "TODO: the schema reads METRIC lines or a CSV file only; until it reads",
-        "`go test -bench` output, make the benchmark print `METRIC ns_per_op=<value>`.",
+    guess.build = Value("go build ./...", src)
+    guess.check = Value("go vet ./... && go test ./...", src)
+    benchmarks = go_benchmarks(repo)
+    found = (
+        [f"guessed: {len(benchmarks)} Benchmark functions ({', '.join(benchmarks[:4])}...)"]
+        if benchmarks
+        else ["TODO: no func Benchmark... found; write one in a _test.go file"]
+    )
+    guess.bench = Value("go test -run '^$' -bench . -benchmem -count 1 ./...", src + found)
+    guess.metrics = [
+        MetricGuess("ns_op", "ns/op", source="go_bench", field="ns/op"),
     ]
+    guess.metric_comment = [
+        "guessed from go.mod: `go test -bench` output, read by the go_bench source",
+        "(the first benchmark printed; set select = 'BenchmarkName' for another).",
+    ]
+    caches = go_caches()
+    if caches:
+        guess.sandbox_writable = Value(
+            caches, ["Go's build and module caches (`go env`): the sandbox keeps home read-only"]
+        )
+    else:
+        guess.notes.append("TODO: go was not found here; give the sandbox Go's cache folders.")
     go_paths = _go_paths(repo)
     if go_paths:
-        guess.writable = _Value(
+        guess.writable = Value(
             go_paths, ["guessed from go.mod: the files and folders that hold .go files"]
         )
     guess.protected = [p for p in ("go.mod", "go.sum") if (repo / p).exists()]
@@ -176,17 +178,17 @@ def _go_paths(repo: Path) -> list[str]:
     return writable
 
 
-def _guess_rust(repo: Path, guess: _Guess) -> None:
+def _guess_rust(repo: Path, guess: Guess) -> None:
     src = ["guessed from Cargo.toml"]
     guess.kind = "rust"
     guess.goal = "Make the cargo benchmarks faster without changing behaviour."
-    guess.build = _Value("cargo build --release", src)
-    guess.check = _Value("cargo test", src)
-    guess.bench = _Value("cargo bench", src)
-    guess.metric_name, guess.metric_unit = "time_ns", "ns"
+    guess.build = Value("cargo build --release", src)
+    guess.check = Value("cargo test", src)
+    guess.bench = Value("cargo bench", src)
+    guess.metrics = [MetricGuess("time_ns", "ns")]
     guess.metric_comment = [
         "guessed from Cargo.toml: cargo bench reports a time per iteration.",
-        "TODO: the schema reads METRIC lines or a CSV file only; make the benchmark",
+        "TODO: perfsup cannot read cargo bench output yet; make the benchmark",
         "print `METRIC time_ns=<value>` (or point source = 'csv' at a CSV file).",
     ]
     writable: list[str] = []
@@ -196,7 +198,7 @@ def _guess_rust(repo: Path, guess: _Guess) -> None:
         if (repo / member / "src").is_dir():
             writable.append(f"{member}/src")
     if writable:
-        guess.writable = _Value(writable, ["guessed from Cargo.toml: the crates' src folders"])
+        guess.writable = Value(writable, ["guessed from Cargo.toml: the crates' src folders"])
     guess.protected = [
         p for p in ("Cargo.toml", "Cargo.lock", "benches", "tests") if (repo / p).exists()
     ]
@@ -219,35 +221,37 @@ def _cargo_members(repo: Path) -> list[str]:
     return list(dict.fromkeys(found))[:_MAX_PATHS]
 
 
-def _guess_python(repo: Path, guess: _Guess) -> None:
+def _guess_python(repo: Path, guess: Guess) -> None:
     source = next(name for name in _PYTHON_PROJECT_FILES if (repo / name).is_file())
     guess.kind = "python"
-    guess.check = _Value("python -m pytest -q", [f"guessed from {source}"])
+    guess.check = Value("python -m pytest -q", [f"guessed from {source}"])
     mention = _mentions_pytest_benchmark(repo)
-    if mention is not None:
-        guess.goal = "Make the pytest-benchmark benchmarks faster without changing behaviour."
-        guess.bench = _Value(
-            "python -m pytest --benchmark-only --benchmark-json=.perfsup-bench.json",
-            [f"guessed from {mention}: it mentions pytest-benchmark"],
-        )
-        guess.metric_name, guess.metric_unit = "median_s", "s"
-        guess.metric_comment = [
-            f"guessed from {mention}: pytest-benchmark reports seconds per call.",
-            "TODO: the schema reads METRIC lines or a CSV file only; until it reads",
-            "pytest-benchmark JSON (.perfsup-bench.json), print `METRIC median_s=<value>`.",
-        ]
+    bench = find_python_bench(repo, mention)
+    if bench is not None:
+        _take_bench(guess, bench)
+        if bench.metrics[0].source == "pytest_benchmark":
+            guess.goal = "Make the pytest-benchmark benchmarks faster without changing behaviour."
     paths = _python_paths(repo)
     if paths:
-        guess.writable = _Value(paths, [f"guessed from {source}: the package source"])
-        guess.build = _Value(
+        guess.writable = Value(paths, [f"guessed from {source}: the package source"])
+        guess.build = Value(
             "python -m compileall -q " + " ".join(_shell_quote(p) for p in paths),
             [f"guessed from {source}: a syntax check of the package source"],
         )
-    guess.protected = [
+    guess.protected += [
         p
         for p in (*_PYTHON_PROJECT_FILES, "conftest.py", "tests", "test", "benchmarks")
         if (repo / p).exists()
     ]
+
+
+def _take_bench(guess: Guess, bench: BenchGuess) -> None:
+    """Use a found benchmark: its command, metrics and files to protect."""
+    guess.bench = Value(bench.command, list(bench.comment))
+    guess.metrics = bench.metrics
+    guess.metric_comment = [f"read from the benchmark: {', '.join(m.name for m in bench.metrics)}"]
+    guess.protected += bench.protected
+    guess.notes += bench.notes
 
 
 def _mentions_pytest_benchmark(repo: Path) -> str | None:
@@ -297,13 +301,13 @@ def _python_paths(repo: Path) -> list[str]:
     return modules[:_MAX_PATHS]
 
 
-def _guess_make(repo: Path, makefile: str, guess: _Guess) -> None:
+def _guess_make(repo: Path, makefile: str, guess: Guess) -> None:
     """Fill in from the Makefile whatever the ecosystem left open."""
     targets = _make_targets(repo / makefile)
     if guess.kind == "unknown":
         guess.kind = "make"
         if targets:
-            guess.build = _Value("make", [f"guessed from {makefile}: its default target"])
+            guess.build = Value("make", [f"guessed from {makefile}: its default target"])
     else:
         shown = ", ".join(targets[:12]) or "none"
         guess.notes.append(f"{makefile} found too (targets: {shown}); it fills only gaps.")
@@ -311,11 +315,11 @@ def _guess_make(repo: Path, makefile: str, guess: _Guess) -> None:
     if guess.check is None:
         name = next((t for t in ("test", "check") if t in targets), None)
         if name is not None:
-            guess.check = _Value(f"make {name}", [f"guessed from {makefile}: target {name}"])
+            guess.check = Value(f"make {name}", [f"guessed from {makefile}: target {name}"])
     if guess.bench is None:
         name = next((t for t in ("bench", "benchmark", "benchmarks") if t in targets), None)
         if name is not None:
-            guess.bench = _Value(f"make {name}", [f"guessed from {makefile}: target {name}"])
+            guess.bench = Value(f"make {name}", [f"guessed from {makefile}: target {name}"])
     guess.protected.append(makefile)
 
 
@@ -344,120 +348,3 @@ def _shell_quote(text: str) -> str:
     return (
         text if re.fullmatch(r"[A-Za-z0-9_./\-]+", text) else "'" + text.replace("'", "'\\''") + "'"
     )
-
-
-# --- rendering ------------------------------------------------------------
-
-
-def _toml_str(text: str) -> str:
-    """A TOML basic string for `text`."""
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(value: str | list[str]) -> str:
-    if isinstance(value, str):
-        return _toml_str(value)
-    return "[" + ", ".join(_toml_str(v) for v in value) + "]"
-
-
-def _comments(lines: list[str]) -> list[str]:
-    return [f"# {line}" for line in lines]
-
-
-def _render(guess: _Guess) -> str:
-    """The guess as commented TOML text."""
-    lines = [
-        "# perfsup.toml, written by `perfsup init`. Read every comment: values marked",
-        "# 'guessed' come from the files named there, values marked TODO need you.",
-        "# sample_config.toml in perfsup's source explains every key.",
-    ]
-    lines += _comments(guess.notes)
-    lines += [
-        "",
-        "[target]",
-        "# the repository to optimise: '.' is the folder of this file",
-        'repo = "."',
-        "# the commit, branch or tag the baseline is taken from",
-        'base = "HEAD"',
-        "# TODO: say in words what to make faster; the model reads this first",
-        f"goal = {_toml_str(guess.goal)}",
-    ]
-    for table, value in (("build", guess.build), ("check", guess.check)):
-        lines.append("")
-        if value is None:
-            lines += [
-                f"# TODO: no {table} command found; uncomment and set one, or leave it out",
-                f"# [{table}]",
-                '# run = "..."',
-            ]
-            continue
-        lines += [f"[{table}]", *_comments(value.comment), f"run = {_toml_value(value.value)}"]
-        lines.append("timeout_s = 600")
-    lines += ["", "[bench]"]
-    if guess.bench is None:
-        lines += _comments(
-            [
-                "TODO: no benchmark found. Replace this placeholder with a command that",
-                "prints `METRIC time_ms=<float>` on stdout, for example `python bench.py`.",
-            ]
-        )
-        lines.append(f"run = {_toml_str(PLACEHOLDER_BENCH)}")
-    else:
-        lines += [*_comments(guess.bench.comment), f"run = {_toml_value(guess.bench.value)}"]
-    lines += [
-        "timeout_s = 600",
-        "# interleaved parent/candidate pairs per decision (up to twice as many while the",
-        "# estimate sits near min_effect), and uncounted runs first; 20 pairs find a real",
-        "# 3% gain on a typical home machine about 9 times in 10 (benchmarks/decision_sim.py)",
-        "pairs = 20",
-        "warmup = 1",
-        "",
-        "# the metrics, most important first",
-        "[[metrics]]",
-        *_comments(
-            guess.metric_comment
-            or ["TODO: the metric your benchmark prints as `METRIC time_ms=<float>`"]
-        ),
-        f"name = {_toml_str(guess.metric_name)}",
-        f"unit = {_toml_str(guess.metric_unit)}",
-        'direction = "lower"',
-        'source = "metric_lines"',
-        "",
-        "[access]",
-    ]
-    assert guess.writable is not None
-    lines += [*_comments(guess.writable.comment), f"writable = {_toml_value(guess.writable.value)}"]
-    lines += [
-        "# files the model must never change: the config, the project files, the tests",
-        f"protected = {_toml_value(guess.protected)}",
-        "# files the model must not even see",
-        "hidden = []",
-        "",
-        "[model]",
-        "# a local Ollama model; fetch it first with `ollama pull " + DEFAULT_MODEL + "`",
-        'backend = "ollama"',
-        f"name = {_toml_str(DEFAULT_MODEL)}",
-        "",
-        "[budgets]",
-        "# the run stops after this many experiments",
-        "max_experiments = 50",
-        "",
-        "[decision]",
-        "# the smallest relative gain that is kept (0.02 = 2%)",
-        "min_effect = 0.02",
-        "",
-    ]
-    return "\n".join(lines)

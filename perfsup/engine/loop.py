@@ -51,6 +51,7 @@ from perfsup.engine.profiling import parent_profile, profile_parent
 from perfsup.engine.proposal import Proposal, answer_limits, propose
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.remote import STEP_STATUS, RemoteExperiments
+from perfsup.engine.resume import resume_script
 from perfsup.engine.rundir import RunPaths
 from perfsup.engine.sources import SourceCache
 from perfsup.store import (
@@ -190,6 +191,7 @@ class Engine:
             report=self.report,
         )
         run_id = self._run_id = self._open_run()
+        resume_script(self.model, self.store)  # a restart replays no answer already spent
         self.controls.run_id = run_id
         self.controls.set_state("running", "starting")
         watcher.start()

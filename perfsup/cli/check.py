@@ -1,0 +1,67 @@
+"""The preflight as the command line runs it: `perfsup check`, and the first
+step of `perfsup run` (before the engine asks the model anything)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from perfsup.agent.backend import ModelBackend
+from perfsup.config import Config, is_git_url
+from perfsup.engine.orphans import RUN_DIR_MARKER
+from perfsup.engine.preflight import PreflightFailed, PreflightReport, run_preflight
+from perfsup.engine.preflight_text import report_lines
+from perfsup.engine.rundir import RunPaths
+from perfsup.store import Run, Store
+from perfsup.workspace.command_env import command_env
+from perfsup.workspace.executor import Executor
+from perfsup.workspace.git import GitWorkspace, clone_or_fetch
+
+
+def preflight(
+    config: Config,
+    paths: RunPaths,
+    backend: ModelBackend,
+    executor: Executor,
+    say: Callable[[str], None],
+    store: Store | None = None,
+) -> PreflightReport:
+    """Run the preflight on the run's baseline and print its report.
+
+    The baseline is the stored run's (a resumed run goes on from it), else
+    `target.base`. Raises PreflightFailed (one line) when the run cannot work.
+    """
+    repo = config.target.repo
+    repo_path = clone_or_fetch(repo, paths.repo_cache) if is_git_url(repo) else Path(repo)
+    git = GitWorkspace(repo_path, paths.worktrees)
+    baseline = _stored_baseline(store)
+    if baseline is None:
+        try:
+            baseline = git.resolve(config.target.base)
+        except ValueError as exc:
+            raise PreflightFailed(f"target.base {config.target.base!r}: {exc}") from None
+    env = command_env(paths.root / "bin")
+    env[RUN_DIR_MARKER] = str(paths.root)  # a stray of ours is found after a crash
+    found = run_preflight(
+        config=config,
+        git=git,
+        baseline=baseline,
+        executor=executor,
+        env=env,
+        log_dir=paths.logs / "preflight",
+        backend=backend,
+        report=say,
+    )
+    for line in report_lines(found, config):
+        say(line)
+    return found
+
+
+def _stored_baseline(store: Store | None) -> str | None:
+    if store is None:
+        return None
+    with store.session() as s:
+        run = s.exec(select(Run).order_by(col(Run.id).desc())).first()
+        return run.baseline_commit if run is not None else None
