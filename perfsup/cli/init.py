@@ -133,7 +133,7 @@ def _measure_pairs(config_path: Path, say: Callable[[str], None]) -> None:
     min_effect = config.decision.min_effect
     for metric in found.metrics:
         floor = floor_at(metric, found.max_pairs, pairs)
-        verdict = "fine" if floor <= min_effect else "the keep threshold will be raised to it"
+        verdict = "fine" if floor <= min_effect else _noisy_verdict(config.decision.on_noise)
         say(
             f"noise {metric.spec.name}: smallest effect detectable at {pairs} pairs about "
             f"{floor:.1%} (min_effect {min_effect:.1%}): {verdict}"
@@ -157,3 +157,11 @@ def choose_pairs(report: PreflightReport) -> tuple[int, str]:
             " keep (a quieter machine or a longer bench helps)"
         )
     return pairs, why
+
+
+def _noisy_verdict(on_noise: str) -> str:
+    if on_noise == "raise":
+        return "the keep threshold will be raised to it"
+    if on_noise == "stop":
+        return "the run will stop at its first calibration if that confirms it"
+    return "the run will use more pairs per pass, up to decision.max_pairs"

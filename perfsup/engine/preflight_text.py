@@ -67,19 +67,37 @@ def noise_lines(report: PreflightReport, config: Config) -> list[str]:
 
 
 def _on_noise(config: Config, metric: MetricNoise) -> str:
+    """What the engine's noise guard will do about this noise (`decision.on_noise`)."""
     decision = config.decision
-    raised = (
-        f"the keep threshold will be raised from {decision.min_effect:.1%} to about "
-        f"{metric.threshold:.1%} (measured noise), so smaller real gains will be discarded"
-    )
+    if decision.on_noise == "raise":
+        return (
+            f"the keep threshold will be raised from {decision.min_effect:.1%} to about "
+            f"{metric.threshold:.1%} (measured noise), so smaller real gains will be discarded "
+            "(on_noise = raise)"
+        )
     if decision.on_noise == "stop":
         return "the run will stop at its first calibration if that confirms it (on_noise = stop)"
+    more = _more_pairs(config, metric)
     if decision.on_noise == "wait":
         return (
-            f"the run will wait for a quieter machine up to {decision.max_wait_s:g} s, "
-            f"then {raised}"
+            f"the run will wait for a quieter machine up to {decision.max_wait_s:g} s, then {more}"
         )
-    return raised + " (on_noise = raise)"
+    return more + " (on_noise = extend)"
+
+
+def _more_pairs(config: Config, metric: MetricNoise) -> str:
+    """on_noise = extend: more pairs per pass, up to decision.max_pairs; the threshold stays."""
+    most = config.decision.max_pairs or 2 * config.bench.pairs  # 0: twice bench.pairs
+    if metric.pairs_needed <= most:
+        return (
+            f"the run will use up to about {metric.pairs_needed} pairs per pass; the threshold "
+            f"stays at {config.decision.min_effect:.1%}"
+        )
+    return (
+        f"it would take about {metric.pairs_needed} pairs, more than the {most} allowed "
+        f"(decision.max_pairs): the run will use {most}, so gains near "
+        f"{config.decision.min_effect:.1%} may be missed"
+    )
 
 
 def _help(config: Config, metric: MetricNoise) -> str:
