@@ -51,7 +51,10 @@ def model_calls(folder: Path) -> int:
         ("echo 'METRIC t=1'; echo 'oops' >&2; exit 1\n", "exited with status 1 (expected 0)"),
         ("echo 'METRIC t=abc'\n", "'abc' is not a number"),
         ("echo 'METRIC time_ms=3'\n", "printed no value for metric 't'"),
-        ("echo 'METRIC t=0'\n", "expected a finite positive number"),
+        (
+            "echo 'METRIC t=0'\n",
+            'for a count with a natural zero set scale = "diff"',
+        ),
     ],
     ids=["no-metric-line", "exit-1", "not-a-number", "other-metric", "zero"],
 )
@@ -67,6 +70,17 @@ def test_a_broken_bench_stops_at_preflight_with_no_model_call(
     assert said in lines[0]
     assert model_calls(folder) == 0
     assert "proposing" not in out  # no experiment started
+
+
+def test_a_count_of_zero_passes_the_preflight(tmp_path: Path) -> None:
+    # allocs/op 0 is a real value (the most common Go win ends there): a metric on
+    # the difference scale takes it; the ratio scale would name the fix instead
+    folder = target(tmp_path, "echo 'METRIC t=0'\n")
+    config = folder / "perfsup.toml"
+    config.write_text(config.read_text().replace('name = "t"\n', 'name = "t"\nscale = "diff"\n'))
+    done = perfsup("check", "-c", "perfsup.toml", "--run-dir", "run", cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "preflight passed" in done.stdout
 
 
 def test_a_failing_check_stops_at_preflight_naming_the_command(tmp_path: Path) -> None:

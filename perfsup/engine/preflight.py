@@ -31,8 +31,8 @@ from perfsup.metrics.calibration import calibrate, noise_floor_logs
 from perfsup.metrics.collect import collect_metrics
 from perfsup.metrics.errors import MetricParseError
 from perfsup.metrics.parsers.callgrind import wrap_command
+from perfsup.metrics.scales import metric_gains, resolve_scale
 from perfsup.metrics.sequential import default_looks
-from perfsup.metrics.stats import log_gains
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace
 
@@ -211,10 +211,17 @@ def _bench_runs(
             raise PreflightFailed(f"{where}: {exc}; it printed: {last_line(log)}") from None
         for spec in config.metrics:
             value = got[spec.name]
-            if not (math.isfinite(value) and value > 0):
+            if resolve_scale(spec) == "diff":  # a count: zero is a value (allocs/op 0)
+                if not (math.isfinite(value) and value >= 0):
+                    raise PreflightFailed(
+                        f"{where}: metric {spec.name!r} is {value!r}; expected a finite count "
+                        "of zero or more"
+                    )
+            elif not (math.isfinite(value) and value > 0):
                 raise PreflightFailed(
                     f"{where}: metric {spec.name!r} is {value!r}; expected a finite positive "
-                    "number (the paired log-ratio rule cannot compare zero or negative values)"
+                    "number (compared as a ratio; for a count with a natural zero set "
+                    'scale = "diff" on this metric)'
                 )
             if index >= bench.warmup:
                 values[spec.name].append(value)
@@ -227,7 +234,7 @@ def _noise(config: Config, spec: MetricSpec, values: list[float], max_pairs: int
     """Noise floor at `max_pairs` from consecutive runs taken as A/A pairs."""
     decision = config.decision
     first, second = values[0::2], values[1::2]
-    gains = log_gains(spec.name, first, second, spec.direction)
+    gains = metric_gains(spec, first, second)
     calib = calibrate(
         spec.name, gains, spec.direction, decision.min_effect, decision.alpha, max_pairs
     )
