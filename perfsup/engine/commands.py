@@ -24,6 +24,7 @@ from perfsup.engine.controls import Controls
 from perfsup.store import Node, NodeStatus, Run, Store
 from perfsup.store.commands import command_args, pending_commands, settle_command
 from perfsup.store.models import IN_FLIGHT, Command, CommandKind, utcnow
+from perfsup.store.transitions import LostTransition, move, new_node
 from perfsup.store.tree import record_event
 
 POLL_S = 0.2
@@ -160,16 +161,30 @@ class CommandWatcher:
             )
         ).all()
         for other in others:
-            other.status = NodeStatus.PRUNED
-            other.reason = reason
-            other.finished_at = utcnow()
-            s.add(other)
+            try:
+                move(
+                    s,
+                    other,
+                    NodeStatus.PRUNED,
+                    expected=NodeStatus.QUEUED,
+                    reason=reason,
+                    finished_at=utcnow(),
+                )
+            except LostTransition:  # it started meanwhile: the abort above reaches it
+                continue
         if node.id != current and NodeStatus(node.status) not in IN_FLIGHT:
             was = f"; was {node.status}" + (f": {node.reason}" if node.reason else "")
-            node.reason = f"pruned by a person{was}"
-            node.status = NodeStatus.PRUNED
-            node.finished_at = node.finished_at or utcnow()
-            s.add(node)
+            try:
+                move(
+                    s,
+                    node,
+                    NodeStatus.PRUNED,
+                    expected=node.status,
+                    reason=f"pruned by a person{was}",
+                    finished_at=node.finished_at or utcnow(),
+                )
+            except LostTransition as exc:
+                raise Refused(f"{exc}; try again") from None
         return f"pruned {node.id}: no new experiments below it"
 
     def _promote(self, s: Session, node: Node) -> str:
@@ -194,12 +209,11 @@ class CommandWatcher:
         )
         s.flush()
         s.add(
-            Node(
+            new_node(
                 id=str(run_id),
                 run_id=run_id,
                 description=f"promoted from {node.id}",
                 commit_sha=node.commit_sha,
-                status=NodeStatus.QUEUED,
             )
         )
         record_event(

@@ -62,6 +62,7 @@ from perfsup.store import (
     Store,
 )
 from perfsup.store.models import IN_FLIGHT, utcnow
+from perfsup.store.transitions import ENDS, LostTransition, move, new_node
 from perfsup.store.tree import child_id, children, lineage, next_ordinal, record_event, run_nodes
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
@@ -268,6 +269,8 @@ class Engine:
                 self._count_failure(run_id, node)
             except StepAborted as exc:
                 self._aborted(node, exc)
+            except LostTransition as exc:  # a person ended it first (a prune): leave it so
+                self._lost(node, exc)
             except (ScriptExhausted, BudgetReached) as exc:
                 self._end_unanswered(node, str(exc))
                 return str(exc)
@@ -299,7 +302,7 @@ class Engine:
         """A new queued node under `parent`."""
         with self.store.session() as s:
             ordinal = next_ordinal(s, parent.id)
-            node = Node(
+            node = new_node(
                 id=child_id(parent.id, ordinal),
                 run_id=run_id,
                 parent_id=parent.id,
@@ -346,7 +349,8 @@ class Engine:
         """
         assert parent.commit_sha is not None
         check = check or self.controls.raise_if_aborted
-        self._set(node, status=NodeStatus.PROPOSING, started_at=utcnow())
+        # Compare-and-set: a prune that landed since the node was created wins.
+        self._move(node, NodeStatus.PROPOSING, started_at=utcnow())
         self.report(f"{node.id:<10} proposing on top of {parent.id}")
         agent_log = self.paths.log(node.id, "agent")
         self._artifact(node.id, "agent", agent_log)
@@ -365,7 +369,7 @@ class Engine:
             )
             return None
 
-        self._set(node, status=NodeStatus.APPLYING)
+        self._move(node, NodeStatus.APPLYING)
         message = (
             f"perfsup {node.id}: {proposal.edit.description}\n\n"
             f"{proposal.edit.rationale}\n\nperfsup-node: {node.id}\n"
@@ -405,7 +409,7 @@ class Engine:
             self._end(node, *failure)
             return
 
-        self._set(node, status=NodeStatus.BENCHMARKING)
+        self._move(node, NodeStatus.BENCHMARKING)
         if self.config.model.unload_before_bench and isinstance(self.model, Unloadable):
             self.model.unload()  # free its memory for the benchmark; reloaded on the next call
         pairs = self.config.bench.pairs
@@ -438,7 +442,7 @@ class Engine:
         def on_step(step: str) -> None:
             status = NodeStatus.QUEUED if step == "queued" else STEP_STATUS.get(step)
             if status is not None and status != node.status:
-                self._set(node, status=status)
+                self._move(node, status)
 
         self.pipeline.start(run_id, node)  # nothing of this experiment runs here
         try:
@@ -561,7 +565,7 @@ class Engine:
         for step, spec, running, failed in steps:
             if spec is None:
                 continue
-            self._set(node, status=running)
+            self._move(node, running)
             self.report(f"{node.id:<10} {running.value}")
             log = self.paths.log(node.id, step)
             self._artifact(node.id, step, log)
@@ -669,15 +673,7 @@ class Engine:
                 )
                 s.add(run)
                 s.flush()
-                s.add(
-                    Node(
-                        id="1",
-                        run_id=1,
-                        description="baseline",
-                        commit_sha=baseline,
-                        status=NodeStatus.QUEUED,
-                    )
-                )
+                s.add(new_node(id="1", run_id=1, description="baseline", commit_sha=baseline))
                 record_event(s, "run_started", f"run 1 started at {baseline[:12]}", run_id=1)
                 self.report(f"run 1: baseline {baseline[:12]} in {self.repo_path}")
                 return 1
@@ -708,10 +704,16 @@ class Engine:
             )
         ).all()
         for node in [*stale, *unstarted]:
-            node.status = NodeStatus.INTERRUPTED
-            node.reason = "the engine stopped while this experiment was in flight"
-            node.finished_at = utcnow()
-            record_event(s, "node_interrupted", node.reason, run_id=run_id, node_id=node.id)
+            reason = "the engine stopped while this experiment was in flight"
+            move(
+                s,
+                node,
+                NodeStatus.INTERRUPTED,
+                expected=node.status,
+                reason=reason,
+                finished_at=utcnow(),
+            )
+            record_event(s, "node_interrupted", reason, run_id=run_id, node_id=node.id)
         self.git.remove_orphan_worktrees(keep=[])
 
     def _check_baseline(self, run_id: int) -> None:
@@ -724,6 +726,8 @@ class Engine:
             )
         if root.status == NodeStatus.KEPT:
             return
+        if root.status != NodeStatus.QUEUED:  # failed or interrupted last time: check again
+            self._move(root, NodeStatus.QUEUED)
         self.report(f"{root.id:<10} checking the baseline builds and passes its checks")
         assert root.commit_sha is not None
         workdir = self.git.add_worktree(root.id, root.commit_sha)
@@ -731,7 +735,7 @@ class Engine:
         try:
             failure = self._build_and_check(root, workdir)
         except StepAborted:  # stopped: the baseline is checked again next start
-            self._set(root, status=NodeStatus.QUEUED)
+            self._move(root, NodeStatus.QUEUED)
             self.git.remove_worktree(workdir)
             raise
         finally:
@@ -816,6 +820,8 @@ class Engine:
         self.controls.set_state("running", "the model answers again")
 
     def _set(self, node: Node, **fields: Any) -> None:
+        """Write fields of `node` other than its status (see `_move`)."""
+        assert "status" not in fields, "statuses move through store.transitions"
         with self.store.session() as s:
             stored = s.get(Node, node.id)
             assert stored is not None
@@ -823,8 +829,20 @@ class Engine:
                 setattr(stored, key, value)
                 setattr(node, key, value)
 
+    def _move(self, node: Node, status: NodeStatus, **fields: Any) -> None:
+        """Move `node` on from the status this engine last saw (compare-and-set)."""
+        with self.store.session() as s:
+            move(s, node, status, expected=node.status, **fields)
+
     def _end(self, node: Node, status: NodeStatus, reason: str) -> None:
-        self._set(node, status=status, reason=reason, finished_at=utcnow())
+        try:
+            self._move(node, status, reason=reason, finished_at=utcnow())
+        except LostTransition as exc:
+            if exc.found not in ENDS:
+                raise
+            # A person ended it first (prune): their word stands.
+            self._lost(node, exc)
+            return
         with self.store.session() as s:
             record_event(
                 s, "node_finished", f"{status.value}: {reason}", run_id=node.run_id, node_id=node.id
@@ -876,6 +894,13 @@ class Engine:
         if worktree.exists() and self._built.get(node.id) != worktree:
             self.git.remove_worktree(worktree)
         self._end(node, exc.status, exc.reason)
+
+    def _lost(self, node: Node, exc: LostTransition) -> None:
+        """Someone else moved `node` first: drop our side of it, keep their status."""
+        worktree = self.paths.worktrees / node.id
+        if worktree.exists() and self._built.get(node.id) != worktree:
+            self.git.remove_worktree(worktree)
+        self.report(f"{node.id:<10} left {node.status}: {exc}")
 
     def _reporter(self, report: Callable[[str], None]) -> Callable[[str], None]:
         """Every progress line is also the engine's current detail for the TUI."""

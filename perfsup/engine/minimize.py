@@ -36,6 +36,7 @@ from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
 from perfsup.store.models import utcnow
+from perfsup.store.transitions import move, new_node
 from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
@@ -162,17 +163,17 @@ def minimize(
                 f"node {node_id} is a single change on its run's baseline: nothing to minimize"
             )
         ordinal = next_ordinal(s, root.id)
-        new = Node(
+        new = new_node(
             id=child_id(root.id, ordinal),
             run_id=run.id,
             parent_id=root.id,
             ordinal=ordinal,
             depth=1,
-            status=NodeStatus.BENCHMARKING,
             description=f"minimized {node_id}",
-            started_at=utcnow(),
         )
         s.add(new)
+        s.flush()
+        move(s, new, NodeStatus.BENCHMARKING, expected=NodeStatus.QUEUED, started_at=utcnow())
         record_event(
             s,
             "minimize",
@@ -186,7 +187,8 @@ def minimize(
     try:
         return _run(ablation, run, root, target, path, new)
     except BaseException:
-        _finish(store, new, NodeStatus.INTERRUPTED, "minimize did not finish")
+        if NodeStatus(new.status).in_flight:  # a failure already recorded stays recorded
+            _finish(store, new, NodeStatus.INTERRUPTED, "minimize did not finish")
         raise
     finally:
         ablation.close()
@@ -357,6 +359,7 @@ def _save_record(ab: _Ablation, node: Node, record: dict[str, object]) -> None:
 
 
 def _set(store: Store, node: Node, **fields: object) -> None:
+    assert "status" not in fields, "statuses move through store.transitions"
     with store.session() as s:
         stored = s.get(Node, node.id)
         assert stored is not None
@@ -368,10 +371,11 @@ def _set(store: Store, node: Node, **fields: object) -> None:
 def _finish(
     store: Store, node: Node, status: str, reason: str, analysis: str | None = None
 ) -> None:
-    fields: dict[str, object] = {"status": status, "reason": reason, "finished_at": utcnow()}
+    fields: dict[str, object] = {"reason": reason, "finished_at": utcnow()}
     if analysis is not None:
         fields["analysis"] = analysis
-    _set(store, node, **fields)
+    with store.session() as s:
+        move(s, node, NodeStatus(status), expected=node.status, **fields)
     with store.session() as s:
         record_event(
             s,

@@ -49,6 +49,7 @@ from perfsup.engine.controls import StepAborted
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.profiling import profile_due
 from perfsup.store import Node, NodeStatus
+from perfsup.store.transitions import LostTransition
 from perfsup.store.tree import record_event
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ STOP_WAIT_S = 30.0  # how long a stop waits for a proposal ahead before giving i
 _POLL_S = 0.2
 
 # Raised by the thread and raised again in the loop, which ends the node as usual.
-_LOOP_HANDLES = (StepAborted, ScriptExhausted, ModelUnavailable)
+_LOOP_HANDLES = (StepAborted, ScriptExhausted, ModelUnavailable, LostTransition)
 
 
 @dataclass
@@ -180,6 +181,8 @@ class Pipeline:
             self._end_unmeasured(ahead, ahead.given_up)
         elif isinstance(ahead.error, StepAborted):
             e._aborted(ahead.node, ahead.error)
+        elif isinstance(ahead.error, LostTransition):  # a person ended it first
+            e._lost(ahead.node, ahead.error)
         elif isinstance(ahead.error, ModelUnavailable):  # budgets too: keep it if answered
             e._end_unanswered(ahead.node, str(ahead.error))
         elif ahead.error is not None or ahead.made is not None:
