@@ -23,7 +23,14 @@ from perfsup.config import Budgets
 from perfsup.engine.controls import Controls
 from perfsup.store import Node, NodeStatus, Run, Store
 from perfsup.store.commands import command_args, pending_commands, settle_command
-from perfsup.store.models import IN_FLIGHT, Command, CommandKind, utcnow
+from perfsup.store.models import (
+    IN_FLIGHT,
+    Command,
+    CommandKind,
+    EngineState,
+    EventKind,
+    utcnow,
+)
 from perfsup.store.transitions import LostTransition, move, new_node
 from perfsup.store.tree import record_event
 
@@ -89,7 +96,7 @@ class CommandWatcher:
             settle_command(command, applied=False, result=str(exc))
             record_event(
                 s,
-                f"command_{command.kind}",
+                EventKind.of_command(command.kind),
                 f"refused: {exc}",
                 run_id=run_id,
                 actor="human",
@@ -97,7 +104,7 @@ class CommandWatcher:
             self.report(f"command {command.kind} refused: {exc}")
             return
         settle_command(command, applied=True, result=result)
-        record_event(s, f"command_{kind.value}", result, run_id=run_id, actor="human")
+        record_event(s, EventKind.of_command(kind), result, run_id=run_id, actor="human")
         self.report(f"command {kind.value}: {result}")
         s.flush()
 
@@ -217,7 +224,11 @@ class CommandWatcher:
             )
         )
         record_event(
-            s, "run_started", f"run {run_id} started from {node.id}", run_id=run_id, actor="human"
+            s,
+            EventKind.RUN_STARTED,
+            f"run {run_id} started from {node.id}",
+            run_id=run_id,
+            actor="human",
         )
         self.controls.promoted_run = run_id
         return f"run {run_id} starts from {node.id} after the experiment in flight"
@@ -258,7 +269,8 @@ class CommandWatcher:
         c = self.controls
         if c.run_id is None:
             return
-        state = ("paused" if c.paused and c.state == "running" else c.state, c.detail)
+        paused = c.paused and c.state == EngineState.RUNNING
+        state = (EngineState.PAUSED if paused else c.state, c.detail)
         now = utcnow()
         if state == self._last_state and now - self._last_beat < timedelta(seconds=HEARTBEAT_S):
             return

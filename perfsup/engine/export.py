@@ -12,7 +12,6 @@ from.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from perfsup.config import MetricSpec
+from perfsup.metrics.record import DecisionRecord, Effect
 from perfsup.store import Node, NodeStatus, Run, Store
 from perfsup.store.tree import id_key, lineage, run_nodes
 from perfsup.workspace.git import GitWorkspace
@@ -81,46 +81,21 @@ def path_to(session: Session, node: Node) -> PathInfo:
     )
 
 
-def metric_effects(node: Node) -> list[dict[str, object]]:
+def metric_effects(node: Node) -> list[Effect]:
     """Per metric, the numbers of the pass that decided `node` (re-verified if any)."""
-    if node.decision_json:
-        try:
-            passes = json.loads(node.decision_json).get("passes") or []
-        except (ValueError, AttributeError):
-            passes = []
-        if passes:
-            last = passes[-1]
-            return [{**m, "phase": last.get("phase", "decide")} for m in last.get("metrics", [])]
+    record = DecisionRecord.from_json(node.decision_json)
+    if record is not None and record.passes:
+        return record.effects()
     if node.effect is None:
         return []
     return [
-        {
-            "metric": "",
-            "effect": node.effect,
-            "ci_low": node.ci_low,
-            "ci_high": node.ci_high,
-            "p_value": node.p_value,
-            "pairs": node.pairs_used,
-            "phase": "decide",
-        }
+        Effect("", node.effect, node.ci_low, node.ci_high, node.p_value, node.pairs_used, "decide")
     ]
 
 
-def effect_line(m: dict[str, object], unit_of: dict[str, str] | None = None) -> str:
+def effect_line(m: Effect) -> str:
     """`time_ms 38.2% better [+35.1%, +41.0%] (re-verified, 10 pairs, p=0.002)`."""
-    effect = float(m["effect"])  # type: ignore[arg-type]
-    word = "better" if effect >= 0 else "worse"
-    text = f"{m.get('metric') or 'effect'} {abs(effect):.1%} {word}"
-    low, high = m.get("ci_low"), m.get("ci_high")
-    if isinstance(low, int | float) and isinstance(high, int | float):
-        text += f" [{low:+.1%}, {high:+.1%}]"
-    details = ["re-verified" if m.get("phase") == "verify" else "first pass"]
-    if m.get("pairs"):
-        details.append(f"{m['pairs']} pairs")
-    p = m.get("p_value")
-    if isinstance(p, int | float) and math.isfinite(p):
-        details.append(f"p={p:.2g}")
-    return f"{text} ({', '.join(details)})"
+    return m.line()
 
 
 def commit_message(node: Node) -> str:
@@ -178,11 +153,9 @@ def compounded_gain(
     seen = False
     for node in nodes:
         effects = metric_effects(node)
-        chosen = (
-            effects[:1] if metric is None else [m for m in effects if m.get("metric") == metric]
-        )
+        chosen = effects[:1] if metric is None else [m for m in effects if m.metric == metric]
         for m in chosen:
-            effect = float(m["effect"])  # type: ignore[arg-type]
+            effect = m.effect
             if direction == "higher":
                 log_sum += math.log(max(1.0 + effect, 1e-12))
             else:

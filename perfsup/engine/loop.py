@@ -61,7 +61,7 @@ from perfsup.store import (
     RunStatus,
     Store,
 )
-from perfsup.store.models import IN_FLIGHT, utcnow
+from perfsup.store.models import IN_FLIGHT, EngineState, EventKind, utcnow
 from perfsup.store.transitions import ENDS, LostTransition, move, new_node
 from perfsup.store.tree import child_id, children, lineage, next_ordinal, record_event, run_nodes
 from perfsup.workspace.command_env import command_env
@@ -189,7 +189,7 @@ class Engine:
         )
         run_id = self._run_id = self._open_run()
         self.controls.run_id = run_id
-        self.controls.set_state("running", "starting")
+        self.controls.set_state(EngineState.RUNNING, "starting")
         watcher.start()
         reloader = None
         if self.config_path is not None and self.config_path.is_file():
@@ -200,7 +200,7 @@ class Engine:
         try:
             return self._run_until_done(run_id)
         finally:
-            self.controls.set_state("stopped", "")
+            self.controls.set_state(EngineState.STOPPED, "")
             if reloader is not None:
                 reloader.close()
             watcher.close()
@@ -240,7 +240,7 @@ class Engine:
 
     def _steps(self, run_id: int) -> str:
         while True:
-            self.controls.set_state("running")
+            self.controls.set_state(EngineState.RUNNING)
             reason = self.controls.safe_point()
             if reason:
                 return reason
@@ -674,13 +674,15 @@ class Engine:
                 s.add(run)
                 s.flush()
                 s.add(new_node(id="1", run_id=1, description="baseline", commit_sha=baseline))
-                record_event(s, "run_started", f"run 1 started at {baseline[:12]}", run_id=1)
+                record_event(
+                    s, EventKind.RUN_STARTED, f"run 1 started at {baseline[:12]}", run_id=1
+                )
                 self.report(f"run 1: baseline {baseline[:12]} in {self.repo_path}")
                 return 1
             run.status = RunStatus.RUNNING
             run.finished_at = None
             self._reconcile(s, run.id)
-            record_event(s, "run_resumed", f"run {run.id} resumed", run_id=run.id)
+            record_event(s, EventKind.RUN_RESUMED, f"run {run.id} resumed", run_id=run.id)
             self.report(f"run {run.id}: resumed")
             return run.id
 
@@ -690,7 +692,7 @@ class Engine:
         if killed:
             pids = ", ".join(map(str, killed))
             record_event(
-                s, "orphans_killed", f"killed processes left running: {pids}", run_id=run_id
+                s, EventKind.ORPHANS_KILLED, f"killed processes left running: {pids}", run_id=run_id
             )
         stale = s.exec(
             select(Node).where(Node.run_id == run_id, col(Node.status).in_(list(IN_FLIGHT)))
@@ -713,7 +715,7 @@ class Engine:
                 reason=reason,
                 finished_at=utcnow(),
             )
-            record_event(s, "node_interrupted", reason, run_id=run_id, node_id=node.id)
+            record_event(s, EventKind.NODE_INTERRUPTED, reason, run_id=run_id, node_id=node.id)
         self.git.remove_orphan_worktrees(keep=[])
 
     def _check_baseline(self, run_id: int) -> None:
@@ -773,7 +775,7 @@ class Engine:
             stored.completion_tokens += reply.completion_tokens
             run.tokens_used += reply.prompt_tokens + reply.completion_tokens
             for warning in reply.warnings:  # e.g. the server cut the prompt
-                record_event(s, "model_warning", warning, run_id=run_id, node_id=node.id)
+                record_event(s, EventKind.MODEL_WARNING, warning, run_id=run_id, node_id=node.id)
         for warning in reply.warnings:
             self.report(f"{node.id:<10} model warning: {warning}")
 
@@ -790,7 +792,7 @@ class Engine:
                     created_at=self._utc_now(),
                 )
             )
-            record_event(s, "model_call_failed", str(exc), run_id=run_id, node_id=node.id)
+            record_event(s, EventKind.MODEL_CALL_FAILED, str(exc), run_id=run_id, node_id=node.id)
         self.report(f"{node.id:<10} model call failed: {exc}")
 
     def _utc_now(self) -> datetime:
@@ -803,21 +805,23 @@ class Engine:
             if run is not None:
                 cause = why.split("; next try")[0]
                 if run.engine_detail.split("; next try")[0] != cause:
-                    record_event(s, "model_waiting", why, run_id=self._run_id)
-                run.engine_state = "waiting"
+                    record_event(s, EventKind.MODEL_WAITING, why, run_id=self._run_id)
+                run.engine_state = EngineState.WAITING
                 run.engine_detail = why
         self.report(why)
-        self.controls.set_state("waiting", why)  # the heartbeat keeps writing it
+        self.controls.set_state(EngineState.WAITING, why)  # the heartbeat keeps writing it
 
     def _model_back(self) -> None:
         with self.store.session() as s:
             run = s.get(Run, self._run_id)
             if run is not None:
-                run.engine_state = "running"
+                run.engine_state = EngineState.RUNNING
                 run.engine_detail = "the model answers again"
-                record_event(s, "model_back", "the model answers again", run_id=self._run_id)
+                record_event(
+                    s, EventKind.MODEL_BACK, "the model answers again", run_id=self._run_id
+                )
         self.report("the model answers again")
-        self.controls.set_state("running", "the model answers again")
+        self.controls.set_state(EngineState.RUNNING, "the model answers again")
 
     def _set(self, node: Node, **fields: Any) -> None:
         """Write fields of `node` other than its status (see `_move`)."""
@@ -844,9 +848,8 @@ class Engine:
             self._lost(node, exc)
             return
         with self.store.session() as s:
-            record_event(
-                s, "node_finished", f"{status.value}: {reason}", run_id=node.run_id, node_id=node.id
-            )
+            kind = EventKind.NODE_KEPT if status is NodeStatus.KEPT else EventKind.NODE_FINISHED
+            record_event(s, kind, f"{status.value}: {reason}", run_id=node.run_id, node_id=node.id)
         self.report(f"{node.id:<10} {status.value.upper()}: {reason}")
 
     def _artifact(self, node_id: str, step: str, path: Path) -> None:
@@ -883,9 +886,9 @@ class Engine:
     def _pause_for(self, run_id: int, why: str) -> None:
         """Pause the run by itself and say why (the person resumes it)."""
         self.controls.pause()
-        self.controls.set_state("paused", f"paused: {why}")
+        self.controls.set_state(EngineState.PAUSED, f"paused: {why}")
         with self.store.session() as s:
-            record_event(s, "paused", why, run_id=run_id)
+            record_event(s, EventKind.PAUSED, why, run_id=run_id)
         self.report(f"paused: {why}")
 
     def _aborted(self, node: Node, exc: StepAborted) -> None:
@@ -944,7 +947,9 @@ class Engine:
             run.status = status
             run.stop_reason = reason
             run.finished_at = utcnow()
-            record_event(s, "run_finished", reason, run_id=run_id)
+            if status is RunStatus.FINISHED and self.pacer.budget_spent:
+                record_event(s, EventKind.BUDGET_REACHED, reason, run_id=run_id)
+            record_event(s, EventKind.RUN_FINISHED, reason, run_id=run_id)
         for node_id, path in list(self._built.items()):
             if self.config.run.keep_worktrees == "none":
                 self.git.remove_worktree(path)

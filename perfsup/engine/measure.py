@@ -12,16 +12,14 @@ raise) and the host guard waits while the machine is on battery or loaded.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import insert
 
 from perfsup.config import Config
@@ -30,9 +28,10 @@ from perfsup.engine.clock import Clock
 from perfsup.engine.host import Fingerprint, busy_reason, fingerprint
 from perfsup.metrics.calibration import Calibration as Calib
 from perfsup.metrics.calibration import calibrate
+from perfsup.metrics.record import DecisionRecord, PassRecord
 from perfsup.metrics.sequential import Plan, default_looks, judge_look
 from perfsup.metrics.stats import Decision, MetricDecision, log_gains
-from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
+from perfsup.store import Calibration, EngineState, EventKind, Node, NodeStatus, Run, Sample, Store
 from perfsup.store.models import utcnow
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
@@ -54,7 +53,7 @@ class Judgement:
     reason: str = ""
     recorded: MetricDecision | None = None  # primary metric, re-verified pass if any
     rule: str = ""
-    passes: list[dict[str, object]] = field(default_factory=list)
+    passes: list[PassRecord] = field(default_factory=list)
     analysis: str = ""
     pairs_used: int = 0  # counted pairs of every pass
 
@@ -73,7 +72,7 @@ class Measurer:
         clock: Clock,
         report: Callable[[str], None],
         host: str,
-        set_state: Callable[[str, str], None] | None = None,
+        set_state: Callable[[EngineState, str], None] | None = None,
         pairs_fn: Callable[..., BenchOutcome] = run_pairs,
         where: Callable[[], Fingerprint] = fingerprint,
         wait_quiet: bool = True,
@@ -117,7 +116,7 @@ class Measurer:
         waited = 0.0
         while True:
             self.wait_for_quiet_host(run_id)
-            self._state(run_id, "running", f"A/A calibration on {node.id}")
+            self._state(run_id, EngineState.RUNNING, f"A/A calibration on {node.id}")
             self.report(f"{node.id:<10} A/A calibration: {decision.calibration_pairs} pairs")
             outcome = self._pairs(
                 node.id,
@@ -129,8 +128,8 @@ class Measurer:
             )
             self.calibrated_at = self.clock.now()
             if outcome.failure is not None:
-                self._event(run_id, node.id, "calibration_failed", outcome.failure[1])
-                self._state(run_id, "running", "")
+                self._event(run_id, node.id, EventKind.CALIBRATION_FAILED, outcome.failure[1])
+                self._state(run_id, EngineState.RUNNING, "")
                 return
             try:
                 calibs = [
@@ -145,8 +144,8 @@ class Measurer:
                     for spec in self.config.metrics
                 ]
             except ValueError as exc:
-                self._event(run_id, node.id, "calibration_failed", str(exc))
-                self._state(run_id, "running", "")
+                self._event(run_id, node.id, EventKind.CALIBRATION_FAILED, str(exc))
+                self._state(run_id, EngineState.RUNNING, "")
                 return
             noisy = [c for c in calibs if c.too_noisy]
             self.too_noisy = bool(noisy)
@@ -159,26 +158,26 @@ class Measurer:
             summary = "; ".join(_calib_text(c) for c in calibs)
             if not noisy:
                 self.thresholds = {c.metric: c.threshold for c in calibs}
-                self._event(run_id, node.id, "calibration", summary)
-                self._state(run_id, "running", "")
+                self._event(run_id, node.id, EventKind.CALIBRATION, summary)
+                self._state(run_id, EngineState.RUNNING, "")
                 return
             guard = (
                 f"noise guard: A/A noise hides the {decision.min_effect:.1%} minimum effect "
                 f"({summary})"
             )
             if action == "stop":
-                self._event(run_id, node.id, "noise_guard", guard + "; stopping the run")
-                self._state(run_id, "stopped", guard)
+                self._event(run_id, node.id, EventKind.NOISE_GUARD, guard + "; stopping the run")
+                self._state(run_id, EngineState.STOPPED, guard)
                 raise GuardStop(guard)
             if action == "raise":
                 self.thresholds = {c.metric: c.threshold for c in calibs}
                 text = guard + "; going on with the threshold raised to the noise floor"
-                self._event(run_id, node.id, "noise_guard", text)
-                self._state(run_id, "running", text)
+                self._event(run_id, node.id, EventKind.NOISE_GUARD, text)
+                self._state(run_id, EngineState.RUNNING, text)
                 return
             text = guard + f"; waiting {decision.wait_s:g} s, then calibrating again"
-            self._event(run_id, node.id, "noise_guard", text)
-            self._state(run_id, "waiting", text)
+            self._event(run_id, node.id, EventKind.NOISE_GUARD, text)
+            self._state(run_id, EngineState.WAITING, text)
             self.report(text)
             self.clock.sleep(decision.wait_s)
             waited += decision.wait_s
@@ -191,19 +190,19 @@ class Measurer:
             why = busy_reason(fingerprint(), decision.max_load_per_core, decision.wait_on_battery)
             if why is None:
                 if waited:
-                    self._state(run_id, "running", "")
+                    self._state(run_id, EngineState.RUNNING, "")
                 return
             if waited + decision.wait_s > decision.max_wait_s:
                 self._event(
                     run_id,
                     None,
-                    "host_guard",
+                    EventKind.HOST_GUARD,
                     f"{why}; waited {waited:g} s, benchmarking anyway",
                 )
                 return
             text = f"host guard: {why}; waiting {decision.wait_s:g} s"
-            self._event(run_id, None, "host_guard", text)
-            self._state(run_id, "waiting", text)
+            self._event(run_id, None, EventKind.HOST_GUARD, text)
+            self._state(run_id, EngineState.WAITING, text)
             self.report(text)
             self.clock.sleep(decision.wait_s)
             waited += decision.wait_s
@@ -245,12 +244,12 @@ class Measurer:
         judgement.recorded = final.per_metric[0]
         judgement.rule = final.rule
         judgement.analysis = "\n".join(
-            f"{p['phase']}: "
+            f"{p.phase}: "
             + ", ".join(
-                f"{m['metric']} {m['verdict']} {m['effect']:+.2%} "
-                f"(CI {m['ci_low']:+.2%}..{m['ci_high']:+.2%}, p={m['p_value']:.3g}, "
-                f"threshold {m['threshold']:.2%}, {m['pairs']} pairs)"
-                for m in p["metrics"]  # type: ignore[attr-defined]
+                f"{m.metric} {m.verdict} {m.effect:+.2%} "
+                f"(CI {m.ci_low:+.2%}..{m.ci_high:+.2%}, p={m.p_value:.3g}, "
+                f"threshold {m.threshold:.2%}, {m.pairs} pairs)"
+                for m in p.metrics
             )
             for p in judgement.passes
         )
@@ -299,15 +298,7 @@ class Measurer:
         decision = result[-1]
         judgement.pairs_used += decision.per_metric[0].pairs
         judgement.passes.append(
-            {
-                "phase": phase,
-                "keep": decision.keep,
-                "reason": decision.reason,
-                "rule": decision.rule,
-                "alpha_per_look": self.plan.look_alpha,
-                "looks": list(self.plan.looks),
-                "metrics": [asdict(m) for m in decision.per_metric],
-            }
+            PassRecord.of(phase, decision, self.plan.look_alpha, self.plan.looks)
         )
         return decision
 
@@ -408,11 +399,11 @@ class Measurer:
                     )
                 )
 
-    def _event(self, run_id: int, node_id: str | None, kind: str, message: str) -> None:
+    def _event(self, run_id: int, node_id: str | None, kind: EventKind, message: str) -> None:
         with self.store.session() as s:
             record_event(s, kind, message, run_id=run_id, node_id=node_id)
 
-    def _state(self, run_id: int, state: str, detail: str) -> None:
+    def _state(self, run_id: int, state: EngineState, detail: str) -> None:
         if self.set_state is not None:  # the engine's heartbeat writes it to the run
             self.set_state(state, detail)
             return
@@ -425,13 +416,7 @@ class Measurer:
 
 def decision_json(judgement: Judgement) -> str:
     """The numbers of every pass, for Node.decision_json."""
-    return json.dumps({"rule": judgement.rule, "passes": judgement.passes}, default=_plain)
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+    return DecisionRecord(rule=judgement.rule, passes=judgement.passes).to_json()
 
 
 def _calib_text(c: Calib) -> str:

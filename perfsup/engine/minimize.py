@@ -35,7 +35,7 @@ from perfsup.engine.measure import Judgement, Measurer, decision_json
 from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
-from perfsup.store.models import utcnow
+from perfsup.store.models import EventKind, utcnow
 from perfsup.store.transitions import move, new_node
 from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
 from perfsup.workspace.command_env import command_env
@@ -176,7 +176,7 @@ def minimize(
         move(s, new, NodeStatus.BENCHMARKING, expected=NodeStatus.QUEUED, started_at=utcnow())
         record_event(
             s,
-            "minimize",
+            EventKind.MINIMIZE,
             f"minimizing {node_id} into {new.id}",
             run_id=run.id,
             node_id=new.id,
@@ -379,7 +379,7 @@ def _finish(
     with store.session() as s:
         record_event(
             s,
-            "node_finished",
+            EventKind.NODE_KEPT if status == NodeStatus.KEPT else EventKind.NODE_FINISHED,
             f"{status}: {reason}",
             run_id=node.run_id,
             node_id=node.id,

@@ -49,6 +49,7 @@ from perfsup.engine.controls import StepAborted
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.profiling import profile_due
 from perfsup.store import Node, NodeStatus
+from perfsup.store.models import EventKind
 from perfsup.store.transitions import LostTransition
 from perfsup.store.tree import record_event
 
@@ -111,7 +112,7 @@ class Pipeline:
             with e.store.session() as s:
                 record_event(
                     s,
-                    "proposal_ahead",
+                    EventKind.PROPOSAL_AHEAD,
                     f"{node.id} is proposed on top of {parent.id} while {current.id} benchmarks",
                     run_id=run_id,
                     node_id=node.id,
@@ -230,7 +231,7 @@ class Pipeline:
     def _waiting(self, run_id: int, node: Node, why: str) -> None:
         """The model is away: an event and a line; the engine's state stays the benchmark's."""
         with self.engine.store.session() as s:
-            record_event(s, "model_waiting", why, run_id=run_id, node_id=node.id)
+            record_event(s, EventKind.MODEL_WAITING, why, run_id=run_id, node_id=node.id)
         self.engine.report(f"{node.id:<10} {why}")
 
     # -------------------------------------------------------------- helpers

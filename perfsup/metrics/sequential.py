@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from perfsup.metrics.stats import (
     Direction,
     MetricDecision,
     PairedStats,
+    Verdict,
     log_gains,
     paired_stats,
     to_effect,
@@ -45,8 +47,21 @@ from perfsup.metrics.stats import (
 
 RULE_NAME = "sequential-hl-wilcoxon-v2"
 
-BETTER, WORSE, TIE, OPEN = 1, -1, 0, 2
-_NAMES = {BETTER: "better", WORSE: "worse", TIE: "tie", OPEN: "open"}
+
+class VerdictCode(IntEnum):
+    """A verdict as a number, for the vectorised rule's arrays (one per row)."""
+
+    BETTER = 1
+    WORSE = -1
+    TIE = 0
+    OPEN = 2
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict[self.name]
+
+
+BETTER, WORSE, TIE, OPEN = VerdictCode.BETTER, VerdictCode.WORSE, VerdictCode.TIE, VerdictCode.OPEN
 
 
 @dataclass(frozen=True)
@@ -163,13 +178,13 @@ def judge_look(
         d = log_gains(spec.name, parent, candidate, spec.direction)
         threshold = thresholds.get(spec.name, 0.0)
         codes, stats = look_codes(d, threshold_log(threshold, spec.direction), plan, final)
-        code = int(codes[0])
+        code = VerdictCode(int(codes[0]))
         p_better = float(stats.p_better[0])
         p_worse = float(stats.p_worse[0])
         per_metric.append(
             MetricDecision(
                 metric=spec.name,
-                verdict=_NAMES[code],  # type: ignore[arg-type]
+                verdict=code.verdict,
                 effect=to_effect(float(stats.hl[0]), spec.direction),
                 ci_low=to_effect(float(stats.low[0]), spec.direction),
                 ci_high=to_effect(float(stats.high[0]), spec.direction),
@@ -186,22 +201,22 @@ def judge_look(
     level = f"{(1 - 2 * plan.alpha) * 100:.0f}% CI"
     notes: list[str] = []
     for m in per_metric:
-        if m.verdict == "open":
+        if m.verdict is Verdict.OPEN:
             return LookResult(False, Decision(False, "still measuring", per_metric, RULE_NAME))
-        if m.verdict == "tie":
+        if m.verdict is Verdict.TIE:
             notes.append(
                 f"{m.metric} tie ({m.effect * 100:+.1f}%, {level} {m.ci_low * 100:+.1f}.."
                 f"{m.ci_high * 100:+.1f}%, threshold {m.threshold * 100:.1f}%, {m.pairs} pairs)"
             )
             continue
-        size = m.effect if m.verdict == "better" else -m.effect
+        size = m.effect if m.verdict is Verdict.BETTER else -m.effect
         notes.append(
             f"{m.metric} {size * 100:.1f}% {m.verdict} ({level} {m.ci_low * 100:+.1f}.."
             f"{m.ci_high * 100:+.1f}%, p={m.p_value:.2g} < {plan.look_alpha:.3g}, "
             f"threshold {m.threshold * 100:.1f}%, {m.pairs} pairs)"
         )
         return LookResult(
-            True, Decision(m.verdict == "better", "; ".join(notes), per_metric, RULE_NAME)
+            True, Decision(m.verdict is Verdict.BETTER, "; ".join(notes), per_metric, RULE_NAME)
         )
     return LookResult(
         True, Decision(False, "no change worth keeping: " + "; ".join(notes), per_metric, RULE_NAME)

@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState
 from perfsup.config import Config
 from perfsup.config.model import TuiSettings
 from perfsup.engine.rundir import RunPaths
-from perfsup.store.models import CommandKind, CommandStatus, NodeStatus
+from perfsup.store.models import CommandKind, CommandStatus, EventKind, NodeStatus
 from perfsup.tui.chart import MetricChart
 from perfsup.tui.gcpace import IdleCollector
 from perfsup.tui.keys import KEYS, bindings, check_keymap, key_for
@@ -510,26 +510,31 @@ class PerfsupApp(App[None]):
                 )
 
 
-# The engine's event kinds a person is told about as they happen (engine/loop.py,
-# engine/measure.py); a test checks the engine still records each of them.
-NOTIFIED_KINDS = ("node_finished", "run_finished", "model_waiting", "noise_guard", "host_guard")
+# The engine's event kinds a person is told about as they happen, with a title and
+# a severity; a test checks the engine still records each of them.
+NOTICES: dict[EventKind, tuple[str, str]] = {
+    EventKind.NODE_KEPT: ("new winner", "information"),
+    EventKind.BUDGET_REACHED: ("budget reached", "warning"),
+    EventKind.MODEL_WAITING: ("model server down", "error"),  # server down or model not there
+    EventKind.NOISE_GUARD: ("noisy machine", "warning"),
+    EventKind.HOST_GUARD: ("noisy machine", "warning"),  # busy or on battery
+}
+NOTIFIED_KINDS = tuple(NOTICES)
 
 
 def _event_notice(event: EventRow) -> tuple[str, str, str] | None:
     """(title, message, severity) for the events a person wants to hear about."""
-    kind, message = event.kind, event.message
-    if kind == "node_finished" and message.startswith(f"{NodeStatus.KEPT.value}:"):
-        why = message.split(":", 1)[1].strip()
-        return ("new winner", f"{event.node_id} kept: {why}", "information")
-    if kind == "run_finished" and "budget" in message:
-        return ("budget reached", message, "warning")
-    if kind == "model_waiting":  # the model server is down or the model not there yet
-        return ("model server down", message, "error")
-    if kind == "noise_guard":
-        return ("noisy machine", message, "warning")
-    if kind == "host_guard":  # busy or on battery: benchmarks would be noisy
-        return ("noisy machine", message, "warning")
-    return None
+    try:
+        kind = EventKind(event.kind)
+    except ValueError:  # a kind this version does not know (a newer engine's)
+        return None
+    if kind not in NOTICES:
+        return None
+    title, severity = NOTICES[kind]
+    message = event.message
+    if kind is EventKind.NODE_KEPT:
+        message = f"{event.node_id} {message}"
+    return (title, message, severity)
 
 
 def create_app(
