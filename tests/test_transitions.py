@@ -200,7 +200,7 @@ def test_a_child_pruned_before_its_proposal_stays_pruned_and_is_never_measured(
     config = tmp_path / "perfsup.toml"
     config.write_text(bench_sh_config(tables="[decision]\nmax_load_per_core = 0\n"))
     engine = build_engine(config, tmp_path / "run")
-    created = engine._add_child
+    created = engine.recorder.add_child
     pruned: list[str] = []
 
     def create_then_prune(run_id: int, parent: Node) -> Node:
@@ -219,7 +219,7 @@ def test_a_child_pruned_before_its_proposal_stays_pruned_and_is_never_measured(
             pruned.append(node.id)
         return node
 
-    monkeypatch.setattr(engine, "_add_child", create_then_prune)
+    monkeypatch.setattr(engine.recorder, "add_child", create_then_prune)
     engine.run()
 
     assert pruned == ["1.1"]

@@ -170,7 +170,7 @@ def _run_engine(config: Config, config_path: Path, run_dir: str | None, seed: in
 def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None) -> int:
     import signal
 
-    from perfsup.engine.loop import Engine
+    from perfsup.engine.factory import make_engine
     from perfsup.store import RunStatus, StoreError, open_store
     from perfsup.workspace.executor import LocalExecutor
     from perfsup.workspace.sandbox import SandboxExecutor
@@ -186,7 +186,7 @@ def _run_locked(config: Config, config_path: Path, paths: Any, seed: int | None)
     except ExecutorUnavailable as exc:
         raise CliError(str(exc)) from None
     backend = _backend(config, paths.logs)
-    engine = Engine(
+    engine = make_engine(
         config=config,
         store=store,
         paths=paths,

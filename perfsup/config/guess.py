@@ -18,6 +18,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfsup.config.tomltext import comments, shell_quote, toml_str, toml_value
+
 #: File name `write_init` writes into the repository.
 CONFIG_NAME = "perfsup.toml"
 
@@ -240,7 +242,7 @@ def _guess_python(repo: Path, guess: _Guess) -> None:
     if paths:
         guess.writable = _Value(paths, [f"guessed from {source}: the package source"])
         guess.build = _Value(
-            "python -m compileall -q " + " ".join(_shell_quote(p) for p in paths),
+            "python -m compileall -q " + " ".join(shell_quote(p) for p in paths),
             [f"guessed from {source}: a syntax check of the package source"],
         )
     guess.protected = [
@@ -339,42 +341,7 @@ def _skipped(name: str) -> bool:
     return name.startswith((".", "_")) or name in _SKIP_DIRS
 
 
-def _shell_quote(text: str) -> str:
-    """`text` quoted for a POSIX shell where it needs it."""
-    return (
-        text if re.fullmatch(r"[A-Za-z0-9_./\-]+", text) else "'" + text.replace("'", "'\\''") + "'"
-    )
-
-
 # --- rendering ------------------------------------------------------------
-
-
-def _toml_str(text: str) -> str:
-    """A TOML basic string for `text`."""
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(value: str | list[str]) -> str:
-    if isinstance(value, str):
-        return _toml_str(value)
-    return "[" + ", ".join(_toml_str(v) for v in value) + "]"
-
-
-def _comments(lines: list[str]) -> list[str]:
-    return [f"# {line}" for line in lines]
 
 
 def _render(guess: _Guess) -> str:
@@ -384,7 +351,7 @@ def _render(guess: _Guess) -> str:
         "# 'guessed' come from the files named there, values marked TODO need you.",
         "# sample_config.toml in perfsup's source explains every key.",
     ]
-    lines += _comments(guess.notes)
+    lines += comments(guess.notes)
     lines += [
         "",
         "[target]",
@@ -393,7 +360,7 @@ def _render(guess: _Guess) -> str:
         "# the commit, branch or tag the baseline is taken from",
         'base = "HEAD"',
         "# TODO: say in words what to make faster; the model reads this first",
-        f"goal = {_toml_str(guess.goal)}",
+        f"goal = {toml_str(guess.goal)}",
     ]
     for table, value in (("build", guess.build), ("check", guess.check)):
         lines.append("")
@@ -404,19 +371,19 @@ def _render(guess: _Guess) -> str:
                 '# run = "..."',
             ]
             continue
-        lines += [f"[{table}]", *_comments(value.comment), f"run = {_toml_value(value.value)}"]
+        lines += [f"[{table}]", *comments(value.comment), f"run = {toml_value(value.value)}"]
         lines.append("timeout_s = 600")
     lines += ["", "[bench]"]
     if guess.bench is None:
-        lines += _comments(
+        lines += comments(
             [
                 "TODO: no benchmark found. Replace this placeholder with a command that",
                 "prints `METRIC time_ms=<float>` on stdout, for example `python bench.py`.",
             ]
         )
-        lines.append(f"run = {_toml_str(PLACEHOLDER_BENCH)}")
+        lines.append(f"run = {toml_str(PLACEHOLDER_BENCH)}")
     else:
-        lines += [*_comments(guess.bench.comment), f"run = {_toml_value(guess.bench.value)}"]
+        lines += [*comments(guess.bench.comment), f"run = {toml_value(guess.bench.value)}"]
     lines += [
         "timeout_s = 600",
         "# interleaved parent/candidate pairs per decision, and uncounted runs first",
@@ -425,29 +392,29 @@ def _render(guess: _Guess) -> str:
         "",
         "# the metrics, most important first",
         "[[metrics]]",
-        *_comments(
+        *comments(
             guess.metric_comment
             or ["TODO: the metric your benchmark prints as `METRIC time_ms=<float>`"]
         ),
-        f"name = {_toml_str(guess.metric_name)}",
-        f"unit = {_toml_str(guess.metric_unit)}",
+        f"name = {toml_str(guess.metric_name)}",
+        f"unit = {toml_str(guess.metric_unit)}",
         'direction = "lower"',
         'source = "metric_lines"',
         "",
         "[access]",
     ]
     assert guess.writable is not None
-    lines += [*_comments(guess.writable.comment), f"writable = {_toml_value(guess.writable.value)}"]
+    lines += [*comments(guess.writable.comment), f"writable = {toml_value(guess.writable.value)}"]
     lines += [
         "# files the model must never change: the config, the project files, the tests",
-        f"protected = {_toml_value(guess.protected)}",
+        f"protected = {toml_value(guess.protected)}",
         "# files the model must not even see",
         "hidden = []",
         "",
         "[model]",
         "# a local Ollama model; fetch it first with `ollama pull " + DEFAULT_MODEL + "`",
         'backend = "ollama"',
-        f"name = {_toml_str(DEFAULT_MODEL)}",
+        f"name = {toml_str(DEFAULT_MODEL)}",
         "",
         "[budgets]",
         "# the run stops after this many experiments",

@@ -11,14 +11,15 @@ lost (`LostTransition`) instead of overwriting. A move the table does not
 allow is a bug and raises `IllegalTransition`.
 
     queued ──> proposing ──> applying ──> building ──> checking ──> benchmarking
-      │  (steps may be skipped forwards; a stopped baseline check or a requeued
-      │   remote experiment goes back to queued)
-      └──────────────> any end status <──────────── any step
+      │                        │   (measuring steps may be skipped forwards; they
+      └──> building/checking/  └──> may go back to queued: a stopped baseline
+           benchmarking              check, a remote experiment re-queued)
+    queued or any step ──> an end status (kept, discarded, a failure, pruned...)
     any end status but pruned ──> pruned   (a person prunes a finished node)
     failed, interrupted, cancelled ──> queued   (a run's baseline, checked again)
 
 `tests/test_transitions.py` scans perfsup for status writes that bypass this
-module and checks ARCHITECTURE.md's diagram against `ALLOWED`.
+module; `tests/test_architecture.py` draws ARCHITECTURE.md's diagram from `ALLOWED`.
 """
 
 from __future__ import annotations
@@ -75,10 +76,15 @@ RETRIED: frozenset[NodeStatus] = frozenset(
 
 def _allowed() -> dict[NodeStatus, frozenset[NodeStatus]]:
     table: dict[NodeStatus, set[NodeStatus]] = {s: set() for s in NodeStatus}
-    table[NodeStatus.QUEUED] |= set(STEPS) | ENDS
-    for index, step in enumerate(STEPS):
-        # forwards (unconfigured steps are skipped), back to the queue, or an end
-        table[step] |= set(STEPS[index + 1 :]) | {NodeStatus.QUEUED} | ENDS
+    measured = STEPS[2:]  # building, checking, benchmarking: here or on another host
+    # A child is proposed; a baseline, a re-queued remote experiment or a
+    # minimize trial starts at a measuring step.
+    table[NodeStatus.QUEUED] |= {NodeStatus.PROPOSING, *measured} | ENDS
+    table[NodeStatus.PROPOSING] |= {NodeStatus.APPLYING} | ENDS
+    for index, step in enumerate(STEPS[1:]):
+        # forwards (unconfigured steps are skipped), back to the queue (a stopped
+        # baseline check, a remote host lost), or an end
+        table[step] |= set(measured[index:]) - {step} | {NodeStatus.QUEUED} | ENDS
     for end in ENDS - {NodeStatus.PRUNED}:
         table[end].add(NodeStatus.PRUNED)
     for end in RETRIED:
