@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Set up everything the test suite needs on a fresh machine, then run it.
-# System tools (Go, hyperfine, valgrind, tmux, bubblewrap) come from the
-# distribution when we are root on Debian/Ubuntu; Python packages from the
-# project's own extras.
+# System tools (Go, hyperfine, valgrind, tmux, bubblewrap, Chromium) come from
+# the distribution when we are root on Debian/Ubuntu; Python packages from the
+# project's own extras. Then: the dependency check (every import declared),
+# the whole suite, ruff, mypy and the import contracts (tests/test_layers.py,
+# tests/test_code_quality.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +25,6 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # the llama extra builds llama-cpp-python from source (about 10 minutes the first time)
 python -m pip install -q -e '.[dev,llama,dask]'
+# every third-party import of perfsup/ is declared in pyproject.toml
+python -m deptry perfsup
 exec python -m pytest "$@"

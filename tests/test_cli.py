@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import make_repo, perfsup
+from tests.helpers import make_repo, perfsup
 
 BENCH = (
     "import time\nt = time.perf_counter()\nsum(range(10**5))\n"

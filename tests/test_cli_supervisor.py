@@ -12,10 +12,8 @@ import subprocess
 import sys
 import termios
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -24,7 +22,7 @@ from sqlmodel import select
 
 from perfsup.engine.lock import lock_holder
 from perfsup.store import Event, Node, Run, open_store
-from tests.conftest import make_repo
+from tests.helpers import holds_throughout, make_repo, wait_until
 from tests.test_engine_commands import APP, BENCH, NO_GAINS
 
 
@@ -108,16 +106,6 @@ class Target:
             store.close()
 
 
-def wait(what: str, check: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def target(tmp_path: Path) -> Iterator[Target]:
     made = Target(tmp_path)
@@ -137,7 +125,7 @@ def test_run_detaches_and_ctl_status_stop_drive_the_engine(target: Target) -> No
         text=True,
     )
     try:
-        wait("1.1 benchmarking", lambda: target.node_status("1.1") == "benchmarking")
+        wait_until(lambda: target.node_status("1.1") == "benchmarking", what="1.1 benchmarking")
         pid = lock_holder(target.run_dir)
         assert pid is not None and pid != launcher.pid
         assert os.getsid(pid) != os.getsid(0)  # its own session: no terminal reaches it
@@ -153,7 +141,7 @@ def test_run_detaches_and_ctl_status_stop_drive_the_engine(target: Target) -> No
         paused = target.ctl("pause")
         assert paused.returncode == 0, paused.stderr
         assert paused.stdout.startswith("pause: paused")
-        wait("paused", lambda: target.run_row().engine_state == "paused", timeout=5)
+        wait_until(lambda: target.run_row().engine_state == "paused", what="paused", timeout=5)
         again = target.ctl("pause")
         assert again.returncode == 1 and "already paused" in again.stderr
 
@@ -167,7 +155,7 @@ def test_run_detaches_and_ctl_status_stop_drive_the_engine(target: Target) -> No
 
         stopped = perfsup("stop", *target.opts)
         assert stopped.returncode == 0, stopped.stderr
-        wait("engine gone", lambda: lock_holder(target.run_dir) is None, timeout=10)
+        wait_until(lambda: lock_holder(target.run_dir) is None, what="engine gone", timeout=10)
         assert target.run_row().status == "stopped"
         assert target.node_status("1.1") == "cancelled"
         status = perfsup("status", *target.opts)
@@ -202,12 +190,11 @@ def test_headless_engine_survives_its_terminal_closing(target: Target) -> None:
     )
     os.close(slave)
     try:
-        wait("1.1 benchmarking", lambda: target.node_status("1.1") == "benchmarking")
+        wait_until(lambda: target.node_status("1.1") == "benchmarking", what="1.1 benchmarking")
         os.close(master)  # the terminal goes away: the kernel hangs up the session
-        time.sleep(0.5)
-        assert engine.poll() is None
+        holds_throughout(lambda: engine.poll() is None, what="the engine running after the hang-up")
         target.hold.unlink()
-        wait("run finished", lambda: engine.poll() is not None, timeout=60)
+        wait_until(lambda: engine.poll() is not None, what="run finished", timeout=60)
         assert target.run_row().status == "finished"
         assert target.node_status("1.1") == "discarded"  # measured to the end
     finally:
@@ -225,24 +212,25 @@ def test_restart_after_kill_9_kills_the_dead_engines_processes(target: Target) -
     argv = [sys.executable, "-m", "perfsup", "run", "--headless", *target.opts]
     first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait("1.1 benchmarking", lambda: target.node_status("1.1") == "benchmarking")
-        strays = wait(  # the shell waiting on the hold file; its `sleep 0.05`s come and go
-            "a bench process",
+        wait_until(lambda: target.node_status("1.1") == "benchmarking", what="1.1 benchmarking")
+        strays = wait_until(  # the shell waiting on the hold file; its `sleep 0.05`s come and go
             lambda: [p for p in marked_processes(target.run_dir) if "bench.sh" in p.cmdline()],
+            what="a bench process",
         )
         # The engine's deathwatch would kill its commands with it: take it away
         # first, as on a machine without bash, to test the sweep on restart.
         for child in psutil.Process(first.pid).children():
             if "live=" in " ".join(child.cmdline()):
                 child.kill()
-                wait("the deathwatch gone", lambda c=child: not _alive(c))
+                wait_until(lambda c=child: not _alive(c), what="the deathwatch gone")
         first.kill()
         first.wait()
-        time.sleep(0.3)
-        assert all(p.is_running() for p in strays)  # the held bench outlived its engine
+        holds_throughout(  # the held bench outlived its engine
+            lambda: all(p.is_running() for p in strays), what="the held bench running", seconds=0.3
+        )
         second = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait("1.1 interrupted", lambda: target.node_status("1.1") == "interrupted")
+            wait_until(lambda: target.node_status("1.1") == "interrupted", what="1.1 interrupted")
             assert not any(p.is_running() and p.status() != "zombie" for p in strays)
             store = open_store(target.run_dir / "perfsup.db", migrate=False)
             try:

@@ -11,7 +11,7 @@ import pytest
 
 from perfsup.cli import main
 from perfsup.config import load_config
-from tests.conftest import VALID_CONFIG
+from tests.helpers import VALID_CONFIG
 
 
 @pytest.fixture

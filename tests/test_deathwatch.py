@@ -8,11 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 
+from tests.helpers import wait_until
 from tests.test_executors import make_spec
 
 
@@ -41,16 +41,13 @@ def test_sigkilled_runner_takes_its_benchmark_tree_along(tmp_path: Path) -> None
         stderr=subprocess.DEVNULL,
     )
     try:
-        end = time.monotonic() + 60
-        while not _pids(marker) and time.monotonic() < end and runner.poll() is None:
-            time.sleep(0.1)
+        wait_until(
+            lambda: _pids(marker) or runner.poll() is not None, what="the benchmark", timeout=60
+        )
         assert _pids(marker), "the benchmark never started"
         runner.send_signal(signal.SIGKILL)
         runner.wait(10)
-        end = time.monotonic() + 10
-        while _pids(marker) and time.monotonic() < end:
-            time.sleep(0.1)
-        assert _pids(marker) == []
+        wait_until(lambda: _pids(marker) == [], what="the benchmark tree gone", timeout=10)
     finally:
         runner.kill()
         runner.wait(10)

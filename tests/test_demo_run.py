@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import GIT_ENV, git, perfsup
+from tests.helpers import GIT_ENV, git, perfsup
 
 pytestmark = pytest.mark.slow
 

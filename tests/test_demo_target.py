@@ -122,10 +122,8 @@ def test_target_has_the_expected_files() -> None:
 def test_build_and_check_pass_on_the_baseline(tmp_path: Path, env: dict[str, str]) -> None:
     repo = copy_target(tmp_path / "demo")
     assert run(command("build"), repo, env).returncode == 0
-    start = time.perf_counter()
-    done = run(command("check"), repo, env)
+    done = run(command("check"), repo, env)  # its speed: benchmarks/demo_check.py
     assert done.returncode == 0, done.stderr
-    assert time.perf_counter() - start < 1.0
 
 
 def test_bench_prints_a_metric(tmp_path: Path, env: dict[str, str]) -> None:
@@ -190,9 +188,7 @@ def test_answer_3_fails_the_check(
 ) -> None:
     repo = copy_target(tmp_path / "demo", *parents, 3)
     assert run(command("build"), repo, env).returncode == 0
-    start = time.perf_counter()
-    done = run(command("check"), repo, env)
-    assert time.perf_counter() - start < 1.0
+    done = run(command("check"), repo, env)  # its speed: benchmarks/demo_check.py
     assert done.returncode != 0
     assert "FAILED" in done.stderr
 

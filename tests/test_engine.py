@@ -12,7 +12,7 @@ from sqlmodel import select
 from perfsup.engine.loop import Engine
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, ModelCall, Node, Run, RunStatus
-from tests.conftest import build_engine, git, make_repo
+from tests.helpers import build_engine, git, make_repo
 
 APP = "def work(n):\n    return sum(range(n))\n"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,13 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, Node, Run, Store, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import Command, CommandStatus
-from tests.conftest import bench_sh_config, build_engine, make_repo
+from tests.helpers import (
+    bench_sh_config,
+    build_engine,
+    holds_throughout,
+    make_repo,
+    wait_until,
+)
 
 # COST is what the benchmark reports (plus noise); the model's answers change it.
 APP = "COST = 100\n\n\ndef work(n):\n    return sum(range(n))\n"
@@ -79,13 +84,7 @@ class Live:
             return s.get(Node, node_id)
 
     def wait(self, what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = check()
-            if got:
-                return got
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(check, what=what, timeout=timeout)
 
     def status_of(self, node_id: str) -> str | None:
         node = self.node(node_id)
@@ -187,8 +186,8 @@ def test_pause_during_a_long_benchmark_stops_it_and_reruns_it_on_resume(
     assert command.status == "applied"
     run.wait("paused state", lambda: run.run().engine_state == "paused", timeout=5.0)
     run.wait("bench killed", lambda: not run.bench_processes(), timeout=5.0)
-    time.sleep(0.5)  # paused means paused: nothing starts again
-    assert not run.bench_processes()
+    # paused means paused: nothing starts again
+    holds_throughout(lambda: not run.bench_processes(), what="no bench process while paused")
     assert run.status_of("1.1") == "benchmarking"
     assert any(e.kind == "command_pause" for e in run.events())
 

@@ -21,7 +21,7 @@ from perfsup.config import load_config
 from perfsup.engine.loop import RunOutcome
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Event, ModelCall, Node, Run, open_store
-from tests.conftest import build_engine, make_repo
+from tests.helpers import build_engine, make_repo
 from tests.ollama_server import FakeModel, OllamaTestServer, free_port
 
 APP = "def work(n):\n    return sum(range(n))\n"

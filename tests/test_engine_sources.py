@@ -4,7 +4,7 @@ from pathlib import Path
 
 from perfsup.config import AccessRules
 from perfsup.engine.sources import MAX_SOURCE_BYTES, SourceCache
-from tests.conftest import git, make_repo
+from tests.helpers import git, make_repo
 
 
 def test_same_commit_new_rules_reads_afresh_and_callers_cannot_spoil_it(tmp_path: Path) -> None:

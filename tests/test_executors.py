@@ -5,7 +5,6 @@ SDK recorder that replays a real log of the line protocol."""
 from __future__ import annotations
 
 import textwrap
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from perfsup.store import Event, Node, Sample
 from perfsup.workspace.experiment import Command, ExperimentSpec, LineReader
 from perfsup.workspace.experiments import ExperimentHandle, ExperimentLost, LocalExperiments
 from perfsup.workspace.ship import BundleCache
-from tests.conftest import build_engine, git, make_repo
+from tests.helpers import build_engine, git, make_repo, wait_until
 
 DATA = Path(__file__).parent / "data"
 BENCH = "import src.app as a\nprint('METRIC t=%d' % (a.X + 1))\n"
@@ -45,16 +44,25 @@ def make_spec(tmp_path: Path, bench: str = "python bench.py", **extra: Any) -> E
 def read_until(handle: ExperimentHandle, kind: str, limit_s: float = 60) -> list[Any]:
     """Events up to and including the first of `kind` (bounded)."""
     reader = LineReader()
-    events = []
-    end = time.monotonic() + limit_s
-    while time.monotonic() < end:
+    events: list[Any] = []
+
+    def reached() -> bool:
         for line in handle.lines(0.2):
             event = reader.feed(line)
             if event is not None:
                 events.append(event)
                 if event.kind == kind:
-                    return events
-    raise AssertionError(f"no {kind!r} event within {limit_s} s: {[e.kind for e in events]}")
+                    return True
+        return False
+
+    wait_until(
+        reached,
+        what=f"a {kind!r} event",
+        timeout=limit_s,
+        interval=0,
+        detail=lambda: [e.kind for e in events],
+    )
+    return events
 
 
 def test_local_runner_builds_from_bundle_and_patch_and_streams_samples(tmp_path: Path) -> None:
@@ -148,6 +156,18 @@ def test_dask_submit_streams_lines_from_the_worker(tmp_path: Path, dask_client: 
     assert handle.result(30)["failure"] is None
 
 
+def status_of(store: Any, node_id: str) -> str | None:
+    with store.session() as s:
+        node = s.get(Node, node_id)
+        return node.status if node else None
+
+
+def requeued(store: Any, node_id: str) -> bool:
+    with store.session() as s:
+        query = select(Event).where(Event.node_id == node_id, Event.kind == "node_requeued")
+        return s.exec(query).first() is not None
+
+
 def _bench_pids(marker: str) -> list[int]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -164,10 +184,7 @@ def test_dask_cancel_mid_benchmark_kills_the_process_tree(tmp_path: Path, dask_c
     handle = DaskExperiments(dask_client).submit(make_spec(tmp_path, bench=bench))
     read_until(handle, "ready")
     handle.send({"do": "pairs", "phase": "decide", "warmup": 0, "pairs": 3, "stops": []})
-    end = time.monotonic() + 20
-    while not _bench_pids(marker) and time.monotonic() < end:
-        time.sleep(0.1)
-    assert _bench_pids(marker), "the benchmark never started"
+    wait_until(lambda: _bench_pids(marker), what="the benchmark to start", timeout=20)
     handle.cancel()
     events = read_until(handle, "done", limit_s=30)
     assert any(e.kind == "failed" and e.data["status"] == "cancelled" for e in events)
@@ -194,20 +211,14 @@ def test_dask_worker_lost_mid_experiment_requeues_the_node(
     runner = threading.Thread(target=engine.run)
     runner.start()
     try:
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            with store.session() as s:
-                node = s.get(Node, "1.1")
-                if node is not None and node.status == "benchmarking":
-                    break
-            time.sleep(0.1)
+        wait_until(lambda: status_of(store, "1.1") == "benchmarking", what="1.1 benchmarking")
         cluster = dask_client.cluster
         (old_name,) = list(cluster.workers)
         old = cluster.workers[old_name]
         cluster.scale(2)
         dask_client.wait_for_workers(2, timeout=30)
         cluster.sync(old.close, reason="test: the worker machine went away")
-        time.sleep(0.5)
+        wait_until(lambda: requeued(store, "1.1"), what="1.1 re-queued", timeout=60)
         hold.unlink()
         runner.join(120)
         assert not runner.is_alive()

@@ -7,14 +7,21 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from perfsup.store import Node
-from tests.conftest import bench_sh_config, build_engine, git, make_repo
+from tests.helpers import bench_sh_config, build_engine, git, make_repo, wait_until
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def free_port() -> int:
@@ -43,13 +50,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         start_new_session=True,  # `git daemon` runs git-daemon as a child: kill the group
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_until(lambda: listening(port), what=f"git daemon on port {port}", timeout=30)
         yield f"git://127.0.0.1:{port}/app.git", work
     finally:
         os.killpg(daemon.pid, signal.SIGKILL)

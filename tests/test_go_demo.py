@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from perfsup.store import Artifact, Node, open_store
-from tests.conftest import perfsup
+from tests.helpers import perfsup
 
 pytestmark = [
     pytest.mark.slow,

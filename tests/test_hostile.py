@@ -19,7 +19,7 @@ import pytest
 from perfsup.config.model import SandboxSettings
 from perfsup.engine.orphans import marked_processes
 from perfsup.workspace.sandbox import detect_isolation
-from tests.conftest import git, make_repo
+from tests.helpers import git, make_repo
 
 DATA = Path(__file__).parent / "data" / "hostile"
 CHECK = "python -c 'import sys; sys.path.insert(0, \"src\"); import app; app.check()'"

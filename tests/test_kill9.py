@@ -18,7 +18,7 @@ import pytest
 from perfsup.demo import prepare_demo
 from perfsup.engine.orphans import marked_processes
 from perfsup.store import NodeStatus
-from tests.conftest import git
+from tests.helpers import git, wait_until
 
 KILLS = 30
 FINISHED = {status.value for status in NodeStatus if status.finished}
@@ -84,9 +84,7 @@ def test_kill_9_thirty_times_loses_and_leaks_nothing(tmp_path: Path) -> None:
                 argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
             if kill == 0:  # the very first start creates the store; kill after that
-                deadline = time.monotonic() + 30
-                while not finished_nodes(db) and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                wait_until(lambda: finished_nodes(db), what="a first finished node", timeout=120)
             if kill < KILLS:
                 time.sleep(rng.uniform(0.0, 4.0))
                 engine.send_signal(signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""The core never imports Textual, and layers point down only (DESIGN section 2)."""
+"""The core never imports Textual, and layers point down only (ARCHITECTURE.md, "Layers")."""
 
 from __future__ import annotations
 

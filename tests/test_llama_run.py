@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import ModelCall, Node, Run, open_store
-from tests.conftest import git
+from tests.helpers import git
 from tests.llama_model import small_gguf
 
 # a real model on two shared cores: about a minute per call, minutes for the run

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from perfsup.store import Node, RunStatus
-from tests.conftest import bench_sh_config, build_engine, make_repo
+from tests.helpers import bench_sh_config, build_engine, make_repo
 
 CORPUS = Path(__file__).parent / "data" / "malformed_answers.toml"
 APP = (

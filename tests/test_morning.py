@@ -22,7 +22,7 @@ from sqlmodel import select
 from perfsup.metrics.csvlog import parse_metrics_csv
 from perfsup.metrics.lines import parse_metric_lines
 from perfsup.store import Node, Run, open_store
-from tests.conftest import GIT_ENV, git, perfsup
+from tests.helpers import GIT_ENV, git, perfsup
 
 pytestmark = pytest.mark.slow
 

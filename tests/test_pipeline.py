@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from perfsup.store import Event, ModelCall, Node, NodeStatus, Sample, open_store
 from perfsup.store.commands import enqueue_command
 from perfsup.store.models import IN_FLIGHT
 from perfsup.tui.service import RunService
-from tests.conftest import bench_sh_config, build_engine, git, make_repo
+from tests.helpers import bench_sh_config, build_engine, git, make_repo, wait_until
 
 APP = "def work(n):\n    return sum(range(n))\n"
 # Every benchmark run stamps its start and end (epoch seconds) outside the repository.
@@ -180,16 +179,6 @@ def held(tmp_path: Path) -> Iterator[tuple[Target, Engine, threading.Thread]]:
     engine.store.close()
 
 
-def wait_for(what: str, check: object, timeout: float = 30.0) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def status(target: Target, node_id: str) -> str | None:
     store = open_store(target.paths.store)
     try:
@@ -213,8 +202,8 @@ def test_stop_during_a_proposal_ahead_ends_every_node_and_leaves_no_worktree(
     held: tuple[Target, Engine, threading.Thread],
 ) -> None:
     target, engine, thread = held
-    wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
-    wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    wait_until(lambda: status(target, "1.1") == "benchmarking", what="1.1 benchmarking")
+    wait_until(lambda: status(target, "1.2") == "proposing", what="1.2 proposing ahead")
     send(target, "stop")
     thread.join(30)
     assert not thread.is_alive(), "the engine did not stop"
@@ -232,28 +221,28 @@ def test_abort_ends_the_benchmark_and_measures_the_proposal_ahead_next(
     held: tuple[Target, Engine, threading.Thread],
 ) -> None:
     target, _engine, _ = held
-    wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
-    wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    wait_until(lambda: status(target, "1.1") == "benchmarking", what="1.1 benchmarking")
+    wait_until(lambda: status(target, "1.2") == "proposing", what="1.2 proposing ahead")
     # What the TUI's status line shows: the benchmark first, then the proposal ahead.
     service = RunService(open_store(target.paths.store), target.paths, None)
     assert service.status().current == "1.1 benchmarking, 1.2 proposing"
     service.store.close()
     send(target, "abort")
-    wait_for("1.1 cancelled", lambda: status(target, "1.1") == "cancelled", timeout=10)
+    wait_until(lambda: status(target, "1.1") == "cancelled", what="1.1 cancelled", timeout=10)
     assert status(target, "1.2") == "proposing"  # the abort is the benchmark's only
     target.hold.unlink()
-    wait_for("1.2 measured", lambda: status(target, "1.2") == "discarded", timeout=60)
+    wait_until(lambda: status(target, "1.2") == "discarded", what="1.2 measured", timeout=60)
 
 
 def test_prune_reaches_the_proposal_ahead(
     held: tuple[Target, Engine, threading.Thread],
 ) -> None:
     target, engine, _ = held
-    wait_for("1.1 benchmarking", lambda: status(target, "1.1") == "benchmarking")
-    wait_for("1.2 proposing ahead", lambda: status(target, "1.2") == "proposing")
+    wait_until(lambda: status(target, "1.1") == "benchmarking", what="1.1 benchmarking")
+    wait_until(lambda: status(target, "1.2") == "proposing", what="1.2 proposing ahead")
     send(target, "prune", node="1.2")
     target.hold.unlink()
-    wait_for("1.2 pruned", lambda: status(target, "1.2") == "pruned", timeout=30)
+    wait_until(lambda: status(target, "1.2") == "pruned", what="1.2 pruned", timeout=30)
     node = all_nodes(engine)["1.2"]
     assert node.reason == "pruned with 1.2 by a person"
     assert not (target.paths.worktrees / "1.2").exists()

@@ -30,7 +30,7 @@ from sqlmodel import select
 
 from perfsup.engine.loop import Engine
 from perfsup.store import Calibration, Event, Node, Sample
-from tests.conftest import build_engine, git
+from tests.helpers import build_engine, git
 
 pytestmark = pytest.mark.slow
 

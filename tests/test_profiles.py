@@ -18,7 +18,7 @@ from perfsup.metrics.profiles.pyprofile import top_functions
 from perfsup.store import Artifact, Node, Run, open_store
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
-from tests.conftest import build_engine, git
+from tests.helpers import build_engine, git
 
 DATA = Path(__file__).parent / "data" / "metrics"
 DEMO = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"

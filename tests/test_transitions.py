@@ -4,7 +4,6 @@ it, and the prune race it closes (on a real engine, store, git and bench)."""
 from __future__ import annotations
 
 import ast
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from perfsup.store.transitions import (
     move,
     new_node,
 )
-from tests.conftest import bench_sh_config, build_engine, make_repo
+from tests.helpers import bench_sh_config, build_engine, make_repo, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "perfsup"
@@ -184,14 +183,6 @@ CHANGE = (
 )
 
 
-def wait_for(condition, what: str, timeout_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:g} s")
-        time.sleep(0.02)
-
-
 def test_a_child_pruned_before_its_proposal_stays_pruned_and_is_never_measured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -215,7 +206,7 @@ def test_a_child_pruned_before_its_proposal_stays_pruned_and_is_never_measured(
                     command = s.get(Command, command_id)
                     return command is not None and command.status != CommandStatus.PENDING
 
-            wait_for(applied, "the engine's command thread applies the prune")
+            wait_until(applied, what="the engine's command thread applies the prune")
             pruned.append(node.id)
         return node
 

@@ -15,15 +15,18 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from sqlmodel import SQLModel, col, select
+from textual.command import CommandList, CommandPalette
 
 from perfsup.store import Command, Event, Run, open_store
 from perfsup.store.commands import settle_command
 from perfsup.tui.app import NOTIFIED_KINDS, PerfsupApp, create_app
 from perfsup.tui.keys import KEYS, KeymapError
 from perfsup.tui.panes import LogPane
+from perfsup.tui.screens import FullLogScreen, HelpScreen, SteerScreen
 from perfsup.tui.service import TreeFilter
 from perfsup.tui.themes import ThemeError, bundled_themes
 from perfsup.tui.tree import RunTree
+from tests.helpers import pilot_until
 from tests.tui_store import T0, RunFixture, build_run
 
 SIZE = (140, 40)
@@ -57,33 +60,69 @@ def commands(fx: RunFixture) -> list[tuple[str, dict[str, object]]]:
         store.close()
 
 
-async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until `condition()` holds (bounded)."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached in time")
+def tree_settled(app: PerfsupApp) -> bool:
+    """Every expanded level of the tree has been read and shown, and no read is running.
+
+    (A tree reader hands its rows to the UI thread and waits for that before it
+    finishes, so a finished reader means shown rows.)"""
+    tree = app.run_tree
+    unread = [
+        node_id
+        for node_id, node in tree.tree_nodes.items()
+        if node.is_expanded and node.allow_expand and node_id not in tree.loaded
+    ]
+    reading = [w for w in app.workers if w.group == "tree" and not w.is_finished]
+    return not unread and not reading
 
 
 async def opened(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the app has read the run from the store (bounded)."""
-    await until(pilot, lambda: "waiting for the engine" not in app.status_text())
-    await pilot.pause(0.05)
+    """Wait until the app has read the run and its first tree level from the store."""
+    await pilot_until(
+        pilot,
+        lambda: "waiting for the engine" not in app.status_text() and tree_settled(app),
+        what="the run read from the store",
+    )
 
 
 async def tree_loaded(pilot, app: PerfsupApp) -> None:  # type: ignore[no-untyped-def]
     """Wait until every read of tree children has finished and been shown."""
-    readers = [w for w in app.workers if w.group == "tree"]
-    if readers:  # (an empty list would mean every worker, the log watcher included)
-        await app.workers.wait_for_complete(readers)
-    await pilot.pause(0.05)
+    await pilot_until(pilot, lambda: tree_settled(app), what="the tree's reads shown")
 
 
 async def select_node(pilot, app: PerfsupApp, node_id: str) -> None:  # type: ignore[no-untyped-def]
+    """Move the cursor to `node_id` and wait until its panes show it."""
     tree = app.query_one(RunTree)
     tree.move_cursor(tree.tree_nodes[node_id])
-    await pilot.pause(0.1)
+    await pilot_until(
+        pilot,
+        lambda: (
+            tree.selected_id() == node_id
+            and app.node_panes.detail is not None
+            and app.node_panes.detail.row.id == node_id
+        ),
+        what=f"the panes of {node_id}",
+    )
+
+
+def palette_offers(app: PerfsupApp, text: str) -> bool:
+    """The command palette's search is done and its highlighted hit contains `text`."""
+    hits = app.screen.query_one(CommandList)
+    if hits.highlighted is None:
+        return False
+    return text in str(hits.get_option_at_index(hits.highlighted).prompt)
+
+
+async def sent(pilot, fx: RunFixture, count: int = 1) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app has written `count` command rows (or more)."""
+    await pilot_until(pilot, lambda: len(commands(fx)) >= count, what=f"{count} command row(s)")
+
+
+async def on_screen(pilot, app: PerfsupApp, kind: type, shown: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """Wait until a screen of `kind` is (or, with shown=False, is no longer) on top."""
+    state = "on top" if shown else "closed"
+    await pilot_until(
+        pilot, lambda: isinstance(app.screen, kind) == shown, what=f"{kind.__name__} {state}"
+    )
 
 
 @pytest.fixture
@@ -118,7 +157,7 @@ async def test_each_control_writes_its_command_row(
         if node:
             await select_node(pilot, app, node)
         await pilot.press(*keys)
-        await pilot.pause(0.1)
+        await sent(pilot, running)
         assert commands(running) == [expected]
         assert "requested" in app.status_text()
 
@@ -135,7 +174,7 @@ async def test_pause_key_resumes_a_paused_engine(running: RunFixture) -> None:
         await opened(pilot, app)
         assert "engine paused" in app.status_text()
         await pilot.press("p")
-        await pilot.pause(0.1)
+        await sent(pilot, running)
     assert commands(running) == [("resume", {})]
 
 
@@ -144,13 +183,13 @@ async def test_steer_form_sends_goal_and_hint(running: RunFixture) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await on_screen(pilot, app, SteerScreen)
         goal = app.screen.query_one("#goal")
         goal.value = "make summarize and top_words faster"  # type: ignore[attr-defined]
         app.screen.query_one("#hint").focus()
         await pilot.press(*"try a Counter")
         await pilot.press("enter")
-        await pilot.pause(0.1)
+        await sent(pilot, running)
     assert commands(running) == [
         ("steer", {"goal": "make summarize and top_words faster", "hint": "try a Counter"})
     ]
@@ -161,9 +200,9 @@ async def test_steer_cancelled_sends_nothing(running: RunFixture) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await on_screen(pilot, app, SteerScreen)
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await on_screen(pilot, app, SteerScreen, shown=False)
     assert commands(running) == []
 
 
@@ -174,14 +213,16 @@ async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
         await select_node(pilot, app, "1.3")
         await pilot.press("x")
         await pilot.press("p")
-        await pilot.pause(0.1)
+        await sent(pilot, running, 2)
         store = open_store(running.paths.store)
         with store.session() as s:  # what the engine does when it drains the queue
             prune, pause = s.exec(select(Command).order_by(col(Command.id))).all()
             settle_command(prune, applied=False, result="1.3 is already pruned")
             settle_command(pause, applied=True, result="paused after the current step")
         store.close()
-        await until(pilot, lambda: len(app.notices) >= 2 and "requested" not in app.status_text())
+        await pilot_until(
+            pilot, lambda: len(app.notices) >= 2 and "requested" not in app.status_text()
+        )
         assert "prune 1.3: refused: 1.3 is already pruned" in app.notices
         assert "pause: applied: paused after the current step" in app.notices
         assert "requested" not in app.status_text()
@@ -196,11 +237,11 @@ async def test_command_palette_offers_every_control(running: RunFixture) -> None
             if key.palette:
                 assert key.description in titles
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        await on_screen(pilot, app, CommandPalette)
         await pilot.press(*"Abort the current")
-        await pilot.pause(0.5)
+        await pilot_until(pilot, lambda: palette_offers(app, "Abort the current"), what="the hit")
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await sent(pilot, running)
     assert commands(running) == [("abort", {})]
 
 
@@ -210,7 +251,7 @@ async def test_export_writes_a_patch_git_can_apply(running: RunFixture) -> None:
         await opened(pilot, app)
         await select_node(pilot, app, "1.2")
         await pilot.press("e")
-        await until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
+        await pilot_until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
     patch = running.root.parent / "perfsup-1.2.patch"
     assert "list(range(9))" in patch.read_text()
     assert "perfsup-node: 1.2" in patch.read_text()  # the same messages as `perfsup export`
@@ -227,7 +268,9 @@ async def test_export_of_a_node_without_change_is_refused(running: RunFixture) -
         await opened(pilot, app)
         await select_node(pilot, app, "1.3")
         await pilot.press("e")
-        await until(pilot, lambda: any("1.3 has no change to export" in n for n in app.notices))
+        await pilot_until(
+            pilot, lambda: any("1.3 has no change to export" in n for n in app.notices)
+        )
     assert not (running.root.parent / "perfsup-1.3.patch").exists()
 
 
@@ -237,7 +280,7 @@ async def test_attach_to_running_run_shows_state_and_progress(running: RunFixtur
         await opened(pilot, app)
         tree = app.query_one(RunTree)
         tree.tree_nodes["1.2"].expand()
-        await until(pilot, lambda: "1.2.2" in tree.rows)
+        await pilot_until(pilot, lambda: "1.2.2" in tree.rows)
         row = tree.rows["1.2.2"]
         assert row.progress == "benchmarking 3/6 pairs"
         status = app.status_text()
@@ -253,11 +296,13 @@ async def test_attach_to_finished_run_is_read_only(finished: RunFixture) -> None
         assert "run 1 finished: experiment budget reached (5 of 5) · read-only" in app.status_text()
         await select_node(pilot, app, "1.3")
         await pilot.press("p", "x", "a")
-        await pilot.pause(0.1)
+        await pilot_until(
+            pilot, lambda: sum("read-only" in n for n in app.notices) >= 3, what="3 refusals"
+        )
         assert sum("read-only" in n for n in app.notices) == 3
         await select_node(pilot, app, "1.2")
         await pilot.press("e")
-        await until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
+        await pilot_until(pilot, lambda: any(n.startswith("export:") for n in app.notices))
     assert commands(finished) == []
     assert (finished.root.parent / "perfsup-1.2.patch").exists()
 
@@ -270,7 +315,7 @@ async def test_tree_loads_children_only_when_expanded(running: RunFixture) -> No
         assert set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"}
         await select_node(pilot, app, "1.2")
         await pilot.press("space")
-        await until(pilot, lambda: {"1.2.1", "1.2.2"} <= set(tree.tree_nodes))
+        await pilot_until(pilot, lambda: {"1.2.1", "1.2.2"} <= set(tree.tree_nodes))
 
 
 async def test_filters_kept_and_failed(running: RunFixture) -> None:
@@ -279,16 +324,16 @@ async def test_filters_kept_and_failed(running: RunFixture) -> None:
         await opened(pilot, app)
         tree = app.query_one(RunTree)
         await pilot.press("f")
-        await until(pilot, lambda: "1.2" in tree.tree_nodes)
+        await pilot_until(pilot, lambda: "1.2" in tree.tree_nodes)
         assert tree.filter is TreeFilter.KEPT
         tree.tree_nodes["1.2"].expand()
         await tree_loaded(pilot, app)
         assert set(tree.tree_nodes) == {"1", "1.2"}
         await pilot.press("f")
-        await until(pilot, lambda: set(tree.tree_nodes) == {"1", "1.2.1"})
+        await pilot_until(pilot, lambda: set(tree.tree_nodes) == {"1", "1.2.1"})
         assert tree.filter is TreeFilter.FAILED
         await pilot.press("f")
-        await until(pilot, lambda: set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"})
+        await pilot_until(pilot, lambda: set(tree.tree_nodes) == {"1", "1.1", "1.2", "1.3"})
 
 
 async def test_filter_by_run(tmp_path: Path) -> None:
@@ -299,10 +344,10 @@ async def test_filter_by_run(tmp_path: Path) -> None:
         tree = app.query_one(RunTree)
         assert {"1", "2"} <= set(tree.tree_nodes)
         await pilot.press("r")
-        await until(pilot, lambda: "1.1" in tree.tree_nodes)
+        await pilot_until(pilot, lambda: "1.1" in tree.tree_nodes)
         assert "2" not in tree.tree_nodes
         await pilot.press("r")
-        await until(pilot, lambda: "1" not in tree.tree_nodes)
+        await pilot_until(pilot, lambda: "1" not in tree.tree_nodes)
         await tree_loaded(pilot, app)
         assert set(tree.tree_nodes) == {"2"}
 
@@ -312,13 +357,13 @@ async def test_log_pane_streams_new_lines_without_ansi(running: RunFixture) -> N
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await select_node(pilot, app, "1.2")
-        await pilot.pause(0.2)
         pane = app.query_one("#log-bench", LogPane)
+        await pilot_until(pilot, lambda: pane.lines, what="the bench log of 1.2")
         assert pane.lines[0] == "bench of 1.2: line 0"
         with running.paths.log("1.2", "bench").open("a") as log:
             log.write("\x1b[1;31mMETRIC time_ms=57.5\x1b[0m\n")
-        # at most one poll period, even without a watch event
-        await until(pilot, lambda: pane.lines[-1] == "METRIC time_ms=57.5", timeout=3.0)
+        # woken by a watch event, or else by the once-a-second poll of the files
+        await pilot_until(pilot, lambda: pane.lines[-1] == "METRIC time_ms=57.5")
         assert not any("\x1b" in line for line in pane.lines)
 
 
@@ -327,12 +372,11 @@ async def test_full_log_is_one_key_away(running: RunFixture) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await select_node(pilot, app, "1.2")
-        await pilot.pause(0.2)
         await pilot.press("l")
         log = app.screen.query_one("#full-log")
-        await until(pilot, lambda: "agent of 1.2: line 4" in log.lines)  # type: ignore[attr-defined]
+        await pilot_until(pilot, lambda: "agent of 1.2: line 4" in log.lines)  # type: ignore[attr-defined]
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await on_screen(pilot, app, FullLogScreen, shown=False)
         assert app.query_one(RunTree)
 
 
@@ -345,7 +389,7 @@ async def test_new_winner_and_budget_events_are_notified(running: RunFixture) ->
             s.add(Event(run_id=1, node_id="1.2.2", kind="node_kept", message="kept: faster"))
             s.add(Event(run_id=1, kind="budget_reached", message="token budget reached (9 of 9)"))
         store.close()
-        await until(pilot, lambda: any(n.startswith("budget reached") for n in app.notices))
+        await pilot_until(pilot, lambda: any(n.startswith("budget reached") for n in app.notices))
         assert "new winner: 1.2.2 kept: faster" in app.notices
         assert "budget reached: token budget reached (9 of 9)" in app.notices
         assert not any("run 1 started" in n for n in app.notices)  # history is not news
@@ -364,7 +408,9 @@ async def test_model_down_and_noisy_machine_are_notified(running: RunFixture) ->
             ]:
                 s.add(Event(run_id=1, kind=kind, message=message))
         store.close()
-        await until(pilot, lambda: sum(n.startswith("noisy machine") for n in app.notices) == 2)
+        await pilot_until(
+            pilot, lambda: sum(n.startswith("noisy machine") for n in app.notices) == 2
+        )
         assert any(n.startswith("model server down: ollama at") for n in app.notices)
         assert any("noisy machine: host guard: load 3.1" in n for n in app.notices)
 
@@ -382,7 +428,7 @@ async def test_help_lists_every_key_with_remaps(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await pilot.press("question_mark")
-        await pilot.pause(0.1)
+        await on_screen(pilot, app, HelpScreen)
         console = Console(width=200, record=True, file=io.StringIO())
         console.print(app.screen.table)  # type: ignore[attr-defined]
         lines = console.export_text().splitlines()
@@ -390,10 +436,10 @@ async def test_help_lists_every_key_with_remaps(tmp_path: Path) -> None:
             assert any(key.description in line and key.id in line for line in lines)
         assert any(line.split()[0] == "z" and "Pause" in line for line in lines if line)
         await pilot.press("escape")
-        await pilot.pause(0.1)
+        await on_screen(pilot, app, HelpScreen, shown=False)
         await pilot.press("p")  # the old key no longer pauses
         await pilot.press("z")
-        await pilot.pause(0.1)
+        await sent(pilot, fx)
     assert commands(fx) == [("pause", {})]
 
 
@@ -410,7 +456,7 @@ async def test_theme_from_config(tmp_path: Path, name: str) -> None:
     fx = build_run(tmp_path, tui=f'theme = "{name}"')
     app = make_app(fx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.1)
+        await pilot_until(pilot, lambda: app.theme == name, what=f"the theme {name}")
         assert app.theme == name
 
 
@@ -419,8 +465,11 @@ async def test_waits_for_the_engine_to_create_the_store(tmp_path: Path) -> None:
     target = tmp_path / "run"
     app = create_app(None, target, fx.config, now=lambda: T0)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
-        assert "waiting for the engine" in str(app.query_one("#status").render())
+        status = app.query_one("#status")
+        await pilot_until(
+            pilot, lambda: "waiting for the engine" in str(status.render()), what="the wait shown"
+        )
+        assert "waiting for the engine" in str(status.render())
         import os
         import sqlite3
 
@@ -428,7 +477,7 @@ async def test_waits_for_the_engine_to_create_the_store(tmp_path: Path) -> None:
         connection.execute("PRAGMA journal_mode=DELETE")
         connection.close()
         os.rename(fx.root, target)
-        await until(pilot, lambda: "engine running" in app.status_text())
+        await pilot_until(pilot, lambda: "engine running" in app.status_text())
         assert "1.2" in app.query_one(RunTree).tree_nodes
 
 
@@ -442,10 +491,12 @@ async def test_a_run_that_starts_after_attaching_appears(tmp_path: Path) -> None
             s.execute(table.delete())
     app = make_app(fx)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await pilot_until(  # connected, and one read of the store shown
+            pilot, lambda: app.service is not None and app.status_info is not None, what="a read"
+        )
         assert app.query_one(RunTree).tree_nodes == {}
         with store.session() as s:  # now the engine opens run 1
             for table in tables:
                 s.execute(table.insert(), saved[table.name])
-        await until(pilot, lambda: "1.2" in app.query_one(RunTree).tree_nodes)
+        await pilot_until(pilot, lambda: "1.2" in app.query_one(RunTree).tree_nodes)
     store.close()

@@ -20,6 +20,7 @@ from perfsup.tui.app import PerfsupApp, create_app
 from perfsup.tui.gcpace import SAFETY_EVERY, IdleCollector
 from perfsup.tui.strips import fix_strip_cycles
 from perfsup.tui.tree import RunTree
+from tests.helpers import pilot_until
 from tests.tui_store import RunFixture, build_run
 
 pytestmark = pytest.mark.anyio
@@ -123,10 +124,7 @@ async def test_the_app_paints_without_strip_cycles_and_keys_hold_the_full_pass(
     assert one_piece_refcount_change() == 0
     async with app.run_test(size=(140, 40)) as pilot:
         tree = app.query_one(RunTree)
-        for _ in range(100):
-            if len(tree.tree_nodes) > 1:
-                break
-            await pilot.pause(0.05)
+        await pilot_until(pilot, lambda: len(tree.tree_nodes) > 1, what="the tree's first level")
         assert gc.get_threshold()[2] == SAFETY_EVERY  # deferred while the app runs
         app.gc_pace.last_input = float("-inf")
         await pilot.press("down")

@@ -14,6 +14,7 @@ import pytest
 
 from perfsup.tui.app import PerfsupApp, create_app
 from perfsup.tui.tree import RunTree
+from tests.helpers import pilot_until
 from tests.tui_store import T0, build_run
 
 
@@ -22,24 +23,22 @@ def main_screen(tmp_path: Path, theme: str) -> PerfsupApp:
     return create_app(None, fx.root, fx.config, theme=theme, now=lambda: T0 + timedelta(hours=1))
 
 
-async def until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
     app = pilot.app
     app.sub_title = "demo run"  # the run dir's path differs per machine
     tree = app.query_one(RunTree)
-    await until(pilot, lambda: "1.2" in tree.tree_nodes)  # children load in a worker
+    await pilot_until(pilot, lambda: "1.2" in tree.tree_nodes)  # children load in a worker
     tree.tree_nodes["1.2"].expand()
-    await until(pilot, lambda: "1.2.2" in tree.tree_nodes)
+    await pilot_until(pilot, lambda: "1.2.2" in tree.tree_nodes)
     tree.move_cursor(tree.tree_nodes["1.2"])
-    await until(pilot, lambda: app.node_panes.detail is not None)
-    await pilot.pause(0.6)
+    panes = app.node_panes
+    await pilot_until(
+        pilot,
+        lambda: panes.detail is not None and panes.detail.row.id == "1.2",
+        what="the panes of 1.2",
+    )
+    await pilot.wait_for_scheduled_animations()  # the tab underline slides in
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("theme", ["perfsup-dark", "perfsup-light", "perfsup-high-contrast"])

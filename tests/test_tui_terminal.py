@@ -8,13 +8,13 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from perfsup.store import Command, open_store
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
@@ -28,24 +28,23 @@ def tmux(*args: str) -> str:
     return done.stdout
 
 
-def wait_for(session: str, predicate, timeout: float) -> str:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = tmux("capture-pane", "-p", "-t", session)
-        if predicate(screen):
-            return screen
-        time.sleep(0.2)
-    raise AssertionError(f"timed out; the terminal shows:\n{screen}")
+def showing(session: str, text: str, timeout: float) -> str:
+    """The terminal's screen once it shows `text` (bounded)."""
 
+    def screen() -> str:
+        return tmux("capture-pane", "-p", "-t", session)
 
-def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+    def screen_with_text() -> str:
+        shown = screen()
+        return shown if text in shown else ""
+
+    return wait_until(
+        screen_with_text,
+        what=f"the terminal to show {text!r}",
+        timeout=timeout,
+        interval=0.2,
+        detail=screen,
+    )
 
 
 def commands(demo: Path) -> list[tuple[str, dict[str, object]]]:
@@ -74,16 +73,16 @@ def test_demo_in_tmux_pause_quit_and_engine_keeps_running(tmp_path: Path) -> Non
     tmux("resize-window", "-t", session, "-x", "150", "-y", "45")  # a running server may not
     pid = None
     try:
-        wait_for(session, lambda s: "1 baseline" in s, timeout=180)
+        showing(session, "1 baseline", timeout=180)
         pid = int((demo / "engine.pid").read_text())
         tmux("send-keys", "-t", session, "p")
         # The TUI queues the command at once; the engine applies it at its next safe
         # point (on a loaded machine a benchmark step can take a while: bounded waits).
-        assert wait_until(lambda: ("pause", {}) in commands(demo), timeout=60), "no pause row"
-        screen = wait_for(session, lambda s: "engine paused" in s, timeout=120)
+        wait_until(lambda: ("pause", {}) in commands(demo), what="a pause row", timeout=60)
+        screen = showing(session, "engine paused", timeout=120)
         assert "pause requested" not in screen.split("engine paused")[1].split("\n")[0]
         tmux("send-keys", "-t", session, "q")
-        wait_for(session, lambda s: "keeps running" in s, timeout=30)
+        showing(session, "keeps running", timeout=30)
         assert alive(pid), "quitting the TUI stopped the engine"
     finally:
         if pid is not None and alive(pid):

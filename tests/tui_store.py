@@ -11,7 +11,7 @@ from perfsup.config import Config
 from perfsup.config.load import parse_config
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Event, Node, Run, Sample, open_store
-from tests.conftest import git, make_repo
+from tests.helpers import git, make_repo
 
 T0 = datetime(2026, 1, 5, 23, 0, tzinfo=UTC)
 

@@ -17,7 +17,14 @@ from typing import Any
 from perfsup import __version__
 from perfsup.cli.morning import HANDLERS as MORNING_HANDLERS
 from perfsup.cli.morning import MorningError
-from perfsup.cli.tui_commands import TuiCommandError, cmd_attach, demo_with_tui, open_tui
+from perfsup.cli.tui_commands import (
+    TuiCommandError,
+    cmd_attach,
+    demo_with_tui,
+    open_tui_or_stop,
+    start_engine_for_tui,
+)
+from perfsup.cli.tui_launch import engine_state
 from perfsup.config import Config, ConfigError, load_config
 
 EXIT_USAGE = 2
@@ -142,12 +149,14 @@ def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -
         argv += ["--seed", str(args.seed)]
     old_log = paths.root / "engine.log"
     offset = old_log.stat().st_size if old_log.exists() else 0
+    if sys.stdout.isatty():
+        pid, log = start_engine_for_tui(argv, paths.root)
+        print(f"perfsup: engine started in the background (pid {pid}), log {log}", flush=True)
+        open_tui_or_stop(pid, paths.root, config, None, Path.cwd())
+        print(f"perfsup: the engine {engine_state(paths.root, pid)}; `perfsup attach` comes back")
+        return 0
     pid, log = start_detached(argv, paths.root)
     print(f"perfsup: engine started in the background (pid {pid}), log {log}", flush=True)
-    if sys.stdout.isatty():
-        open_tui(paths.root, config, None, Path.cwd())
-        print(f"perfsup: the engine keeps running (pid {pid}); `perfsup attach` comes back")
-        return 0
     try:  # no terminal for a TUI: follow the log instead
         follow(log, lambda: pid_alive(pid), offset)
     except KeyboardInterrupt:

@@ -116,8 +116,8 @@ def _write(text: str, output: str | None, what: str) -> None:
 
 # ----------------------------------------------------------------- commands
 def cmd_export(args: argparse.Namespace) -> int:
-    from perfsup.engine.export import ExportError, best_node, export_node
     from perfsup.engine.rundir import run_paths
+    from perfsup.results.export import ExportError, best_node, export_node
 
     if bool(args.node) == bool(args.best):
         raise MorningError("export needs a node id or --best (not both)", EXIT_USAGE)
@@ -160,8 +160,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_minimize(args: argparse.Namespace) -> int:
     from perfsup.engine.lock import EngineRunning, engine_lock
-    from perfsup.engine.minimize import MinimizeError, minimize
     from perfsup.engine.rundir import run_paths
+    from perfsup.results.minimize import AlreadyMinimal, MinimizeError, minimize
 
     _check_node_id(args.node)
     config = _config(args)
@@ -179,6 +179,9 @@ def cmd_minimize(args: argparse.Namespace) -> int:
             )
     except EngineRunning as exc:
         raise MorningError(f"{exc}; minimize measures, so stop the engine first") from None
+    except AlreadyMinimal as exc:  # already as small as it gets: say so, succeed
+        print(exc)
+        return 0
     except MinimizeError as exc:
         raise MorningError(str(exc)) from None
     finally:
@@ -188,8 +191,8 @@ def cmd_minimize(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from perfsup.engine.report import write_report
     from perfsup.engine.rundir import run_paths
+    from perfsup.results.report import write_report
 
     html = _report_is_html(args.output, args.html)
     config = _config(args)
@@ -225,7 +228,7 @@ def _report_is_html(output: str | None, html_flag: bool) -> bool:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from perfsup.engine.jsonl import csv_text, jsonl_text
+    from perfsup.results.logs import csv_text, jsonl_text
 
     config = _config(args)
     store = _open(config, args.run_dir)

@@ -10,6 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from perfsup.cli.tui_launch import (
+    TuiUnavailable,
+    check_tui_can_start,
+    engine_state,
+    stop_engine,
+)
 from perfsup.config import Config, ConfigError, load_config
 from perfsup.config.load import parse_config
 
@@ -83,17 +89,41 @@ def demo_with_tui(base: Path, config_path: Path, seed: int | None, theme: str | 
     config = load_config(config_path)
     run_dir = base / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    from perfsup.cli.detach import start_detached
-
     argv = ["run", "--headless", "-c", str(config_path), "--run-dir", str(run_dir)]
     if seed is not None:
         argv += ["--seed", str(seed)]
-    pid, log = start_detached(argv, run_dir)
+    pid, log = start_engine_for_tui(argv, run_dir)
     (base / "engine.pid").write_text(f"{pid}\n")
-    open_tui(run_dir, config, theme, base)
+    open_tui_or_stop(pid, run_dir, config, theme, base)
     print(
-        f"The demo engine (pid {pid}) keeps running; its output is in {log}.\n"
+        f"The demo engine {engine_state(run_dir, pid)}; its output is in {log}.\n"
         f"  perfsup attach -c {config_path} --run-dir {run_dir}\n"
         f"  perfsup status -c {config_path} --run-dir {run_dir}"
     )
     return 0
+
+
+def start_engine_for_tui(argv: list[str], run_dir: Path) -> tuple[int, Path]:
+    """Start a detached engine, but only once the TUI that follows it can open."""
+    from perfsup.cli.detach import start_detached
+
+    try:
+        check_tui_can_start()
+    except TuiUnavailable as exc:
+        raise TuiCommandError(f"{exc}; no engine was started", exc.code) from None
+    return start_detached(argv, run_dir)
+
+
+def open_tui_or_stop(
+    pid: int, run_dir: Path, config: Config | None, theme: str | None, export_dir: Path
+) -> None:
+    """Open the TUI on the engine `pid`; if the TUI fails, stop that engine and say so."""
+    try:
+        open_tui(run_dir, config, theme, export_dir)
+    except Exception as exc:
+        stopped = stop_engine(pid)
+        state = "was stopped" if stopped else f"did not stop; `kill {pid}` ends it"
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise TuiCommandError(
+            f"the TUI failed ({message}); the engine it started (pid {pid}) {state}"
+        ) from None

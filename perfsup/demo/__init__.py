@@ -58,6 +58,10 @@ def prepare_demo(dest: Path, go: bool = False) -> Path:
             encoding="utf-8",
         )
         (repo_dir / ".gitignore").write_text("*.test\n", encoding="utf-8")
+    # The run folder sits beside the repository and the config names it, so the
+    # README's morning commands (`perfsup status`, ...) work from the demo's folder.
+    with (repo_dir / "perfsup.toml").open("a", encoding="utf-8") as config_file:
+        config_file.write(f"\n[run]\ndir = {json.dumps(str(dest.resolve() / 'run'))}\n")
     repo = Repo.init(repo_dir, initial_branch="main")
     repo.git.add(A=True)
     repo.index.commit("demo baseline", author=DEMO_ACTOR, committer=DEMO_ACTOR)

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy import insert
 
 from perfsup.config import Config
-from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, run_pairs
 from perfsup.engine.clock import Clock
 from perfsup.engine.host import Fingerprint, busy_reason, fingerprint
 from perfsup.metrics.calibration import Calibration as Calib
@@ -35,6 +34,7 @@ from perfsup.store import Calibration, EngineState, EventKind, Node, NodeStatus,
 from perfsup.store.models import utcnow
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
+from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome, run_pairs
 
 # Longest a measured sample waits in memory before it is written to the store.
 SAMPLE_FLUSH_S = 1.0
@@ -361,9 +361,11 @@ class Measurer:
             return stop
 
         try:
+            bench = self.config.bench
             return self.pairs_fn(
                 executor=self.executor,
-                bench=self.config.bench,
+                command=bench.run,
+                timeout_s=bench.timeout_s,
                 metrics=self.config.metrics,
                 dirs=dirs,
                 log_path=log,
@@ -371,7 +373,7 @@ class Measurer:
                 rng=self.rng,
                 sink=sink,
                 pairs=pairs,
-                warmup=warmup,
+                warmup=bench.warmup if warmup is None else warmup,
                 after_pair=at_pair,
             )
         finally:

@@ -12,11 +12,10 @@ from pathlib import Path
 
 from perfsup.agent.backend import ModelBackend, Unloadable
 from perfsup.config import Config
-from perfsup.engine.benchmark import PARENT
 from perfsup.engine.controls import Controls, StepAborted
 from perfsup.engine.errors import last_line
-from perfsup.engine.jsonl import MetricsCsvLog
 from perfsup.engine.measure import GuardStop, Judgement, Measurer
+from perfsup.engine.metrics_csv import MetricsCsvLog
 from perfsup.engine.policy import find_twin
 from perfsup.engine.profiling import profile_parent
 from perfsup.engine.proposer import Proposer
@@ -29,6 +28,7 @@ from perfsup.store.models import utcnow
 from perfsup.store.transitions import LostTransition
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
+from perfsup.workspace.pairs import PARENT
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from sqlmodel import col, select
 
 from perfsup.agent.backend import CallFailed, ModelReply
 from perfsup.engine.clock import Clock
-from perfsup.engine.measure import Judgement, decision_json
+from perfsup.engine.measure import Judgement
+from perfsup.engine.outcomes import NodeOutcomes, decision_fields
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, ModelCall, Node, NodeStatus, Run, RunStatus, Store
 from perfsup.store.models import IN_FLIGHT, EngineState, EventKind, utcnow
-from perfsup.store.transitions import ENDS, LostTransition, move, new_node
+from perfsup.store.transitions import move, new_node
 from perfsup.store.tree import child_id, next_ordinal, record_event
 
 UNFINISHED = "the engine stopped while this experiment was in flight"
@@ -38,6 +39,7 @@ class Recorder:
         self.paths = paths
         self.clock = clock
         self.report = report
+        self.outcomes = NodeOutcomes(store, report=report)  # every node status and outcome
 
     # ---------------------------------------------------------------- nodes
     def add_child(self, run_id: int, parent: Node) -> Node:
@@ -56,50 +58,22 @@ class Recorder:
 
     def update(self, node: Node, **fields: Any) -> None:
         """Write fields of `node` other than its status (see `move`)."""
-        assert "status" not in fields, "statuses move through store.transitions"
-        with self.store.session() as s:
-            stored = s.get(Node, node.id)
-            assert stored is not None
-            for key, value in fields.items():
-                setattr(stored, key, value)
-                setattr(node, key, value)
+        self.outcomes.set(node, **fields)
 
     def move(self, node: Node, status: NodeStatus, **fields: Any) -> None:
         """Move `node` on from the status this engine last saw (compare-and-set)."""
-        with self.store.session() as s:
-            move(s, node, status, expected=node.status, **fields)
+        self.outcomes.move(node, status, **fields)
 
     def end(self, node: Node, status: NodeStatus, reason: str) -> bool:
         """End `node` with an event; False when a person ended it first (theirs stands)."""
-        try:
-            self.move(node, status, reason=reason, finished_at=utcnow())
-        except LostTransition as exc:
-            if exc.found not in ENDS:
-                raise
-            self.report(f"{node.id:<10} left {node.status}: {exc}")
-            return False
-        with self.store.session() as s:
-            kind = EventKind.NODE_KEPT if status is NodeStatus.KEPT else EventKind.NODE_FINISHED
-            record_event(s, kind, f"{status.value}: {reason}", run_id=node.run_id, node_id=node.id)
-        self.report(f"{node.id:<10} {status.value.upper()}: {reason}")
-        return True
+        ended = self.outcomes.end(node, status, reason)
+        if ended:
+            self.report(f"{node.id:<10} {status.value.upper()}: {reason}")
+        return ended
 
     def decision(self, node: Node, judgement: Judgement) -> None:
         """The numbers behind a keep or discard (the status follows with `end`)."""
-        primary = judgement.recorded
-        assert primary is not None
-        self.update(
-            node,
-            decision_rule=judgement.rule,
-            effect=primary.effect,
-            ci_low=primary.ci_low,
-            ci_high=primary.ci_high,
-            p_value=primary.p_value,
-            pairs_used=judgement.pairs_used,
-            threshold=primary.threshold,
-            decision_json=decision_json(judgement),
-            analysis=judgement.analysis,
-        )
+        self.outcomes.set(node, **decision_fields(judgement))
 
     def artifact(self, node_id: str, step: str, path: Path) -> None:
         with self.store.session() as s:

@@ -26,7 +26,6 @@ from typing import IO, Any
 from sqlmodel import col, delete
 
 from perfsup.config import Config
-from perfsup.engine.benchmark import CANDIDATE, PARENT, BenchOutcome, SampleSink
 from perfsup.engine.clock import Clock
 from perfsup.engine.controls import Controls, StepAborted
 from perfsup.engine.host import Fingerprint
@@ -36,6 +35,7 @@ from perfsup.store import EventKind, Node, NodeStatus, Sample, Store
 from perfsup.store.tree import record_event
 from perfsup.workspace.experiment import Command, Event, ExperimentSpec, LineReader
 from perfsup.workspace.experiments import ExperimentExecutor, ExperimentHandle, ExperimentLost
+from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome, SampleSink
 from perfsup.workspace.ship import BundleCache
 
 __all__ = ["STEP_STATUS", "RemoteExperiments"]
@@ -168,19 +168,18 @@ class _Session:
     def run_pairs(
         self,
         *,
-        bench: Any,
         metrics: Any,
         dirs: dict[str, Path],
         sink: SampleSink,
-        pairs: int | None = None,
-        warmup: int | None = None,
+        pairs: int,
+        warmup: int,
         after_pair: Callable[[BenchOutcome], bool] | None = None,
         **_: Any,
     ) -> BenchOutcome:
-        """`benchmark.run_pairs`, but the pairs run on the session's host."""
+        """`pairs.run_pairs` as the Measurer calls it, run by the runner on the
+        session's host: this side only orders passes and reads their samples."""
         outcome = BenchOutcome(pairs={m.name: ([], []) for m in metrics})
         aa = dirs[PARENT] == dirs[CANDIDATE]
-        count = bench.pairs if pairs is None else pairs
         # The Measurer asks for: calibrate (when due), decide, then verify.
         phase = "calibrate" if aa else ("verify" if self._decided else "decide")
         self._decided = self._decided or not aa
@@ -188,8 +187,8 @@ class _Session:
             "do": "pairs",
             "phase": phase,
             "aa": aa,
-            "warmup": bench.warmup if warmup is None else warmup,
-            "pairs": count,
+            "warmup": warmup,
+            "pairs": pairs,
             "stops": [] if aa else self.stops,
         }
         if self.handle.two_way:

@@ -19,7 +19,7 @@ def utcnow() -> datetime:
 
 
 class NodeStatus(StrEnum):
-    """The state machine of an experiment (DESIGN section 3)."""
+    """The state machine of an experiment (ARCHITECTURE.md, the state diagram)."""
 
     QUEUED = "queued"
     PROPOSING = "proposing"

@@ -384,7 +384,7 @@ class RunService:
         """Write the patch series from the run's baseline to `node_id`, as `perfsup export`
         does (each commit message carries the node, its effect and the model); say what
         was written. Raises ValueError for a node without a change."""
-        from perfsup.engine.export import ExportError, export_node
+        from perfsup.results.export import ExportError, export_node
 
         direction = self.config.primary_metric.direction if self.config else "lower"
         try:

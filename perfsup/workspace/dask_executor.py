@@ -33,8 +33,9 @@ from typing import Any
 from distributed import Client, Event, Queue, get_worker
 
 from perfsup.workspace.experiment import ExperimentSpec
-from perfsup.workspace.experiment_runner import host_info, run_experiment
+from perfsup.workspace.experiment_runner import run_experiment
 from perfsup.workspace.experiments import ExperimentLost
+from perfsup.workspace.runner_host import host_info
 
 __all__ = ["BENCH_SLOT", "DaskExperiments"]
 

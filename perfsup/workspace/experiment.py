@@ -11,6 +11,7 @@ and the engine reads it back with `parse_line`:
     EXPERIMENT_STATUS: host {"host": "box2", "cpu_model": "...", ...}
     EXPERIMENT_STATUS: step {"step": "build", "side": "candidate"}
     |build:candidate:out| <a line the command printed>
+    |build:candidate:log| --- perfsup: exit 0 after 1.52 s
     EXPERIMENT_STATUS: step_done {"step": "build", "side": "candidate", "exit": 0, ...}
     EXPERIMENT_STATUS: ready {}
     EXPERIMENT_STATUS: sample {"phase": "decide", "side": "parent", "index": 0, ...}
@@ -22,7 +23,10 @@ and the engine reads it back with `parse_line`:
 A `sample` status line is always followed by one `METRIC` line with every
 configured metric of that run (the autoresearch convention). Command output
 is prefixed with `|step:side:stream|` so a `METRIC` line a benchmark prints
-can never be mistaken for a sample.
+can never be mistaken for a sample. Stream `out` and `err` are the command's;
+stream `log` carries the lines the runner writes into the step's log around
+them (each command's end line with its duration, the pair markers), so the
+engine's copy of a log reads like a local one.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Every executor (local thread, Dask worker, SkyPilot cluster) runs this same
 module. It rebuilds the parent commit from the shipped bundle (or URL) in a
 cached bare repository, applies the candidate's patch in a fresh worktree,
 builds both sides, checks the candidate, then benchmarks parent and
-candidate in interleaved, randomised pairs, all on this one host, and prints
-the line protocol of `experiment.py`.
+candidate with the engine's own pair loop (`pairs.py`), all on this one host,
+and prints the line protocol of `experiment.py`: command output and each
+log's end line, so the engine keeps the same logs as for a local run.
 
 Benchmark pairs are driven by controls: `{"do": "pairs", "phase", "warmup",
 "pairs", "stops"}` runs a pass and pauses at each stop (a look of the
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -30,16 +30,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-import psutil
-
 from perfsup.config import MetricSpec
 from perfsup.config.model import SandboxSettings
-from perfsup.metrics.collect import collect_metrics
-from perfsup.metrics.errors import MetricParseError
+from perfsup.store.models import NodeStatus
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor, LocalExecutor
 from perfsup.workspace.experiment import (
@@ -49,11 +46,13 @@ from perfsup.workspace.experiment import (
     format_output,
     format_status,
 )
+from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome, run_pairs
+from perfsup.workspace.runner import CommandResult, end_line
+from perfsup.workspace.runner_host import default_root, file_lock, host_info, host_lock
+from perfsup.workspace.steps import last_line, step_failure
 
 __all__ = ["Failed", "run_experiment"]
 
-PARENT = "parent"
-CANDIDATE = "candidate"
 # Built parent worktrees kept per host: the children of one parent usually
 # come one after another, and a parent's build is reused by all of them.
 _KEEP_PARENTS = 2
@@ -69,34 +68,6 @@ class Failed(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-def default_root() -> Path:
-    """Where a host keeps its repository cache and worktrees."""
-    base = os.environ.get("PERFSUP_RUNNER_ROOT") or os.path.join(
-        tempfile.gettempdir(), f"perfsup-runner-{os.getuid()}"
-    )
-    return Path(base)
-
-
-def host_info() -> dict[str, Any]:
-    """The host fingerprint, sent first so every sample is stored with it."""
-    try:
-        load: float | None = psutil.getloadavg()[0]
-    except (OSError, AttributeError):
-        load = None
-    cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "host": platform.node(),
-        "cpu_model": cpu or platform.processor(),
-        "cpu_count": psutil.cpu_count(logical=True),
-        "load_avg": load,
-    }
 
 
 def run_experiment(
@@ -158,7 +129,7 @@ class _Runner:
 
     # --------------------------------------------------------- worktrees
     def prepare(self) -> None:
-        with _host_lock(self.root):  # another task of this host may touch the cache
+        with host_lock(self.root):  # another task of this host may touch the cache
             self._fetch()
             parent = self._parent_tree()
             self.dirs = {PARENT: parent, CANDIDATE: parent}
@@ -213,7 +184,7 @@ class _Runner:
         parents = self.root / "parents"
         path = parents / self.spec.parent_commit
         parents.mkdir(parents=True, exist_ok=True)
-        self._parent_lock = _lock(parents / f"{self.spec.parent_commit}.lock", shared=True)
+        self._parent_lock = file_lock(parents / f"{self.spec.parent_commit}.lock", shared=True)
         built = path / ".perfsup-built"
         if self.spec.plan or not built.exists():  # a cloud job builds from clean
             self._worktree(path)
@@ -224,7 +195,7 @@ class _Runner:
         old = sorted((p for p in parents.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
         for stale in old[:-_KEEP_PARENTS]:
             lock_path = stale.with_name(stale.name + ".lock")
-            busy = _lock(lock_path, shared=False, wait=False)
+            busy = file_lock(lock_path, shared=False, wait=False)
             if busy is None:
                 continue  # in use by a running experiment: left for a later clean-up
             shutil.rmtree(stale, ignore_errors=True)
@@ -251,11 +222,15 @@ class _Runner:
             self._parent_lock = None
         if self._candidate is not None:
             shutil.rmtree(self._candidate, ignore_errors=True)
-            with contextlib.suppress(Failed, OSError), _host_lock(self.root):
+            with contextlib.suppress(Failed, OSError), host_lock(self.root):
                 _git(self.repo, "worktree", "prune")
 
     # ----------------------------------------------------------- commands
-    def _run(self, step: str, side: str, command: Command) -> tuple[Any, float]:
+    def _run(
+        self, step: str, side: str, command: Command, cwd: Path | None = None
+    ) -> CommandResult:
+        """Run one command of `side`, streaming its lines and its log's end line."""
+
         def on_line(stream: str, line: str) -> None:
             self.emit(format_output(step, side, stream, line))
 
@@ -263,7 +238,7 @@ class _Runner:
         start = time.monotonic()
         result = self.executor.run(
             command.run,
-            self.dirs[side],
+            cwd or self.dirs[side],
             self.logs / f"{step}.log",
             command.timeout_s,
             env=self.env,
@@ -274,6 +249,9 @@ class _Runner:
         # The command's own time, as the engine's overhead benchmark counts it
         # locally: our set-up and clean-up around it are the supervisor's.
         self.command_s += result.process_s
+        # The engine's copy of the log ends the way a local one does: the
+        # report reads how long each step took from this line.
+        self.emit(format_output(step, side, "log", end_line(result)))
         self.emit(
             format_status(
                 "step_done",
@@ -289,18 +267,21 @@ class _Runner:
         )
         if result.cancelled:
             raise Failed("cancelled", f"{step} was cancelled")
-        return result, spent
+        return result
 
     def _step(
         self, step: str, side: str, command: Command | None, failed: str, why: str = ""
     ) -> None:
         if command is None:
             return
-        result, _ = self._run(step, side, command)
-        if result.timed_out:
-            raise Failed("timeout", f"{step} did not finish within {command.timeout_s:g} s")
-        if result.exit_code != 0:
-            raise Failed(failed, why or f"{step} exited with status {result.exit_code}")
+        result = self._run(step, side, command)
+        failure = step_failure(step, result, command.timeout_s, NodeStatus(failed))
+        if failure is None:
+            return
+        status, reason = failure
+        if why and status == failed:  # e.g. the parent's build: say what it means
+            reason = f"{why}: {last_line(result.log_path)}"
+        raise Failed(status, reason)
 
     # ---------------------------------------------------------- benchmark
     def serve(self, control: Control | None) -> None:
@@ -325,88 +306,89 @@ class _Runner:
     def _pass(
         self, order: dict[str, Any], controls: Iterator[dict[str, Any]]
     ) -> dict[str, Any] | None:
+        """One pass of the shared pair loop; at each stop, wait for the next control."""
         phase = str(order.get("phase", "decide"))
         stops = {int(s) for s in order.get("stops", [])}
         pairs = int(order["pairs"])
-        aa = bool(order.get("aa"))  # A/A calibration: the parent on both sides
-        for index in range(int(order.get("warmup", 0))):
-            for side in (PARENT, CANDIDATE):
-                self._bench(phase, side, index, warmup=True, aa=aa)
-        for index in range(pairs):
-            sides = [PARENT, CANDIDATE]
-            self.rng.shuffle(sides)
-            for side in sides:
-                self._bench(phase, side, index, warmup=False, aa=aa)
-            done = index + 1
-            if done in stops and done < pairs:
-                self.emit(format_status("paused", {"phase": phase, "pairs": done}))
-                nxt = next(controls, None)
-                if nxt is None or nxt.get("do") != "more":
-                    return nxt
+        parent = self.dirs[PARENT]
+        # A/A calibration: the parent on both sides
+        dirs = {PARENT: parent, CANDIDATE: parent if order.get("aa") else self.dirs[CANDIDATE]}
+        log = self.logs / "bench.log"
+        interrupted: list[dict[str, Any] | None] = []
+
+        def sink(side: str, index: int, warmup: bool, values: dict[str, float]) -> None:
+            self.emit(
+                format_status(
+                    "sample", {"phase": phase, "side": side, "index": index, "warmup": warmup}
+                )
+            )
+            self.emit(format_metric(values))
+
+        def after_pair(outcome: BenchOutcome) -> bool:
+            done = outcome.pairs_done
+            if done not in stops or done >= pairs:
+                return False
+            self.emit(format_status("paused", {"phase": phase, "pairs": done}))
+            nxt = next(controls, None)
+            if nxt is not None and nxt.get("do") == "more":
+                return False
+            interrupted.append(nxt)  # the engine decided: the next order ends this pass
+            return True
+
+        def mark(line: str) -> None:
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+            self.emit(format_output("bench", PARENT, "log", line))
+
+        log.parent.mkdir(parents=True, exist_ok=True)
+        outcome = run_pairs(
+            executor=_BenchCommands(self, dirs),
+            command=self.spec.bench.run,
+            timeout_s=self.spec.bench.timeout_s,
+            metrics=self.metrics,
+            dirs=dirs,
+            log_path=log,
+            env=self.env,
+            rng=self.rng,
+            sink=sink,
+            pairs=pairs,
+            warmup=int(order.get("warmup", 0)),
+            cancel=self.cancel,
+            after_pair=after_pair,
+            mark=mark,
+        )
+        if outcome.failure is not None:
+            raise Failed(*outcome.failure)
+        if interrupted:
+            return interrupted[0]
         self.emit(format_status("phase_done", {"phase": phase}))
         return next(controls, None)
 
-    def _bench(self, phase: str, side: str, index: int, warmup: bool, aa: bool = False) -> None:
-        whose = "the parent's" if side == PARENT else "the"
-        result, _ = self._run("bench", PARENT if aa else side, self.spec.bench)
-        if result.timed_out:
-            raise Failed(
-                "timeout",
-                f"{whose} benchmark did not finish within {self.spec.bench.timeout_s:g} s "
-                "and was killed",
-            )
-        if result.exit_code != 0:
-            raise Failed(
-                "crashed",
-                f"{whose} benchmark exited with status {result.exit_code} (see bench log)",
-            )
-        try:
-            values = collect_metrics(result.stdout, self.dirs[PARENT if aa else side], self.metrics)
-        except MetricParseError as exc:
-            raise Failed("crashed", f"{whose} benchmark: {exc}") from None
-        head = {"phase": phase, "side": side, "index": index, "warmup": warmup}
-        self.emit(format_status("sample", head))
-        self.emit(format_metric(values))
+
+class _BenchCommands:
+    """The pair loop's executor on a host: each run is a `bench` step of the runner,
+    streamed back under the side whose build it runs in."""
+
+    def __init__(self, runner: _Runner, dirs: dict[str, Path]) -> None:
+        self.runner = runner
+        self.dirs = dirs
+
+    def run(
+        self,
+        command: str,
+        cwd: Path,
+        log_path: Path,
+        timeout_s: float,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        side = PARENT if cwd == self.dirs[PARENT] else CANDIDATE
+        return self.runner._run("bench", side, Command(command, timeout_s), cwd)
 
 
 # ------------------------------------------------------------------ helpers
-@contextlib.contextmanager
-def _host_lock(root: Path) -> Iterator[None]:
-    """Serialise changes to this host's repository cache and parent worktrees.
-
-    One bench slot per host means one experiment at a time, but the task of a
-    cancelled or re-queued experiment may still be cleaning up when the next
-    one prepares (git refuses concurrent worktree changes, or worse).
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    handle = _lock(root / ".lock", shared=False)
-    try:
-        yield
-    finally:
-        if handle is not None:
-            handle.close()
-
-
-def _lock(path: Path, *, shared: bool, wait: bool = True) -> IO[bytes] | None:
-    """An open file holding a flock on `path`; None if `wait` is False and it is taken.
-
-    Without fcntl (not a POSIX host) nothing is locked and an unlocked handle
-    is returned: one experiment per host at a time is the rule there.
-    """
-    handle = open(path, "a+b")  # noqa: SIM115 - the caller closes it to unlock
-    try:
-        import fcntl
-    except ImportError:
-        return handle
-    mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
-    try:
-        fcntl.flock(handle, mode)
-    except BlockingIOError:
-        handle.close()
-        return None
-    return handle
-
-
 def _git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:

@@ -35,7 +35,7 @@ import psutil
 
 from perfsup.workspace import deathwatch
 
-__all__ = ["STDOUT_KEEP_CHARS", "CommandResult", "run_command"]
+__all__ = ["STDOUT_KEEP_CHARS", "CommandResult", "end_line", "run_command"]
 
 # Only the tail of stdout is kept in memory: METRIC lines come at the end, and
 # a chatty benchmark must not grow the engine without bound.
@@ -333,24 +333,27 @@ def run_command(
                 if pipe is not None:
                     pipe.close()
         duration = time.monotonic() - start
-
-        if timed_out or cancelled:
-            why = "timed out" if timed_out else "cancelled"
-            log.write(f"--- perfsup: killed ({why}) after {duration:.2f} s\n")
-            exit_code = None
-        else:
-            log.write(f"--- perfsup: exit {exit_code} after {duration:.2f} s\n")
+        result = CommandResult(
+            exit_code=None if timed_out or cancelled else exit_code,
+            duration_s=duration,
+            timed_out=timed_out,
+            cancelled=cancelled,
+            log_path=log_path,
+            stdout=tail.text(),
+            process_s=process_s,
+        )
+        log.write(end_line(result) + "\n")
         log.flush()
+    return result
 
-    return CommandResult(
-        exit_code=exit_code,
-        duration_s=duration,
-        timed_out=timed_out,
-        cancelled=cancelled,
-        log_path=log_path,
-        stdout=tail.text(),
-        process_s=process_s,
-    )
+
+def end_line(result: CommandResult) -> str:
+    """The line a command's log ends with; the report sums the seconds it states
+    (a remote host sends it back with the command's output)."""
+    if result.timed_out or result.cancelled:
+        why = "timed out" if result.timed_out else "cancelled"
+        return f"--- perfsup: killed ({why}) after {result.duration_s:.2f} s"
+    return f"--- perfsup: exit {result.exit_code} after {result.duration_s:.2f} s"
 
 
 def _pump(

@@ -29,10 +29,10 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from perfsup.config import Config
-from perfsup.engine.benchmark import CANDIDATE, PARENT
 from perfsup.engine.clock import SystemClock
-from perfsup.engine.measure import Judgement, Measurer, decision_json
+from perfsup.engine.measure import Measurer
 from perfsup.engine.orphans import RUN_DIR_MARKER
+from perfsup.engine.outcomes import NodeOutcomes
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
 from perfsup.store.models import EventKind, utcnow
@@ -41,6 +41,7 @@ from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
+from perfsup.workspace.pairs import CANDIDATE, PARENT
 from perfsup.workspace.sandbox import SandboxExecutor
 
 __all__ = ["MinimizeError", "MinimizeResult", "minimize"]
@@ -48,6 +49,10 @@ __all__ = ["MinimizeError", "MinimizeResult", "minimize"]
 
 class MinimizeError(Exception):
     """A one-line reason why the node cannot be minimized."""
+
+
+class AlreadyMinimal(MinimizeError):
+    """The path is one change: there is nothing to drop (not a failure)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ def minimize(
         chain = lineage(s, target)
         root, path = chain[0], chain[1:]
         if len(path) < 2:
-            raise MinimizeError(
+            raise AlreadyMinimal(
                 f"node {node_id} is a single change on its run's baseline: nothing to minimize"
             )
         ordinal = next_ordinal(s, root.id)
@@ -188,7 +193,7 @@ def minimize(
         return _run(ablation, run, root, target, path, new)
     except BaseException:
         if NodeStatus(new.status).in_flight:  # a failure already recorded stays recorded
-            _finish(store, new, NodeStatus.INTERRUPTED, "minimize did not finish")
+            _outcomes(store).end(new, NodeStatus.INTERRUPTED, "minimize did not finish")
         raise
     finally:
         ablation.close()
@@ -201,14 +206,14 @@ def _run(
     assert root.commit_sha is not None and target.commit_sha is not None
     base_dir, why = ab.build(f"{new.id}-base", root.commit_sha, [], new.id)
     if base_dir is None:
-        _finish(ab.store, new, NodeStatus.CRASHED, f"the baseline does not build: {why}")
+        _outcomes(ab.store).end(new, NodeStatus.CRASHED, f"the baseline does not build: {why}")
         raise MinimizeError(f"the baseline does not build or pass its checks: {why}")
     if not ab.thresholds_from_store() and ab.config.decision.calibration_pairs:
         ab.measure.calibrate(run.id, root, base_dir, ab.paths.log(new.id, "calibrate"))
     current = list(path)
     current_dir, why = ab.build(f"{new.id}-all", target.commit_sha, [], new.id)
     if current_dir is None:
-        _finish(ab.store, new, NodeStatus.CRASHED, f"{target.id} no longer builds: {why}")
+        _outcomes(ab.store).end(new, NodeStatus.CRASHED, f"{target.id} no longer builds: {why}")
         raise MinimizeError(f"{target.id} no longer builds or passes its checks: {why}")
     steps: list[Step] = []
     log = ab.paths.log(new.id, "bench")
@@ -254,7 +259,7 @@ def _run(
     _save_record(ab, new, record)
     if not dropped:
         reason = f"every change on the path to {target.id} is needed; nothing to remove"
-        _finish(ab.store, new, NodeStatus.REJECTED, reason, analysis=_analysis(steps))
+        _outcomes(ab.store).end(new, NodeStatus.REJECTED, reason, analysis=_analysis(steps))
         return MinimizeResult(new.id, kept, [], NodeStatus.REJECTED, f"{new.id}: {reason}")
     return _record_minimal(
         ab, run, root, target, new, current, current_dir, base_dir, steps, kept, dropped
@@ -282,7 +287,7 @@ def _record_minimal(
     )
     if not current:  # nothing is needed: the win was noise
         reason = f"none of the changes on the path to {target.id} has a significant effect"
-        _finish(ab.store, new, NodeStatus.DISCARDED, reason, analysis=_analysis(steps))
+        _outcomes(ab.store).end(new, NodeStatus.DISCARDED, reason, analysis=_analysis(steps))
         return MinimizeResult(new.id, [], dropped, NodeStatus.DISCARDED, f"{new.id}: {reason}")
     # Committed from a fresh, unbuilt worktree: a built one holds build outputs.
     fresh = ab.git.add_worktree(f"{new.id}-commit", root.commit_sha)
@@ -296,8 +301,7 @@ def _record_minimal(
     except NothingToCommit:  # the kept changes cancel out
         sha = root.commit_sha
     diff = ab.git.diff(root.commit_sha, sha)
-    _set(
-        ab.store,
+    _outcomes(ab.store).set(
         new,
         description=description[:300],
         commit_sha=sha,
@@ -311,37 +315,12 @@ def _record_minimal(
     judgement = ab.measure.judge(
         run.id, new, {PARENT: base_dir, CANDIDATE: current_dir}, ab.paths.log(new.id, "bench")
     )
-    status = _decide(ab.store, new, judgement)
+    status = str(_outcomes(ab.store).decide(new, judgement))
     summary = (
         f"{new.id}: {target.id} minimized to {', '.join(kept)} "
         f"(dropped {', '.join(dropped)}); {status}: {judgement.reason or judgement.failure}"
     )
     return MinimizeResult(new.id, kept, dropped, status, summary)
-
-
-def _decide(store: Store, node: Node, judgement: Judgement) -> str:
-    if judgement.failure is not None:
-        status, reason = judgement.failure
-        _finish(store, node, status, reason)
-        return str(status)
-    primary = judgement.recorded
-    assert primary is not None
-    _set(
-        store,
-        node,
-        decision_rule=judgement.rule,
-        effect=primary.effect,
-        ci_low=primary.ci_low,
-        ci_high=primary.ci_high,
-        p_value=primary.p_value,
-        pairs_used=judgement.pairs_used,
-        threshold=primary.threshold,
-        decision_json=decision_json(judgement),
-        analysis=judgement.analysis,
-    )
-    status = NodeStatus.KEPT if judgement.keep else NodeStatus.DISCARDED
-    _finish(store, node, status, judgement.reason)
-    return str(status)
 
 
 def _analysis(steps: list[Step]) -> str:
@@ -358,30 +337,7 @@ def _save_record(ab: _Ablation, node: Node, record: dict[str, object]) -> None:
         s.add(Artifact(node_id=node.id, kind="minimize", step="minimize", path=str(path)))
 
 
-def _set(store: Store, node: Node, **fields: object) -> None:
-    assert "status" not in fields, "statuses move through store.transitions"
-    with store.session() as s:
-        stored = s.get(Node, node.id)
-        assert stored is not None
-        for key, value in fields.items():
-            setattr(stored, key, value)
-            setattr(node, key, value)
-
-
-def _finish(
-    store: Store, node: Node, status: str, reason: str, analysis: str | None = None
-) -> None:
-    fields: dict[str, object] = {"reason": reason, "finished_at": utcnow()}
-    if analysis is not None:
-        fields["analysis"] = analysis
-    with store.session() as s:
-        move(s, node, NodeStatus(status), expected=node.status, **fields)
-    with store.session() as s:
-        record_event(
-            s,
-            EventKind.NODE_KEPT if status == NodeStatus.KEPT else EventKind.NODE_FINISHED,
-            f"{status}: {reason}",
-            run_id=node.run_id,
-            node_id=node.id,
-            actor="human",
-        )
+def _outcomes(store: Store) -> NodeOutcomes:
+    """The engine's writer of node outcomes, acting for a person: the one place
+    minimize records through the engine (its decisions are the loop's)."""
+    return NodeOutcomes(store, actor="human")

@@ -1,35 +1,16 @@
-"""Logs other tools read: autoresearch JSON lines and the seed metrics CSV.
+"""The metrics CSV the engine appends to while it runs, and the rows it is made of.
 
-JSON lines (`perfsup log --jsonl`), the autoresearch convention: a config line
-
-    {"type": "config", "name": <goal>, "metricName": "time_ms", "metricUnit": "ms",
-     "bestDirection": "lower"}
-
-then one line per experiment, the baseline first:
-
-    {"run": 1, "commit": "abc1234", "metric": 12.3, "metrics": {...},
-     "status": "keep" | "discard" | "crash" | "checks_failed",
-     "description": "...", "timestamp": <ms since the epoch>, ...}
-
-plus perfsup's own keys (`node`, `perfsup_status`, `effect`, `ci_low`, `ci_high`)
-that readers of the convention ignore. A metric value is the median of the
-counted samples of the pass that decided the node (the re-verification if
-there was one); an experiment that measured nothing has `metric` 0 and empty
-`metrics`, as autoresearch logs a crash.
-
-The metrics CSV (seed convention, `metrics.csv` next to the store): the first
-column is the iteration (0 = the baseline, then the experiment's number in
-the run), then one column per metric in priority order, its direction in the
-name (`time_ms (lower is better)`). Only experiments that were measured have
-a row. The engine appends a row after every decision, so `tail -f` follows
-the night; `perfsup log --csv` writes the same rows from the store.
+Seed convention (`metrics.csv` next to the store): the first column is the
+iteration (0 = the baseline, then the experiment's number in the run), then
+one column per metric in priority order, its direction in the name
+(`time_ms (lower is better)`). Only experiments that were measured have a
+row. The engine appends a row after every decision, so `tail -f` follows the
+night; `perfsup log --csv` (results/logs.py) writes the same rows from the store.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import json
 import statistics
 from dataclasses import dataclass
 from datetime import UTC
@@ -37,20 +18,22 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from perfsup.config import Config, ConfigError, MetricSpec
-from perfsup.config.load import parse_config
-from perfsup.store import Node, NodeStatus, Run, Sample, Store
+from perfsup.config import MetricSpec
+from perfsup.store import Node, NodeStatus, Sample
 from perfsup.store.tree import id_key
 
 __all__ = [
+    "CSV_NAME",
     "Experiment",
     "MetricsCsvLog",
-    "csv_text",
-    "experiments",
-    "jsonl_text",
-    "run_metrics",
+    "baseline_values",
+    "csv_header",
+    "csv_row",
+    "node_values",
+    "run_nodes_in_order",
 ]
 
+# A node status as the autoresearch convention names it (anything else: "crash").
 STATUS = {
     NodeStatus.KEPT: "keep",
     NodeStatus.DISCARDED: "discard",
@@ -82,32 +65,7 @@ class Experiment:
         return int(moment.timestamp() * 1000)
 
 
-def run_metrics(run: Run, fallback: Config | None) -> list[MetricSpec]:
-    """The metrics the run was judged by (its stored config), else the current config's."""
-    if run.config_toml:
-        try:
-            return list(parse_config(run.config_toml, Path(run.repo_path) / "perfsup.toml").metrics)
-        except ConfigError:
-            pass  # moved or edited since
-    if fallback is not None:
-        return list(fallback.metrics)
-    return []
-
-
-def experiments(session: Session, run_id: int) -> list[Experiment]:
-    """The baseline and every finished experiment of a run, in the order they were made."""
-    root, tried = _run_nodes(session, run_id)
-    out = []
-    if root is not None:
-        out.append(Experiment(0, root, baseline_values(session, root)))
-    for number, node in enumerate(tried, start=1):
-        if not NodeStatus(node.status).finished:
-            continue
-        out.append(Experiment(number, node, node_values(session, node)))
-    return out
-
-
-def _run_nodes(session: Session, run_id: int) -> tuple[Node | None, list[Node]]:
+def run_nodes_in_order(session: Session, run_id: int) -> tuple[Node | None, list[Node]]:
     """(the run's root, its other nodes in the order they were made)."""
     nodes = session.exec(select(Node).where(Node.run_id == run_id)).all()
     root = next((n for n in nodes if n.parent_id is None), None)
@@ -162,46 +120,6 @@ def _medians(rows: object) -> dict[str, float]:
     return {m: float(statistics.median(v)) for m, v in by_metric.items()}
 
 
-# -------------------------------------------------------------- JSON lines
-def jsonl_text(store: Store, run_id: int, fallback: Config | None = None) -> str:
-    with store.session() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        metrics = run_metrics(run, fallback)
-        rows = experiments(s, run_id)
-    primary = metrics[0] if metrics else None
-    lines: list[dict[str, object]] = [
-        {
-            "type": "config",
-            "name": run.goal,
-            "metricName": primary.name if primary else "",
-            "metricUnit": primary.unit if primary else "",
-            "bestDirection": primary.direction if primary else "lower",
-        }
-    ]
-    for number, row in enumerate(rows, start=1):
-        node = row.node
-        value = row.values.get(primary.name) if primary else None
-        lines.append(
-            {
-                "run": number,
-                "commit": (node.commit_sha or "")[:7],
-                "metric": value if value is not None else 0,
-                "metrics": row.values,
-                "status": row.status,
-                "description": node.description or "",
-                "timestamp": row.timestamp_ms,
-                "node": node.id,
-                "perfsup_status": node.status,
-                "effect": node.effect,
-                "ci_low": node.ci_low,
-                "ci_high": node.ci_high,
-            }
-        )
-    return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-
-
-# ------------------------------------------------------------- metrics CSV
 def csv_header(metrics: list[MetricSpec]) -> list[str]:
     return ["iteration", *(f"{m.name} ({m.direction} is better)" for m in metrics)]
 
@@ -210,22 +128,6 @@ def csv_row(row: Experiment, metrics: list[MetricSpec]) -> list[str] | None:
     if not metrics or any(m.name not in row.values for m in metrics):
         return None
     return [str(row.iteration), *(f"{row.values[m.name]:.6g}" for m in metrics)]
-
-
-def csv_text(store: Store, run_id: int, fallback: Config | None = None) -> str:
-    with store.session() as s:
-        run = s.get(Run, run_id)
-        assert run is not None
-        metrics = run_metrics(run, fallback)
-        rows = experiments(s, run_id)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_header(metrics))
-    for row in rows:
-        cells = csv_row(row, metrics)
-        if cells is not None:
-            writer.writerow(cells)
-    return out.getvalue()
 
 
 class MetricsCsvLog:
@@ -244,7 +146,7 @@ class MetricsCsvLog:
 
         Reads this node's samples only (the baseline's too for a new file): it
         runs after every experiment, so it must not grow with the tree."""
-        root, tried = _run_nodes(session, run_id)
+        root, tried = run_nodes_in_order(session, run_id)
         number = next((i for i, n in enumerate(tried, start=1) if n.id == node_id), None)
         if number is None or not NodeStatus(tried[number - 1].status).finished:
             return

@@ -1,24 +1,40 @@
 """Benchmark a candidate against its parent in interleaved, randomised pairs.
 
-Both sides run on this machine, one after the other, in an order drawn at
-random for each pair (AB or BA), so drift and warm caches hit both alike.
-Warm-up runs of each side come first and are recorded but not counted.
+Both sides run on one host, one after the other, in an order drawn at random
+for each pair (AB or BA), so drift and warm caches hit both alike. Warm-up
+runs of each side come first and are recorded but not counted. A metric read
+from callgrind comes from a second run of the side under valgrind (the timed
+metrics come from the plain run).
+
+This is the one pair loop: the engine runs it here (engine/measure.py) and
+every other host runs it in the experiment runner (experiment_runner.py), so
+a change to how a side is measured, or to what a failed run is called, is
+made once for every executor.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from perfsup.config import BenchSettings, MetricSpec
+from perfsup.config import MetricSpec
 from perfsup.metrics.collect import collect_metrics
 from perfsup.metrics.errors import MetricParseError
 from perfsup.metrics.parsers.callgrind import wrap_command
 from perfsup.store.models import NodeStatus
 from perfsup.workspace.executor import Executor
+
+__all__ = [
+    "CANDIDATE",
+    "PARENT",
+    "BenchFailed",
+    "BenchOutcome",
+    "SampleSink",
+    "run_pairs",
+]
 
 PARENT = "parent"
 CANDIDATE = "candidate"
@@ -50,39 +66,42 @@ class BenchFailed(Exception):
 def run_pairs(
     *,
     executor: Executor,
-    bench: BenchSettings,
+    command: str,
+    timeout_s: float,
     metrics: Sequence[MetricSpec],
     dirs: dict[str, Path],
     log_path: Path,
-    env: dict[str, str],
+    env: Mapping[str, str],
     rng: random.Random,
     sink: SampleSink,
+    pairs: int,
+    warmup: int,
     cancel: threading.Event | None = None,
-    pairs: int | None = None,
-    warmup: int | None = None,
     after_pair: Callable[[BenchOutcome], bool] | None = None,
+    mark: Callable[[str], None] | None = None,
 ) -> BenchOutcome:
-    """Run warm-ups, then up to `pairs` (default `bench.pairs`) interleaved pairs.
+    """Run `warmup` runs of each side, then up to `pairs` interleaved pairs.
 
     Stops at the first failure, or when `after_pair` (called after every pair
-    with the samples so far) returns True: the sequential rule's early stop.
+    with the samples so far) returns True: the sequential rule's early stop, or
+    the runner's pause at a look. `mark(line)` notes which run comes next
+    (default: a line in the bench log).
     """
     outcome = BenchOutcome(pairs={m.name: ([], []) for m in metrics})
     wrap_callgrind = any(m.source == "callgrind" and not m.path for m in metrics)
+    note = mark or (lambda line: _mark(log_path, line))
 
     def measure(side: str, index: int, warmup: bool) -> dict[str, float]:
         label = f"warm-up {index + 1}" if warmup else f"pair {index + 1}"
-        _mark(log_path, f"---- {label}: {side} ----")
-        result = executor.run(
-            bench.run, dirs[side], log_path, bench.timeout_s, env=env, cancel=cancel
-        )
+        note(f"---- {label}: {side} ----")
+        result = executor.run(command, dirs[side], log_path, timeout_s, env=env, cancel=cancel)
         whose = "the parent's" if side == PARENT else "the"
         if result.cancelled:
             raise BenchFailed(NodeStatus.CANCELLED, "benchmark aborted")
         if result.timed_out:
             raise BenchFailed(
                 NodeStatus.TIMEOUT,
-                f"{whose} benchmark did not finish within {bench.timeout_s:g} s and was killed",
+                f"{whose} benchmark did not finish within {timeout_s:g} s and was killed",
             )
         if result.exit_code != 0:
             raise BenchFailed(
@@ -93,18 +112,13 @@ def run_pairs(
             # a separate run: callgrind slows the program tens of times, so the
             # timed metrics come from the plain run above
             counted = executor.run(
-                wrap_command(bench.run),
-                dirs[side],
-                log_path,
-                bench.timeout_s,
-                env=env,
-                cancel=cancel,
+                wrap_command(command), dirs[side], log_path, timeout_s, env=env, cancel=cancel
             )
             if counted.timed_out or counted.exit_code != 0:
                 raise BenchFailed(
                     NodeStatus.CRASHED,
                     f"{whose} benchmark under callgrind failed (status {counted.exit_code}, "
-                    f"limit {bench.timeout_s:g} s; see bench log)",
+                    f"limit {timeout_s:g} s; see bench log)",
                 )
         try:
             values = collect_metrics(result.stdout, dirs[side], metrics)
@@ -114,10 +128,10 @@ def run_pairs(
         return values
 
     try:
-        for index in range(bench.warmup if warmup is None else warmup):
+        for index in range(warmup):
             for side in (PARENT, CANDIDATE):
                 measure(side, index, warmup=True)
-        for index in range(bench.pairs if pairs is None else pairs):
+        for index in range(pairs):
             order = [PARENT, CANDIDATE]
             rng.shuffle(order)
             got = {side: measure(side, index, warmup=False) for side in order}

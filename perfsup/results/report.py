@@ -20,11 +20,11 @@ from sqlmodel import Session, select
 
 from perfsup.config import Config, ConfigError
 from perfsup.config.load import parse_config
-from perfsup.engine.export import best_node, compounded_gain
-from perfsup.engine.jsonl import Experiment, experiments, run_metrics
-from perfsup.engine.report_chart import draw_chart
-from perfsup.engine.report_render import Block, render_html, render_markdown
 from perfsup.engine.rundir import RunPaths
+from perfsup.results.export import best_node, compounded_gain
+from perfsup.results.logs import Experiment, experiments, run_metrics
+from perfsup.results.report_chart import draw_chart
+from perfsup.results.report_render import Block, render_html, render_markdown
 from perfsup.store import Artifact, Calibration, ModelCall, Node, NodeStatus, Run, Store
 from perfsup.store.tree import id_key, lineage
 
