@@ -24,7 +24,7 @@ import psutil
 
 from perfsup.agent.scripted import ScriptedBackend
 from perfsup.config import load_config
-from perfsup.engine.loop import Engine
+from perfsup.engine.factory import make_engine
 from perfsup.engine.orphans import marked_processes
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Node, Run, open_store
@@ -69,7 +69,7 @@ def main() -> None:
         config_path, hold = setup(base, n)
         config = load_config(config_path)
         paths = RunPaths(base / "run")
-        engine = Engine(
+        engine = make_engine(
             config=config,
             store=open_store(paths.store),
             paths=paths,

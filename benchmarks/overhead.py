@@ -25,7 +25,7 @@ from pathlib import Path
 
 from perfsup.agent.scripted import ScriptedBackend
 from perfsup.config import load_config
-from perfsup.engine.loop import Engine
+from perfsup.engine.factory import make_engine
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import open_store
 from perfsup.workspace.executor import LocalExecutor
@@ -125,7 +125,7 @@ def run(n: int, dask_client: object | None) -> tuple[float, float, int]:
             os.environ["PERFSUP_RUNNER_ROOT"] = str(base / "host")
 
             experiments = DaskExperiments(dask_client)  # type: ignore[arg-type]
-        engine = Engine(
+        engine = make_engine(
             config=config,
             store=store,
             paths=paths,

@@ -386,8 +386,8 @@ async def test_new_winner_and_budget_events_are_notified(running: RunFixture) ->
         await opened(pilot, app)
         store = open_store(running.paths.store)
         with store.session() as s:
-            s.add(Event(run_id=1, node_id="1.2.2", kind="node_finished", message="kept: faster"))
-            s.add(Event(run_id=1, kind="run_finished", message="token budget reached (9 of 9)"))
+            s.add(Event(run_id=1, node_id="1.2.2", kind="node_kept", message="kept: faster"))
+            s.add(Event(run_id=1, kind="budget_reached", message="token budget reached (9 of 9)"))
         store.close()
         await pilot_until(pilot, lambda: any(n.startswith("budget reached") for n in app.notices))
         assert "new winner: 1.2.2 kept: faster" in app.notices
@@ -419,7 +419,7 @@ def test_notified_event_kinds_are_the_ones_the_engine_records() -> None:
     engine = Path(__file__).resolve().parent.parent / "perfsup" / "engine"
     source = "\n".join(p.read_text() for p in engine.glob("*.py"))
     for kind in NOTIFIED_KINDS:
-        assert f'"{kind}"' in source, f"the engine no longer records {kind!r} events"
+        assert f"EventKind.{kind.name}" in source, f"the engine no longer records {kind!r} events"
 
 
 async def test_help_lists_every_key_with_remaps(tmp_path: Path) -> None:

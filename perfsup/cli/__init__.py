@@ -235,7 +235,7 @@ def _run_locked(
 ) -> int:
     import signal
 
-    from perfsup.engine.loop import Engine
+    from perfsup.engine.factory import make_engine
     from perfsup.store import RunStatus, StoreError, open_store
     from perfsup.workspace.executor import LocalExecutor
     from perfsup.workspace.logcap import MIB
@@ -261,7 +261,7 @@ def _run_locked(
             if experiments is not None:
                 experiments.close()
             raise
-    engine = Engine(
+    engine = make_engine(
         config=config,
         store=store,
         paths=paths,

@@ -7,40 +7,27 @@ here, below both.
 
 from __future__ import annotations
 
-import json
 import math
 
 from sqlmodel import Session
 
 from perfsup.config import MetricSpec
+from perfsup.metrics.record import DecisionRecord, Effect
 from perfsup.store import Node, NodeStatus
 from perfsup.store.tree import id_key, lineage, run_nodes
 
 __all__ = ["best_node", "compounded_gain", "metric_effects"]
 
 
-def metric_effects(node: Node) -> list[dict[str, object]]:
+def metric_effects(node: Node) -> list[Effect]:
     """Per metric, the numbers of the pass that decided `node` (re-verified if any)."""
-    if node.decision_json:
-        try:
-            passes = json.loads(node.decision_json).get("passes") or []
-        except (ValueError, AttributeError):
-            passes = []
-        if passes:
-            last = passes[-1]
-            return [{**m, "phase": last.get("phase", "decide")} for m in last.get("metrics", [])]
+    record = DecisionRecord.from_json(node.decision_json)
+    if record is not None and record.passes:
+        return record.effects()
     if node.effect is None:
         return []
     return [
-        {
-            "metric": "",
-            "effect": node.effect,
-            "ci_low": node.ci_low,
-            "ci_high": node.ci_high,
-            "p_value": node.p_value,
-            "pairs": node.pairs_used,
-            "phase": "decide",
-        }
+        Effect("", node.effect, node.ci_low, node.ci_high, node.p_value, node.pairs_used, "decide")
     ]
 
 
@@ -57,11 +44,9 @@ def compounded_gain(
     seen = False
     for node in nodes:
         effects = metric_effects(node)
-        chosen = (
-            effects[:1] if metric is None else [m for m in effects if m.get("metric") == metric]
-        )
+        chosen = effects[:1] if metric is None else [m for m in effects if m.metric == metric]
         for m in chosen:
-            effect = float(m["effect"])  # type: ignore[arg-type]
+            effect = m.effect
             if direction == "higher":
                 log_sum += math.log(max(1.0 + effect, 1e-12))
             else:

@@ -23,7 +23,15 @@ from perfsup.config import Budgets
 from perfsup.engine.controls import Controls
 from perfsup.store import Node, NodeStatus, Run, Store
 from perfsup.store.commands import command_args, pending_commands, settle_command
-from perfsup.store.models import IN_FLIGHT, Command, CommandKind, utcnow
+from perfsup.store.models import (
+    IN_FLIGHT,
+    Command,
+    CommandKind,
+    EngineState,
+    EventKind,
+    utcnow,
+)
+from perfsup.store.transitions import LostTransition, move, new_node
 from perfsup.store.tree import record_event
 
 POLL_S = 0.2
@@ -91,7 +99,7 @@ class CommandWatcher:
             settle_command(command, applied=False, result=str(exc))
             record_event(
                 s,
-                f"command_{command.kind}",
+                EventKind.of_command(command.kind),
                 f"refused: {exc}",
                 run_id=run_id,
                 actor="human",
@@ -99,7 +107,7 @@ class CommandWatcher:
             self.report(f"command {command.kind} refused: {exc}")
             return
         settle_command(command, applied=True, result=result)
-        record_event(s, f"command_{kind.value}", result, run_id=run_id, actor="human")
+        record_event(s, EventKind.of_command(kind), result, run_id=run_id, actor="human")
         self.report(f"command {kind.value}: {result}")
         s.flush()
 
@@ -163,16 +171,30 @@ class CommandWatcher:
             )
         ).all()
         for other in others:
-            other.status = NodeStatus.PRUNED
-            other.reason = reason
-            other.finished_at = utcnow()
-            s.add(other)
+            try:
+                move(
+                    s,
+                    other,
+                    NodeStatus.PRUNED,
+                    expected=NodeStatus.QUEUED,
+                    reason=reason,
+                    finished_at=utcnow(),
+                )
+            except LostTransition:  # it started meanwhile: the abort above reaches it
+                continue
         if node.id != current and NodeStatus(node.status) not in IN_FLIGHT:
             was = f"; was {node.status}" + (f": {node.reason}" if node.reason else "")
-            node.reason = f"pruned by a person{was}"
-            node.status = NodeStatus.PRUNED
-            node.finished_at = node.finished_at or utcnow()
-            s.add(node)
+            try:
+                move(
+                    s,
+                    node,
+                    NodeStatus.PRUNED,
+                    expected=node.status,
+                    reason=f"pruned by a person{was}",
+                    finished_at=node.finished_at or utcnow(),
+                )
+            except LostTransition as exc:
+                raise Refused(f"{exc}; try again") from None
         return f"pruned {node.id}: no new experiments below it"
 
     def _promote(self, s: Session, node: Node) -> str:
@@ -197,16 +219,19 @@ class CommandWatcher:
         )
         s.flush()
         s.add(
-            Node(
+            new_node(
                 id=str(run_id),
                 run_id=run_id,
                 description=f"promoted from {node.id}",
                 commit_sha=node.commit_sha,
-                status=NodeStatus.QUEUED,
             )
         )
         record_event(
-            s, "run_started", f"run {run_id} started from {node.id}", run_id=run_id, actor="human"
+            s,
+            EventKind.RUN_STARTED,
+            f"run {run_id} started from {node.id}",
+            run_id=run_id,
+            actor="human",
         )
         self.controls.promoted_run = run_id
         return f"run {run_id} starts from {node.id} after the experiment in flight"
@@ -247,7 +272,8 @@ class CommandWatcher:
         c = self.controls
         if c.run_id is None:
             return
-        state = ("paused" if c.paused and c.state == "running" else c.state, c.detail)
+        paused = c.paused and c.state == EngineState.RUNNING
+        state = (EngineState.PAUSED if paused else c.state, c.detail)
         now = utcnow()
         if state == self._last_state and now - self._last_beat < timedelta(seconds=HEARTBEAT_S):
             return

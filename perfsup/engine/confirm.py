@@ -23,13 +23,13 @@ from perfsup.engine.best import best_node
 from perfsup.engine.layout import layout_bench
 from perfsup.engine.measure import Judgement, Measurer
 from perfsup.engine.rundir import RunPaths
-from perfsup.store import Node, Store
+from perfsup.store import EventKind, Node, Store
 from perfsup.store.tree import lineage, record_event
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace
 from perfsup.workspace.pairs import CANDIDATE, PARENT
 
-CONFIRMATION = "confirmation"
+CONFIRMATION = EventKind.CONFIRMATION
 
 
 @dataclass(frozen=True)

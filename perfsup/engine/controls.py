@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsup.config import Budgets
-from perfsup.store.models import NodeStatus
+from perfsup.store.models import EngineState, NodeStatus
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.runner import CommandResult
 
@@ -48,7 +48,7 @@ class Controls:
         self.proposing: str | None = None
         self._proposal_abort: StepAborted | None = None
         self._step_cancel = threading.Event()
-        self.state = "starting"
+        self.state = EngineState.STARTING
         self.detail = ""
         self.hints: list[str] = []
         self.budget_overrides: dict[str, Any] = {}
@@ -141,7 +141,7 @@ class Controls:
             self._step_cancel = threading.Event()
             return self._step_cancel
 
-    def set_state(self, state: str, detail: str | None = None) -> None:
+    def set_state(self, state: EngineState, detail: str | None = None) -> None:
         with self._cond:
             self.state = state
             if detail is not None:

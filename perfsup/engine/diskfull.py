@@ -29,8 +29,9 @@ from perfsup.config import Config
 from perfsup.engine.controls import Controls
 from perfsup.engine.guards import low_space_message
 from perfsup.engine.rundir import RunPaths
-from perfsup.store import Node, NodeStatus, Store
+from perfsup.store import EngineState, EventKind, Node, NodeStatus, Store
 from perfsup.store.models import IN_FLIGHT, utcnow
+from perfsup.store.transitions import move
 from perfsup.store.tree import record_event
 from perfsup.workspace.git import GitWorkspace
 
@@ -86,7 +87,7 @@ def ride_out_full_disk(engine: _Engine, run_id: int) -> None:
     while True:
         message = full_disk_message(engine.paths.root, engine.config.run.min_free_mb)
         engine.controls.pause()
-        engine.controls.set_state("paused", f"paused: {message}")
+        engine.controls.set_state(EngineState.PAUSED, f"paused: {message}")
         engine.report(f"paused: {message}")
         recorded = recorded or _try_record(engine, run_id, message)
         if engine.controls.safe_point() is not None:  # waits for the resume (or a stop)
@@ -144,10 +145,15 @@ def _record(engine: _Engine, run_id: int, message: str) -> None:
             node = s.get(Node, node_id)
             if node is None or NodeStatus(node.status) not in IN_FLIGHT:
                 continue
-            node.status = NodeStatus.INTERRUPTED
-            node.reason = reason
-            node.finished_at = utcnow()
-            record_event(s, "node_interrupted", reason, run_id=run_id, node_id=node_id)
-        record_event(s, "paused", message, run_id=run_id)
+            move(
+                s,
+                node,
+                NodeStatus.INTERRUPTED,
+                expected=NodeStatus(node.status),
+                reason=reason,
+                finished_at=utcnow(),
+            )
+            record_event(s, EventKind.NODE_INTERRUPTED, reason, run_id=run_id, node_id=node_id)
+        record_event(s, EventKind.PAUSED, message, run_id=run_id)
     for node_id in in_flight:
         engine.report(f"{node_id:<10} INTERRUPTED: {reason}")

@@ -12,16 +12,14 @@ raise) and the host guard waits while the machine is on battery or loaded.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import insert
 
 from perfsup.config import Config
@@ -31,10 +29,20 @@ from perfsup.engine.layout import layout_bench
 from perfsup.metrics.calibration import Calibration as Calib
 from perfsup.metrics.calibration import calibrate
 from perfsup.metrics.keep_rule import confirm, judge_look
+from perfsup.metrics.record import DecisionRecord, PassRecord
 from perfsup.metrics.scales import metric_gains, resolve_scale
 from perfsup.metrics.sequential import Plan, default_looks
 from perfsup.metrics.stats import Decision, MetricDecision
-from perfsup.store import Calibration, Node, NodeStatus, Run, Sample, Store
+from perfsup.store import (
+    Calibration,
+    EngineState,
+    EventKind,
+    Node,
+    NodeStatus,
+    Run,
+    Sample,
+    Store,
+)
 from perfsup.store.models import utcnow
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
@@ -57,7 +65,7 @@ class Judgement:
     reason: str = ""
     recorded: MetricDecision | None = None  # primary metric, re-verified pass if any
     rule: str = ""
-    passes: list[dict[str, object]] = field(default_factory=list)
+    passes: list[PassRecord] = field(default_factory=list)
     analysis: str = ""
     pairs_used: int = 0  # counted pairs of every pass
 
@@ -76,7 +84,7 @@ class Measurer:
         clock: Clock,
         report: Callable[[str], None],
         host: str,
-        set_state: Callable[[str, str], None] | None = None,
+        set_state: Callable[[EngineState, str], None] | None = None,
         pairs_fn: Callable[..., BenchOutcome] = run_pairs,
         where: Callable[[], Fingerprint] = fingerprint,
         wait_quiet: bool = True,
@@ -130,7 +138,7 @@ class Measurer:
         failures = 0
         while True:
             self.wait_for_quiet_host(run_id)
-            self._state(run_id, "running", f"A/A calibration on {node.id}")
+            self._state(run_id, EngineState.RUNNING, f"A/A calibration on {node.id}")
             self.report(f"{node.id:<10} A/A calibration: {decision.calibration_pairs} pairs")
             outcome = self._pairs(
                 node.id,
@@ -142,7 +150,7 @@ class Measurer:
             )
             self.calibrated_at = self.clock.now()
             if outcome.failure is not None and outcome.failure[0] == NodeStatus.CANCELLED:
-                self._state(run_id, "running", "")
+                self._state(run_id, EngineState.RUNNING, "")
                 return
             why = outcome.failure[1] if outcome.failure is not None else None
             calibs: list[Calib] = []
@@ -170,9 +178,9 @@ class Measurer:
                 text = f"A/A calibration on {node.id} failed ({failures}): {why}" + (
                     "; retrying" if retry else "; deciding without a noise check until the next"
                 )
-                self._event(run_id, node.id, "calibration_failed", text)
+                self._event(run_id, node.id, EventKind.CALIBRATION_FAILED, text)
                 self.report(text)
-                self._state(run_id, "running", "" if retry else text)
+                self._state(run_id, EngineState.RUNNING, "" if retry else text)
                 if retry:
                     continue
                 return
@@ -188,26 +196,26 @@ class Measurer:
             summary = "; ".join(_calib_text(c) for c in calibs)
             if not noisy:
                 self.thresholds = {m.name: decision.min_effect for m in self.config.metrics}
-                self._event(run_id, node.id, "calibration", summary)
-                self._state(run_id, "running", "")
+                self._event(run_id, node.id, EventKind.CALIBRATION, summary)
+                self._state(run_id, EngineState.RUNNING, "")
                 return
             guard = (
                 f"noise guard: A/A noise hides the {decision.min_effect:.1%} minimum effect "
                 f"with {self.base_plan.budget} pairs ({summary})"
             )
             if action == "stop":
-                self._event(run_id, node.id, "noise_guard", guard + "; stopping the run")
-                self._state(run_id, "stopped", guard)
+                self._event(run_id, node.id, EventKind.NOISE_GUARD, guard + "; stopping the run")
+                self._state(run_id, EngineState.STOPPED, guard)
                 raise GuardStop(guard)
             if action in ("extend", "raise"):
                 text = guard + "; " + self._go_on_noisy(noisy, action)
-                self._event(run_id, node.id, "noise_guard", text)
-                self._state(run_id, "running", text)
+                self._event(run_id, node.id, EventKind.NOISE_GUARD, text)
+                self._state(run_id, EngineState.RUNNING, text)
                 self.report(text)
                 return
             text = guard + f"; waiting {decision.wait_s:g} s, then calibrating again"
-            self._event(run_id, node.id, "noise_guard", text)
-            self._state(run_id, "waiting", text)
+            self._event(run_id, node.id, EventKind.NOISE_GUARD, text)
+            self._state(run_id, EngineState.WAITING, text)
             self.report(text)
             self.clock.sleep(decision.wait_s)
             waited += decision.wait_s
@@ -236,19 +244,19 @@ class Measurer:
             why = busy_reason(fingerprint(), decision.max_load_per_core, decision.wait_on_battery)
             if why is None:
                 if waited:
-                    self._state(run_id, "running", "")
+                    self._state(run_id, EngineState.RUNNING, "")
                 return
             if waited + decision.wait_s > decision.max_wait_s:
                 self._event(
                     run_id,
                     None,
-                    "host_guard",
+                    EventKind.HOST_GUARD,
                     f"{why}; waited {waited:g} s, benchmarking anyway",
                 )
                 return
             text = f"host guard: {why}; waiting {decision.wait_s:g} s"
-            self._event(run_id, None, "host_guard", text)
-            self._state(run_id, "waiting", text)
+            self._event(run_id, None, EventKind.HOST_GUARD, text)
+            self._state(run_id, EngineState.WAITING, text)
             self.report(text)
             self.clock.sleep(decision.wait_s)
             waited += decision.wait_s
@@ -286,12 +294,12 @@ class Measurer:
         judgement.recorded = final.per_metric[0]
         judgement.rule = final.rule
         judgement.analysis = "\n".join(
-            f"{p['phase']}: "
+            f"{p.phase}: "
             + ", ".join(
-                f"{m['metric']} {m['verdict']} {m['effect']:+.2%} "
-                f"(CI {m['ci_low']:+.2%}..{m['ci_high']:+.2%}, p={m['p_value']:.3g}, "
-                f"threshold {m['threshold']:.2%}, {m['pairs']} pairs)"
-                for m in p["metrics"]  # type: ignore[attr-defined]
+                f"{m.metric} {m.verdict} {m.effect:+.2%} "
+                f"(CI {m.ci_low:+.2%}..{m.ci_high:+.2%}, p={m.p_value:.3g}, "
+                f"threshold {m.threshold:.2%}, {m.pairs} pairs)"
+                for m in p.metrics
             )
             for p in judgement.passes
         )
@@ -352,16 +360,16 @@ class Measurer:
         decision = result[-1]
         judgement.pairs_used += decision.per_metric[0].pairs
         judgement.passes.append(
-            {
-                "phase": phase,
-                "keep": decision.keep,
-                "reason": decision.reason,
-                "rule": decision.rule,
-                "alpha_per_look": dict(zip(self.plan.looks, self.plan.levels, strict=True)),
-                "spending": self.plan.spending,
-                "looks": list(self.plan.looks),
-                "metrics": [asdict(m) for m in decision.per_metric],
-            }
+            PassRecord(
+                phase=phase,
+                keep=decision.keep,
+                reason=decision.reason,
+                rule=decision.rule,
+                alpha_per_look=dict(zip(self.plan.looks, self.plan.levels, strict=True)),
+                spending=self.plan.spending,
+                looks=list(self.plan.looks),
+                metrics=list(decision.per_metric),
+            )
         )
         return decision
 
@@ -466,11 +474,11 @@ class Measurer:
                     )
                 )
 
-    def _event(self, run_id: int, node_id: str | None, kind: str, message: str) -> None:
+    def _event(self, run_id: int, node_id: str | None, kind: EventKind, message: str) -> None:
         with self.store.session() as s:
             record_event(s, kind, message, run_id=run_id, node_id=node_id)
 
-    def _state(self, run_id: int, state: str, detail: str) -> None:
+    def _state(self, run_id: int, state: EngineState, detail: str) -> None:
         if self.set_state is not None:  # the engine's heartbeat writes it to the run
             self.set_state(state, detail)
             return
@@ -483,13 +491,7 @@ class Measurer:
 
 def decision_json(judgement: Judgement) -> str:
     """The numbers of every pass, for Node.decision_json."""
-    return json.dumps({"rule": judgement.rule, "passes": judgement.passes}, default=_plain)
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+    return DecisionRecord(rule=judgement.rule, passes=judgement.passes).to_json()
 
 
 def _calib_text(c: Calib) -> str:

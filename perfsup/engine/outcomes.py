@@ -1,24 +1,30 @@
 """How an experiment's end reaches the store: its decision numbers, its final
-status and reason, and the `node_finished` event.
+status and reason, and its event (`node_kept` or `node_finished`).
 
 The loop decides with `Measurer.judge`; `perfsup minimize` (results/) decides
 its ablations the same way and records them through this module, so what a
-decision writes is said once.
+decision writes is said once. A status moves only through
+`store.transitions.move` (compare-and-set): when a person ended a node first,
+their status stands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from perfsup.engine.measure import Judgement, decision_json
 from perfsup.store import Node, NodeStatus, Store
-from perfsup.store.models import utcnow
+from perfsup.store.models import EventKind, utcnow
+from perfsup.store.transitions import ENDS, LostTransition, move
 from perfsup.store.tree import record_event
 
 __all__ = ["NodeOutcomes", "decision_fields"]
 
 
-def decision_fields(judgement: Judgement) -> dict[str, object]:
+def decision_fields(judgement: Judgement) -> dict[str, Any]:
     """The node columns a measured judgement sets: the primary metric's numbers
-    (re-verified pass if any) and every pass as JSON."""
+    (re-verified pass if any) and every pass as the decision record's JSON."""
     primary = judgement.recorded
     assert primary is not None, "a judgement without a failure records its primary metric"
     return {
@@ -37,12 +43,19 @@ def decision_fields(judgement: Judgement) -> dict[str, object]:
 class NodeOutcomes:
     """Writes nodes as one actor ("engine", or "human" for a person's command)."""
 
-    def __init__(self, store: Store, actor: str = "engine") -> None:
+    def __init__(
+        self,
+        store: Store,
+        actor: str = "engine",
+        report: Callable[[str], None] = lambda _line: None,
+    ) -> None:
         self.store = store
         self.actor = actor
+        self.report = report
 
-    def set(self, node: Node, **fields: object) -> None:
-        """Write `fields` to the stored node and to `node` alike."""
+    def set(self, node: Node, **fields: Any) -> None:
+        """Write `fields` (not the status: see `move`) to the stored node and to `node`."""
+        assert "status" not in fields, "statuses move through store.transitions"
         with self.store.session() as s:
             stored = s.get(Node, node.id)
             assert stored is not None
@@ -50,23 +63,33 @@ class NodeOutcomes:
                 setattr(stored, key, value)
                 setattr(node, key, value)
 
-    def move(self, node: Node, status: NodeStatus, **fields: object) -> None:
-        """The one status write (the node state machine's compare-and-set, once the
-        engine has one): `node` goes to `status`, with `fields`."""
-        self.set(node, status=status, **fields)
+    def move(self, node: Node, status: NodeStatus, **fields: Any) -> None:
+        """The one status write: `node` goes from the status this writer last saw
+        to `status`, with `fields` (compare-and-set; LostTransition if it moved)."""
+        with self.store.session() as s:
+            move(s, node, status, expected=node.status, **fields)
 
-    def end(self, node: Node, status: NodeStatus, reason: str, **fields: object) -> None:
-        """Finish `node` with `status` and `reason` (and `fields`), with its event."""
-        self.move(node, status, reason=reason, finished_at=utcnow(), **fields)
+    def end(self, node: Node, status: NodeStatus, reason: str, **fields: Any) -> bool:
+        """Finish `node` with `status` and `reason` (and `fields`), with its event;
+        False when a person ended it first (their status stands)."""
+        try:
+            self.move(node, status, reason=reason, finished_at=utcnow(), **fields)
+        except LostTransition as exc:
+            if exc.found not in ENDS:
+                raise
+            self.report(f"{node.id:<10} left {node.status}: {exc}")
+            return False
+        kind = EventKind.NODE_KEPT if status is NodeStatus.KEPT else EventKind.NODE_FINISHED
         with self.store.session() as s:
             record_event(
                 s,
-                "node_finished",
+                kind,
                 f"{status.value}: {reason}",
                 run_id=node.run_id,
                 node_id=node.id,
                 actor=self.actor,
             )
+        return True
 
     def decide(self, node: Node, judgement: Judgement) -> NodeStatus:
         """Record a judgement: its failure, or its numbers and kept / discarded."""

@@ -44,6 +44,7 @@ class Pacer:
         self.store = store
         self.clock = clock
         self.report = report
+        self.budget_spent = False  # the run ends because a budget (not the deadline) ran out
         self._deadline_for: Budgets | None = None
         self._deadline: datetime | None = None
 
@@ -61,6 +62,7 @@ class Pacer:
 
     def stop_reason(self, run_id: int) -> str | None:
         """Why the run must end now, or None."""
+        self.budget_spent = False
         with self.store.session() as s:
             run = s.get(Run, run_id)
             assert run is not None
@@ -71,11 +73,13 @@ class Pacer:
             )
             tokens = run.tokens_used
         if experiments >= self.budgets.max_experiments:
+            self.budget_spent = True
             return f"experiment budget reached ({experiments} of {self.budgets.max_experiments})"
         return self._token_reason(tokens) or self._deadline_reason()
 
     def before_call(self, run_id: int) -> None:
         """Wait for the rate limit; `BudgetReached` when the tokens or the deadline are spent."""
+        self.budget_spent = False
         limit = self.budgets.calls_per_hour
         while True:
             with self.store.session() as s:
@@ -107,6 +111,7 @@ class Pacer:
 
     def _token_reason(self, tokens: int) -> str | None:
         if tokens >= self.budgets.max_tokens:
+            self.budget_spent = True
             return f"token budget reached ({tokens} of {self.budgets.max_tokens} tokens used)"
         return None
 

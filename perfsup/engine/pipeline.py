@@ -35,7 +35,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from perfsup.agent.backend import (
     ChatMessage,
@@ -45,20 +44,31 @@ from perfsup.agent.backend import (
     ScriptExhausted,
 )
 from perfsup.agent.unchanged import ForbidUnchanged
-from perfsup.engine.controls import StepAborted
+from perfsup.config import Config
+from perfsup.engine.clock import Clock
+from perfsup.engine.controls import Controls, StepAborted
+from perfsup.engine.errors import RunFailed
 from perfsup.engine.model_wait import PatientBackend
+from perfsup.engine.pacing import Pacer
+from perfsup.engine.phases import Candidate, Phases
 from perfsup.engine.profiling import profile_due
-from perfsup.store import Node, NodeStatus
-from perfsup.store.tree import record_event
-
-if TYPE_CHECKING:
-    from perfsup.engine.loop import Candidate, Engine
+from perfsup.engine.recorder import Recorder
+from perfsup.engine.worktrees import BuiltTrees
+from perfsup.store import Node, NodeStatus, Store
+from perfsup.store.models import EventKind
+from perfsup.store.transitions import LostTransition
 
 STOP_WAIT_S = 30.0  # how long a stop waits for a proposal ahead before giving it up
 _POLL_S = 0.2
 
 # Raised by the thread and raised again in the loop, which ends the node as usual.
-_LOOP_HANDLES = (StepAborted, ScriptExhausted, ModelUnavailable)
+_LOOP_HANDLES = (StepAborted, ScriptExhausted, ModelUnavailable, LostTransition, RunFailed)
+_LOCAL = threading.local()
+
+
+def proposing_ahead() -> bool:
+    """True in the thread that proposes ahead (its progress lines are not the engine's detail)."""
+    return bool(getattr(_LOCAL, "ahead", False))
 
 
 @dataclass
@@ -76,47 +86,67 @@ class Ahead:
 class Pipeline:
     """The proposal made ahead, at most one at a time; see the module docstring."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        controls: Controls,
+        pacer: Pacer,
+        recorder: Recorder,
+        phases: Phases,
+        trees: BuiltTrees,
+        model: ModelBackend,
+        pick_parent: Callable[[int], Node | str],
+        report: Callable[[str], None],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.controls = controls
+        self.pacer = pacer
+        self.recorder = recorder
+        self.phases = phases
+        self.trees = trees
+        self.model = model
+        self.pick_parent = pick_parent
+        self.report = report
         self._ahead: Ahead | None = None
         self._thread: threading.Thread | None = None
-        self._local = threading.local()
 
     @property
     def enabled(self) -> bool:
-        config = self.engine.config
+        config = self.config
         # A model unloaded for each benchmark would only be loaded again meanwhile.
         return config.executor.pipeline and not config.model.unload_before_bench
 
     # ------------------------------------------------------------ loop side
     def start(self, run_id: int, current: Node) -> None:
         """`current` starts benchmarking: propose the next experiment meanwhile, if it may."""
-        e = self.engine
-        controls = e.controls
+        controls = self.controls
         if not self.enabled or self._ahead is not None:
             return
         if controls.paused or controls.stop_reason is not None or controls.promoted_run:
             return  # the loop's next safe point decides what comes next
         try:
-            if e.pacer.stop_reason(run_id):
+            if self.pacer.stop_reason(run_id):
                 return  # the loop says why after this experiment
-            parent = e._pick_parent(run_id)
+            parent = self.pick_parent(run_id)
             if isinstance(parent, str):
                 return
             parent_dir = self._ready(parent)
             if parent_dir is None:
                 return
-            node = e._add_child(run_id, parent)
-            with e.store.session() as s:
-                record_event(
-                    s,
-                    "proposal_ahead",
-                    f"{node.id} is proposed on top of {parent.id} while {current.id} benchmarks",
-                    run_id=run_id,
-                    node_id=node.id,
-                )
+            node = self.recorder.add_child(run_id, parent)
+            self.recorder.event(
+                run_id,
+                EventKind.PROPOSAL_AHEAD,
+                f"{node.id} is proposed on top of {parent.id} while {current.id} benchmarks",
+                node_id=node.id,
+            )
         except Exception as exc:  # never worth failing the experiment that benchmarks
-            e.report(f"{current.id:<10} no proposal ahead: {type(exc).__name__}: {exc}")
+            self.report(f"{current.id:<10} no proposal ahead: {type(exc).__name__}: {exc}")
             return
         ahead = Ahead(node, parent, parent_dir)
         controls.begin_proposal(node.id)
@@ -134,7 +164,7 @@ class Pipeline:
         give_up_at: float | None = None
         while thread.is_alive():
             thread.join(_POLL_S)
-            stop = self.engine.controls.stop_reason
+            stop = self.controls.stop_reason
             if stop is not None and give_up_at is None:
                 give_up_at = time.monotonic() + STOP_WAIT_S
             if give_up_at is not None and time.monotonic() >= give_up_at and thread.is_alive():
@@ -153,35 +183,33 @@ class Pipeline:
 
     def measure(self, run_id: int, ahead: Ahead) -> None:
         """Build, check and benchmark the node ahead, or end it as its proposal says."""
-        e = self.engine
         if ahead.error is not None:
-            from perfsup.engine.loop import RunFailed  # loop imports this module
-
-            if isinstance(ahead.error, (*_LOOP_HANDLES, RunFailed)):
+            if isinstance(ahead.error, _LOOP_HANDLES):
                 raise ahead.error
-            self._remove_worktree(ahead.node)
+            self.trees.remove_stray(ahead.node.id)
             reason = f"its proposal failed: {type(ahead.error).__name__}: {ahead.error}"
-            e._end(ahead.node, NodeStatus.CRASHED, reason)
+            self.recorder.end(ahead.node, NodeStatus.CRASHED, reason)
             return
         if ahead.made is None:
             return  # ended during its proposal: malformed, rejected, a twin...
-        e.controls.raise_if_aborted()  # pruned after its proposal, before its turn
-        e._measure_phase(run_id, ahead.node, ahead.parent, ahead.made)
+        self.controls.raise_if_aborted()  # pruned after its proposal, before its turn
+        self.phases.measure_candidate(run_id, ahead.node, ahead.parent, ahead.made)
 
     def drop(self, reason: str) -> None:
         """The run ends: a node proposed ahead and never measured ends `cancelled`."""
         self.settle()
         ahead, self._ahead = self._ahead, None
-        self.engine.controls.drop_proposal()
+        self.controls.drop_proposal()
         if ahead is None:
             return
-        e = self.engine
         if ahead.given_up is not None:
             self._end_unmeasured(ahead, ahead.given_up)
         elif isinstance(ahead.error, StepAborted):
-            e._aborted(ahead.node, ahead.error)
+            self.phases.aborted(ahead.node, ahead.error)
+        elif isinstance(ahead.error, LostTransition):  # a person ended it first
+            self.phases.lost(ahead.node, ahead.error)
         elif isinstance(ahead.error, ModelUnavailable):  # budgets too: keep it if answered
-            e._end_unanswered(ahead.node, str(ahead.error))
+            self.phases.end_unanswered(ahead.node, str(ahead.error))
         elif ahead.error is not None or ahead.made is not None:
             self._end_unmeasured(ahead, f"the run ended before it was measured: {reason}")
 
@@ -190,35 +218,30 @@ class Pipeline:
         ahead = self._ahead
         return [ahead.made.worktree] if ahead is not None and ahead.made is not None else []
 
-    def in_thread(self) -> bool:
-        """True in the thread that proposes ahead."""
-        return bool(getattr(self._local, "ahead", False))
-
     # ---------------------------------------------------------- thread side
     def _propose(self, run_id: int, ahead: Ahead) -> None:
-        self._local.ahead = True
-        e = self.engine
+        _LOCAL.ahead = True
 
         def check() -> None:
-            aborted = e.controls.proposal_aborted()
+            aborted = self.controls.proposal_aborted()
             if aborted is not None:
                 raise aborted
 
         def sleep(seconds: float) -> None:
             check()
-            e.clock.sleep(seconds)
+            self.clock.sleep(seconds)
             check()
 
         backend = PatientBackend(
-            _Interruptible(e.model, check),
-            clock=e.clock,
+            _Interruptible(self.model, check),
+            clock=self.clock,
             on_wait=lambda why: self._waiting(run_id, ahead.node, why),
-            on_resume=lambda: e.report(f"{ahead.node.id:<10} the model answers again"),
-            before_retry=lambda: e.pacer.before_call(run_id),
+            on_resume=lambda: self.report(f"{ahead.node.id:<10} the model answers again"),
+            before_retry=lambda: self.pacer.before_call(run_id),
             sleep=sleep,
         )
         try:
-            ahead.made = e._proposal_phase(
+            ahead.made = self.phases.propose(
                 run_id, ahead.node, ahead.parent, ahead.parent_dir, backend=backend, check=check
             )
         except Exception as exc:  # the loop ends the node; this thread never takes the engine down
@@ -226,33 +249,26 @@ class Pipeline:
 
     def _waiting(self, run_id: int, node: Node, why: str) -> None:
         """The model is away: an event and a line; the engine's state stays the benchmark's."""
-        with self.engine.store.session() as s:
-            record_event(s, "model_waiting", why, run_id=run_id, node_id=node.id)
-        self.engine.report(f"{node.id:<10} {why}")
+        self.recorder.event(run_id, EventKind.MODEL_WAITING, why, node_id=node.id)
+        self.report(f"{node.id:<10} {why}")
 
     # -------------------------------------------------------------- helpers
     def _ready(self, parent: Node) -> Path | None:
         """The parent's built worktree when proposing on it runs no command here, else None."""
-        e = self.engine
-        built = e._built.get(parent.id)
+        built = self.trees.ready(parent.id)
         why = ""
-        if built is None or not built.is_dir():
+        if built is None:
             why = "its worktree is not built yet"
-        elif profile_due(e.config, e.store, parent.id):
+        elif profile_due(self.config, self.store, parent.id):
             why = "it is not profiled yet"
         if why:
-            e.report(f"{parent.id:<10} no proposal ahead on it: {why} (after this benchmark)")
+            self.report(f"{parent.id:<10} no proposal ahead on it: {why} (after this benchmark)")
             return None
         return built
 
-    def _remove_worktree(self, node: Node) -> None:
-        worktree = self.engine.paths.worktrees / node.id
-        if worktree.exists():
-            self.engine.git.remove_worktree(worktree)
-
     def _end_unmeasured(self, ahead: Ahead, reason: str) -> None:
-        self._remove_worktree(ahead.node)
-        self.engine._end(ahead.node, NodeStatus.CANCELLED, reason)
+        self.trees.remove_stray(ahead.node.id)
+        self.recorder.end(ahead.node, NodeStatus.CANCELLED, reason)
 
 
 class _Interruptible:

@@ -17,6 +17,7 @@ from perfsup.metrics.errors import MetricParseError
 from perfsup.metrics.profiles.escape import EscapeNote, parse_escape
 from perfsup.metrics.profiles.pyprofile import PROFILE_FILE, cprofile_command, top_functions
 from perfsup.store import Artifact, Node, Store
+from perfsup.store.models import EventKind
 from perfsup.store.tree import record_event
 from perfsup.workspace.executor import Executor
 
@@ -120,13 +121,17 @@ def _save(store: Store, node: Node, step: str, path: Path, data: object) -> None
     with store.session() as s:
         s.add(Artifact(node_id=node.id, kind="profile", step=step, path=str(path)))
         record_event(
-            s, "profile", f"{step} profile of {node.id}", run_id=node.run_id, node_id=node.id
+            s,
+            EventKind.PROFILE,
+            f"{step} profile of {node.id}",
+            run_id=node.run_id,
+            node_id=node.id,
         )
 
 
 def _event(store: Store, node: Node, message: str) -> None:
     with store.session() as s:
-        record_event(s, "profile_failed", message, run_id=node.run_id, node_id=node.id)
+        record_event(s, EventKind.PROFILE_FAILED, message, run_id=node.run_id, node_id=node.id)
 
 
 def parent_profile(store: Store, node_id: str) -> list[dict[str, object]]:

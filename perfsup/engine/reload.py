@@ -20,7 +20,7 @@ import watchfiles
 from perfsup.config import Config, ConfigError, load_config
 from perfsup.store import Store
 from perfsup.store.commands import enqueue_command
-from perfsup.store.models import CommandKind
+from perfsup.store.models import CommandKind, EventKind
 from perfsup.store.tree import record_event
 
 LIVE_TABLES = ("budgets",)
@@ -133,5 +133,5 @@ class ConfigWatcher:
 
     def _event(self, run_id: int | None, message: str) -> None:
         with self.store.session() as s:
-            record_event(s, "config_refused", message, run_id=run_id, actor="human")
+            record_event(s, EventKind.CONFIG_REFUSED, message, run_id=run_id, actor="human")
         self.report(message)

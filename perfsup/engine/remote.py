@@ -32,7 +32,7 @@ from perfsup.engine.host import Fingerprint
 from perfsup.engine.layout import layout_bench
 from perfsup.engine.measure import GuardStop, Judgement, Measurer
 from perfsup.engine.rundir import RunPaths
-from perfsup.store import Node, NodeStatus, Sample, Store
+from perfsup.store import EventKind, Node, NodeStatus, Sample, Store
 from perfsup.store.tree import record_event
 from perfsup.workspace.experiment import Command, Event, ExperimentSpec, LineReader
 from perfsup.workspace.experiments import ExperimentExecutor, ExperimentHandle, ExperimentLost
@@ -294,7 +294,9 @@ class RemoteExperiments:
                 self._drop_samples(node.id)
                 if attempt == self.max_requeues:
                     return Judgement(failure=(NodeStatus.INTERRUPTED, f"host lost: {exc}"))
-                self._event(run_id, node.id, "node_requeued", f"{exc}; the node is re-queued")
+                self._event(
+                    run_id, node.id, EventKind.NODE_REQUEUED, f"{exc}; the node is re-queued"
+                )
                 self.report(f"{node.id:<10} {exc}; re-queued")
                 on_step("queued")
         raise AssertionError("unreachable")
@@ -364,7 +366,7 @@ class RemoteExperiments:
     def _remove(self, run_id: int, node: Node, key: str) -> None:
         self.removed.add(key)
         text = f"host {key} taken out of the pool: its A/A noise hides the minimum effect"
-        self._event(run_id, node.id, "host_removed", text)
+        self._event(run_id, node.id, EventKind.HOST_REMOVED, text)
         self.report(text)
         pool = getattr(self.executor, "hosts", None)
         if callable(pool) and not set(pool()) - self.removed:
@@ -374,7 +376,7 @@ class RemoteExperiments:
         with self.store.session() as s:
             s.exec(delete(Sample).where(col(Sample.node_id) == node_id))
 
-    def _event(self, run_id: int, node_id: str | None, kind: str, text: str) -> None:
+    def _event(self, run_id: int, node_id: str | None, kind: EventKind, text: str) -> None:
         with self.store.session() as s:
             record_event(s, kind, text, run_id=run_id, node_id=node_id)
 

@@ -26,7 +26,14 @@ import numpy as np
 
 from perfsup.config import MetricSpec
 from perfsup.metrics.scales import Scale, effect_of, gain_of, loss_of, metric_gains, resolve_scale
-from perfsup.metrics.sequential import NAMES, RULE_NAME, Plan, look_codes, pooled_gain
+from perfsup.metrics.sequential import (
+    NAMES,
+    RULE_NAME,
+    Plan,
+    VerdictCode,
+    look_codes,
+    pooled_gain,
+)
 from perfsup.metrics.stats import Decision, MetricDecision, PairedStats, paired_stats
 
 DEFAULT_TOLERANCE = 0.03
@@ -80,7 +87,7 @@ def judge_look(
         threshold = thresholds.get(m.spec.name, 0.0)
         thr = gain_of(threshold, m.spec.direction, m.scale)
         codes, stats = look_codes(m.gains, thr, plan, final)
-        verdict = NAMES[int(codes[0])]
+        verdict = NAMES[VerdictCode(int(codes[0]))]
         record = _record(m, stats, verdict, "primary" if decider == 0 else "decider", threshold)
         if verdict == "open":
             per_metric[m.spec.name] = replace(record, note="still measuring")

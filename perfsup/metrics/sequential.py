@@ -38,16 +38,31 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
 from perfsup.metrics.spending import Spending, nominal_levels
-from perfsup.metrics.stats import Direction, PairedStats, paired_stats
+from perfsup.metrics.stats import Direction, PairedStats, Verdict, paired_stats
 
 RULE_NAME = "sequential-hl-wilcoxon-v3"
 
-BETTER, WORSE, TIE, OPEN = 1, -1, 0, 2
-NAMES = {BETTER: "better", WORSE: "worse", TIE: "tie", OPEN: "open"}
+
+class VerdictCode(IntEnum):
+    """A verdict as a number, for the vectorised rule's arrays (one per row)."""
+
+    BETTER = 1
+    WORSE = -1
+    TIE = 0
+    OPEN = 2
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict[self.name]
+
+
+BETTER, WORSE, TIE, OPEN = VerdictCode.BETTER, VerdictCode.WORSE, VerdictCode.TIE, VerdictCode.OPEN
+NAMES = {code: code.verdict for code in VerdictCode}
 
 # The first look: fewer pairs than this cannot reach the level of any look
 # (the smallest one-sided signed-rank p of n pairs is 1 / 2**n).

@@ -39,6 +39,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from statistics import NormalDist
 from typing import Literal
 
@@ -49,7 +50,16 @@ from perfsup.config import MetricSpec
 
 RULE_NAME = "wilcoxon-paired-log-ratio-v1"
 
-Verdict = Literal["better", "worse", "tie", "open"]
+
+class Verdict(StrEnum):
+    """The verdict on one metric (stored by value in Node.decision_json)."""
+
+    BETTER = "better"
+    WORSE = "worse"
+    TIE = "tie"
+    OPEN = "open"  # the sequential rule wants more pairs
+
+
 Direction = Literal["lower", "higher"]
 
 _EXACT_MAX_PAIRS = 100  # above this the normal approximation of the null is accurate
@@ -105,12 +115,12 @@ def decide_metric(
     log_low, log_high = float(walsh[low_rank]), float(walsh[len(walsh) - 1 - low_rank])
     effect = _to_effect(hl, direction)
     p_better, p_worse = _one_sided_p_values(d)
-    verdict: Verdict = "tie"
+    verdict = Verdict.TIE
     p_value = min(p_better, p_worse)
     if p_better < alpha and effect >= min_effect:
-        verdict, p_value = "better", p_better
+        verdict, p_value = Verdict.BETTER, p_better
     elif p_worse < alpha and effect <= -min_effect:
-        verdict, p_value = "worse", p_worse
+        verdict, p_value = Verdict.WORSE, p_worse
     return MetricDecision(
         metric=name,
         verdict=verdict,
@@ -151,11 +161,11 @@ def decide(
     ]
     ties: list[str] = []
     for decision in per_metric:
-        if decision.verdict == "tie":
+        if decision.verdict is Verdict.TIE:
             ties.append(_describe_tie(decision, min_effect, alpha))
             continue
         reason = "; ".join([*ties, _describe(decision, level)])
-        return Decision(decision.verdict == "better", reason, per_metric, RULE_NAME)
+        return Decision(decision.verdict is Verdict.BETTER, reason, per_metric, RULE_NAME)
     reason = "no significant change: " + "; ".join(ties)
     return Decision(False, reason, per_metric, RULE_NAME)
 
@@ -330,7 +340,7 @@ def _percent(value: float) -> str:
 
 def _describe(decision: MetricDecision, level: float) -> str:
     """E.g. 'time_ms 41.2% better (90% CI 39.0..43.1%, 6 pairs)'."""
-    size = abs(decision.effect) if decision.verdict == "better" else -decision.effect
+    size = abs(decision.effect) if decision.verdict is Verdict.BETTER else -decision.effect
     return (
         f"{decision.metric} {_percent(size)}% {decision.verdict} "
         f"({level * 100:.0f}% CI {_percent(decision.ci_low)}..{_percent(decision.ci_high)}%, "

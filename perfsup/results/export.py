@@ -12,13 +12,13 @@ from.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from perfsup.engine.best import best_node, compounded_gain, metric_effects
+from perfsup.metrics.record import Effect
 from perfsup.store import Node, Run, Store
 from perfsup.store.tree import lineage
 from perfsup.workspace.git import GitWorkspace
@@ -80,21 +80,9 @@ def path_to(session: Session, node: Node) -> PathInfo:
     )
 
 
-def effect_line(m: dict[str, object], unit_of: dict[str, str] | None = None) -> str:
+def effect_line(m: Effect) -> str:
     """`time_ms 38.2% better [+35.1%, +41.0%] (re-verified, 10 pairs, p=0.002)`."""
-    effect = float(m["effect"])  # type: ignore[arg-type]
-    word = "better" if effect >= 0 else "worse"
-    text = f"{m.get('metric') or 'effect'} {abs(effect):.1%} {word}"
-    low, high = m.get("ci_low"), m.get("ci_high")
-    if isinstance(low, int | float) and isinstance(high, int | float):
-        text += f" [{low:+.1%}, {high:+.1%}]"
-    details = ["re-verified" if m.get("phase") == "verify" else "first pass"]
-    if m.get("pairs"):
-        details.append(f"{m['pairs']} pairs")
-    p = m.get("p_value")
-    if isinstance(p, int | float) and math.isfinite(p):
-        details.append(f"p={p:.2g}")
-    return f"{text} ({', '.join(details)})"
+    return m.line()
 
 
 def commit_message(node: Node) -> str:

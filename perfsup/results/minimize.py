@@ -35,7 +35,8 @@ from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.outcomes import NodeOutcomes
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
-from perfsup.store.models import utcnow
+from perfsup.store.models import EventKind, utcnow
+from perfsup.store.transitions import move, new_node
 from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
@@ -170,20 +171,20 @@ def minimize(
                 f"node {node_id} is a single change on its run's baseline: nothing to minimize"
             )
         ordinal = next_ordinal(s, root.id)
-        new = Node(
+        new = new_node(
             id=child_id(root.id, ordinal),
             run_id=run.id,
             parent_id=root.id,
             ordinal=ordinal,
             depth=1,
-            status=NodeStatus.BENCHMARKING,
             description=f"minimized {node_id}",
-            started_at=utcnow(),
         )
         s.add(new)
+        s.flush()
+        move(s, new, NodeStatus.BENCHMARKING, expected=NodeStatus.QUEUED, started_at=utcnow())
         record_event(
             s,
-            "minimize",
+            EventKind.MINIMIZE,
             f"minimizing {node_id} into {new.id}",
             run_id=run.id,
             node_id=new.id,
@@ -194,7 +195,8 @@ def minimize(
     try:
         return _run(ablation, run, root, target, path, new)
     except BaseException:
-        _outcomes(store).end(new, NodeStatus.INTERRUPTED, "minimize did not finish")
+        if NodeStatus(new.status).in_flight:  # a failure already recorded stays recorded
+            _outcomes(store).end(new, NodeStatus.INTERRUPTED, "minimize did not finish")
         raise
     finally:
         ablation.close()

@@ -59,6 +59,64 @@ IN_FLIGHT = frozenset(
 )
 
 
+class EngineState(StrEnum):
+    """What the engine is doing now (Run.engine_state, the TUI's status line)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    WAITING = "waiting"  # for the model server, a quiet host or a noisy machine
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class EventKind(StrEnum):
+    """Every kind of audit-log line (Event.kind); the TUI switches on these."""
+
+    RUN_STARTED = "run_started"
+    RUN_RESUMED = "run_resumed"
+    RUN_FINISHED = "run_finished"
+    BUDGET_REACHED = "budget_reached"  # an experiment or token budget ended the run
+    PAUSED = "paused"
+    ORPHANS_KILLED = "orphans_killed"
+    NODE_KEPT = "node_kept"  # an experiment ended kept (a new winner)
+    NODE_FINISHED = "node_finished"  # an experiment ended any other way
+    NODE_INTERRUPTED = "node_interrupted"
+    NODE_REQUEUED = "node_requeued"
+    PROPOSAL_AHEAD = "proposal_ahead"
+    MODEL_WARNING = "model_warning"
+    MODEL_CALL_FAILED = "model_call_failed"
+    MODEL_WAITING = "model_waiting"
+    MODEL_BACK = "model_back"
+    CALIBRATION = "calibration"
+    CALIBRATION_FAILED = "calibration_failed"
+    CONFIRMATION = "confirmation"  # the end-of-night best-vs-baseline measurement
+    NOISE_GUARD = "noise_guard"
+    HOST_GUARD = "host_guard"
+    HOST_REMOVED = "host_removed"
+    PROFILE = "profile"
+    PROFILE_FAILED = "profile_failed"
+    CONFIG_REFUSED = "config_refused"
+    MINIMIZE = "minimize"
+    COMMAND_PAUSE = "command_pause"
+    COMMAND_RESUME = "command_resume"
+    COMMAND_ABORT = "command_abort"
+    COMMAND_PRUNE = "command_prune"
+    COMMAND_PRIORITY = "command_priority"
+    COMMAND_PROMOTE = "command_promote"
+    COMMAND_STEER = "command_steer"
+    COMMAND_BUDGETS = "command_budgets"
+    COMMAND_STOP = "command_stop"
+    COMMAND_UNKNOWN = "command_unknown"  # a command row of a kind this version does not know
+
+    @classmethod
+    def of_command(cls, kind: str) -> EventKind:
+        """The event kind of a person's command (`command_<kind>`)."""
+        try:
+            return cls(f"command_{kind}")
+        except ValueError:
+            return cls.COMMAND_UNKNOWN
+
+
 class RunStatus(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"

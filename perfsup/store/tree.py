@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from perfsup.store.models import Event, Node
+from perfsup.store.models import Event, EventKind, Node
 
 
 def child_id(parent_id: str, ordinal: int) -> str:
@@ -59,14 +59,16 @@ def children(session: Session, parent_id: str) -> Sequence[Node]:
 
 def record_event(
     session: Session,
-    kind: str,
+    kind: EventKind,
     message: str,
     *,
     run_id: int | None = None,
     node_id: str | None = None,
     actor: str = "engine",
 ) -> Event:
-    event = Event(run_id=run_id, node_id=node_id, kind=kind, message=message, actor=actor)
+    event = Event(
+        run_id=run_id, node_id=node_id, kind=EventKind(kind), message=message, actor=actor
+    )
     session.add(event)
     return event
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 import gc
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, Tree
@@ -31,12 +29,13 @@ from textual.worker import Worker, WorkerState
 from perfsup.config import Config
 from perfsup.config.model import TuiSettings
 from perfsup.engine.rundir import RunPaths
-from perfsup.store.models import CommandKind, CommandStatus, NodeStatus
+from perfsup.store.models import CommandStatus, NodeStatus
+from perfsup.tui.actions import ControlActions
 from perfsup.tui.chart import MetricChart
 from perfsup.tui.gcpace import IdleCollector
-from perfsup.tui.keys import KEYS, bindings, check_keymap, key_for
+from perfsup.tui.keys import bindings, check_keymap
+from perfsup.tui.notices import NOTIFIED_KINDS, event_notice
 from perfsup.tui.panes import NodePanes
-from perfsup.tui.screens import FullLogScreen, HelpScreen, SteerScreen
 from perfsup.tui.service import (
     Chart,
     CommandOutcome,
@@ -45,19 +44,19 @@ from perfsup.tui.service import (
     NodeRow,
     RunService,
     StatusInfo,
-    TreeFilter,
     is_store_ready,
 )
 from perfsup.tui.strips import fix_strip_cycles
 from perfsup.tui.themes import ThemeError, bundled_themes
 from perfsup.tui.tree import RunTree
 
+__all__ = ["NOTIFIED_KINDS", "PerfsupApp", "create_app"]
+
 FLUSH_S = 0.05  # log panes take new lines 20 times a second, however fast they come
 REFRESH_S = 1.0  # tree, status line, chart, command outcomes and events
 GC_TICK_S = 0.25  # how often the idle collector looks whether a full pass is due
 POLL_EVERY = 20  # without a watch event, still look at the files once a second
 STALE_HEARTBEAT_S = 30.0
-FILTERS = (TreeFilter.ALL, TreeFilter.KEPT, TreeFilter.FAILED)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class Snapshot:
     events: list[EventRow]
 
 
-class PerfsupApp(App[None]):
+class PerfsupApp(ControlActions):
     TITLE = "perfsup"
     BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
     CSS = """
@@ -357,7 +356,7 @@ class PerfsupApp(App[None]):
     def _notify_events(self, events: list[EventRow]) -> None:
         for event in events:
             self.last_event = max(self.last_event, event.id)
-            text = _event_notice(event)
+            text = event_notice(event)
             if text is not None:
                 self.notify(text[1], title=text[0], severity=text[2])
 
@@ -383,153 +382,6 @@ class PerfsupApp(App[None]):
             if event.worker.group == "refresh":
                 self._reading = False
             self.notify(f"{event.worker.name}: {event.worker.error}", severity="error")
-
-    # ----------------------------------------------------------- controls
-    def send(self, kind: CommandKind, label: str, args: dict[str, Any] | None = None) -> int | None:
-        """Queue a command unless the run is finished; the outcome arrives as a notification."""
-        if self.service is None or self.status_info is None:
-            self.notify(f"{label}: not connected to a run yet", severity="warning")
-            return None
-        if self.status_info.read_only:
-            self.notify(
-                f"run {self.status_info.run_id} is {self.status_info.run_status}: read-only",
-                title=f"{label}: refused",
-                severity="warning",
-            )
-            return None
-        command_id = self.service.send(kind, args)
-        self.pending[command_id] = label
-        self.notify("waiting for the engine", title=f"{label}: requested", timeout=2)
-        self._status()
-        return command_id
-
-    def _selected(self, label: str) -> str | None:
-        node_id = self.run_tree.selected_id()
-        if node_id is None:
-            self.notify("select a node first", title=label, severity="warning")
-        return node_id
-
-    def action_pause_resume(self) -> None:
-        info = self.status_info
-        paused = info is not None and "paused" in (info.engine_state, info.run_status)
-        if paused:
-            self.send(CommandKind.RESUME, "resume")
-        else:
-            self.send(CommandKind.PAUSE, "pause")
-
-    def action_abort(self) -> None:
-        self.send(CommandKind.ABORT, "abort")
-
-    def action_stop_engine(self) -> None:
-        self.send(CommandKind.STOP, "stop")
-
-    def action_prune(self) -> None:
-        node_id = self._selected("prune")
-        if node_id is not None:
-            self.send(CommandKind.PRUNE, f"prune {node_id}", {"node": node_id})
-
-    def action_promote(self) -> None:
-        node_id = self._selected("promote")
-        if node_id is not None:
-            self.send(CommandKind.PROMOTE, f"promote {node_id}", {"node": node_id})
-
-    def action_priority(self, delta: int) -> None:
-        tree = self.run_tree
-        node_id = self._selected("priority")
-        if node_id is None:
-            return
-        priority = tree.rows[node_id].priority + delta
-        self.send(
-            CommandKind.PRIORITY,
-            f"priority {node_id} {priority:+d}",
-            {"node": node_id, "priority": priority},
-        )
-
-    def action_steer(self) -> None:
-        goal = self.config.target.goal if self.config else ""
-
-        def sent(args: dict[str, str] | None) -> None:
-            if args:
-                self.send(CommandKind.STEER, "steer", args)
-
-        self.push_screen(SteerScreen(goal), sent)
-
-    def action_export(self) -> None:
-        node_id = self._selected("export")
-        if node_id is not None:
-            self.export(node_id)
-
-    @work(thread=True, exclusive=True, group="export", name="export")
-    def export(self, node_id: str) -> None:
-        assert self.service is not None
-        dest = self.export_dir / f"perfsup-{node_id}.patch"
-        try:
-            message = self.service.export_patch(node_id, dest)
-        except (ValueError, OSError) as exc:
-            self.call_from_thread(self.notify, str(exc), title="export refused", severity="error")
-            return
-        self.call_from_thread(self.notify, message, title="export")
-
-    def action_full_log(self) -> None:
-        panes = self.node_panes
-        path = panes.active_log()
-        if path is None and panes.detail is not None:
-            path = panes.detail.logs.get("agent")
-        if path is None or not path.exists():
-            self.notify("no log for this step yet", title="full log", severity="warning")
-            return
-        self.push_screen(FullLogScreen(path))
-
-    def action_cycle_filter(self) -> None:
-        tree = self.run_tree
-        tree.filter = FILTERS[(FILTERS.index(tree.filter) + 1) % len(FILTERS)]
-        tree.reload()
-        self.notify(f"showing {tree.filter.value} nodes", title="filter", timeout=2)
-
-    def action_cycle_run(self) -> None:
-        if self.service is None:
-            return
-        tree = self.run_tree
-        choices: list[int | None] = [None, *self.service.run_ids()]
-        tree.run_id = choices[(choices.index(tree.run_id) + 1) % len(choices)]
-        tree.reload()
-        shown = "all runs" if tree.run_id is None else f"run {tree.run_id}"
-        self.notify(f"showing {shown}", title="filter", timeout=2)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.keymap))
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for key in KEYS:
-            if key.palette:
-                yield SystemCommand(
-                    key.description,
-                    f"key: {key_for(key.id, self.keymap)}",
-                    partial(self.run_action, key.action),
-                )
-
-
-# The engine's event kinds a person is told about as they happen (engine/loop.py,
-# engine/measure.py); a test checks the engine still records each of them.
-NOTIFIED_KINDS = ("node_finished", "run_finished", "model_waiting", "noise_guard", "host_guard")
-
-
-def _event_notice(event: EventRow) -> tuple[str, str, str] | None:
-    """(title, message, severity) for the events a person wants to hear about."""
-    kind, message = event.kind, event.message
-    if kind == "node_finished" and message.startswith(f"{NodeStatus.KEPT.value}:"):
-        why = message.split(":", 1)[1].strip()
-        return ("new winner", f"{event.node_id} kept: {why}", "information")
-    if kind == "run_finished" and "budget" in message:
-        return ("budget reached", message, "warning")
-    if kind == "model_waiting":  # the model server is down or the model not there yet
-        return ("model server down", message, "error")
-    if kind == "noise_guard":
-        return ("noisy machine", message, "warning")
-    if kind == "host_guard":  # busy or on battery: benchmarks would be noisy
-        return ("noisy machine", message, "warning")
-    return None
 
 
 def create_app(

@@ -44,11 +44,11 @@ def build_engine(
 ) -> Any:
     """The engine as `perfsup run` builds it, on the local executor: the config's
     scripted answers unless `backend` is given, a store in `run_dir` unless `store`
-    is; `extra` goes to `Engine` as is (clock, experiments, executor: by default the
+    is; `extra` goes to `make_engine` as is (clock, experiments, executor: by default the
     local one, its logs capped at run.max_log_mb as `perfsup run` does)."""
     from perfsup.agent.scripted import ScriptedBackend
     from perfsup.config import load_config
-    from perfsup.engine.loop import Engine
+    from perfsup.engine.factory import make_engine
     from perfsup.engine.rundir import RunPaths
     from perfsup.store import open_store
     from perfsup.workspace.executor import LocalExecutor
@@ -56,7 +56,7 @@ def build_engine(
     config = load_config(config_path)
     executor = extra.pop("executor", None) or LocalExecutor(config.run.max_log_mb * 1024 * 1024)
     paths = RunPaths(run_dir)
-    return Engine(
+    return make_engine(
         config=config,
         store=store if store is not None else open_store(paths.store),
         paths=paths,
