@@ -101,7 +101,11 @@ class DecisionRecord(BaseModel):
         ]
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="python"), default=_plain)
+        data = self.model_dump(mode="python")
+        for stored in data["passes"]:
+            if stored.get("spending") is None:  # rules before v3 stored no spending
+                stored.pop("spending", None)
+        return json.dumps(data, default=_plain)
 
     @classmethod
     def from_json(cls, text: str | None) -> DecisionRecord | None:
