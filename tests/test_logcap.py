@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from perfsup.engine.loop import _last_line
+from perfsup.engine.errors import last_line as _last_line
 from perfsup.store import Node, NodeStatus
 from perfsup.workspace.logcap import CappedLog, last_line
 from perfsup.workspace.runner import run_command
