@@ -510,7 +510,7 @@ class Engine:
         return proposal
 
     def _context(self, run_id: int, parent: Node, parent_dir: Path) -> dict[str, Any]:
-        sources = self._sources.get(parent.commit_sha, parent_dir, self.config.access)
+        sources = self._sources.get(parent.commit_sha, self.repo_path, self.config.access)
         with self.store.session() as s:
             inquiry = [_summary(n) for n in lineage(s, parent)[1:]]
             tried = [n for n in children(s, parent.id) if NodeStatus(n.status).finished]

@@ -49,6 +49,7 @@ from perfsup.workspace.experiment import (
     format_output,
     format_status,
 )
+from perfsup.workspace.safegit import clean_env, safe_argv
 
 __all__ = ["Failed", "run_experiment"]
 
@@ -235,8 +236,9 @@ class _Runner:
     def _apply(self, worktree: Path) -> None:
         assert self.spec.patch is not None
         proc = subprocess.run(
-            ["git", "apply", "--whitespace=nowarn", "-"],
+            safe_argv("apply", "--whitespace=nowarn", "-"),
             cwd=worktree,
+            env=clean_env(),
             input=self.spec.patch.encode(),
             capture_output=True,
             check=False,
@@ -408,14 +410,18 @@ def _lock(path: Path, *, shared: bool, wait: bool = True) -> IO[bytes] | None:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        safe_argv(*args), cwd=cwd, capture_output=True, text=True, check=False, env=clean_env()
+    )
     if proc.returncode != 0:
         raise Failed("crashed", f"git {args[0]} failed: {proc.stderr.strip()[-300:]}")
     return proc.stdout
 
 
 def _git_ok(cwd: Path, *args: str) -> bool:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    proc = subprocess.run(
+        safe_argv(*args), cwd=cwd, capture_output=True, check=False, env=clean_env()
+    )
     return proc.returncode == 0
 
 
