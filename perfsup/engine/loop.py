@@ -39,6 +39,7 @@ from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls, StepAborted
 from perfsup.engine.guards import FailureStreak, disk_problem
+from perfsup.engine.integrity import IntegrityGuard
 from perfsup.engine.jsonl import MetricsCsvLog
 from perfsup.engine.measure import GuardStop, Judgement, Measurer, decision_json
 from perfsup.engine.model_wait import PatientBackend
@@ -123,7 +124,8 @@ class Engine:
         self.model = backend  # the backend itself; self.backend waits out its outages
         self.controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
         self.pipeline = Pipeline(self)  # the next proposal while one benchmarks, if configured
-        self.executor = ControlledExecutor(executor, self.controls)
+        # Protected files and other trees checked around every command (integrity.py).
+        self.executor = ControlledExecutor(IntegrityGuard(executor, self), self.controls)
         self.clock = clock or SystemClock()
         self.report = self._reporter(report)
         self.rng = random.Random(seed)
