@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from perfsup.config import Config
-from perfsup.engine.controls import StepAborted
+from perfsup.engine.controls import Controls, StepAborted
 from perfsup.store.models import NodeStatus
 from perfsup.workspace.access import is_hidden, is_protected
 from perfsup.workspace.confine import StepScope, step_scope
@@ -52,6 +52,7 @@ class GuardedEngine(Protocol):
     git: GitWorkspace
     extra_protected: list[str]
     config: Config
+    controls: Controls
 
 
 def blob_id(data: bytes, length: int) -> str:
@@ -174,16 +175,19 @@ class IntegrityGuard:
     # ------------------------------------------------------- other trees
     def _others(self, here: Path) -> list[Path]:
         """The trees to watch during a command in `here`: every other worktree that is
-        its commit's content (a candidate the engine is still editing is not, yet)."""
+        its commit's content, except a proposal made ahead (the engine edits it meanwhile)."""
         git = self.engine.git
+        editing = self.engine.controls.proposing
         for tree in git.known_worktrees():
-            if tree != here and tree not in self._sealed and self._pristine(tree):
+            if tree == here or tree in self._sealed or tree.name == editing:
+                continue
+            if self._pristine(tree):
                 with self._lock:
                     self._sealed.add(tree)
         with self._lock:
             gone = {t for t in self._sealed if git.commit_of(t) is None or not t.is_dir()}
             self._sealed -= gone
-            return sorted(t for t in self._sealed if t != here)
+            return sorted(t for t in self._sealed if t != here and t.name != editing)
 
     def _pristine(self, tree: Path) -> bool:
         """Does every tracked file of `tree` hold its commit's blob? (hashed once per tree)"""
