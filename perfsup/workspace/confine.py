@@ -120,8 +120,10 @@ def bwrap_argv(
     tools = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
     tools += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     tools += [run_dir / "bin" for run_dir in runs]
-    for tool in dict.fromkeys(t.resolve() for t in tools if t.is_absolute()):
-        if tool.is_dir() and _masked(tool, masks):
+    back: list[Path] = []
+    for tool in sorted({t.resolve() for t in tools if t.is_absolute()}, key=lambda t: len(t.parts)):
+        if tool.is_dir() and _masked(tool, masks) and not _masked(tool, back):
+            back.append(tool)  # a folder inside one already back needs no mount of its own
             argv += ["--ro-bind", str(tool), str(tool)]
     here = cwd.resolve()
     for path in dict.fromkeys([here, *(Path(p).resolve() for p in writable)]):
