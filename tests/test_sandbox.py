@@ -83,7 +83,7 @@ def test_bwrap_hides_host_secrets_and_sockets(tmp_path: Path) -> None:
         probe = (
             "wc -c < /etc/shadow; id -u; "
             "python -c 'import socket; "
-            f"socket.socket(socket.AF_UNIX).connect(\"{tmp_path}/s.sock\")'"
+            f'socket.socket(socket.AF_UNIX).connect("{tmp_path}/s.sock")\''
         )
         result = executor.run(probe, work, tmp_path / "s.log", 10)
     log = (tmp_path / "s.log").read_text()

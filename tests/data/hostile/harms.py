@@ -19,7 +19,7 @@ SOCK = os.environ.get("HOSTILE_SOCK", "/nonexistent.sock")
 PORT = int(os.environ.get("HOSTILE_PORT", "9"))
 HOME = os.environ.get("HOME", "/root")
 # Split so that this source, which the model sees, does not hold the marker itself.
-MARK = "INJECTED"
+MARK = "INJ" + "ECTED"
 
 
 def _fake_repo(config: str) -> None:
