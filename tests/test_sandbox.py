@@ -116,3 +116,14 @@ def test_unshare_cuts_the_network(tmp_path: Path) -> None:
         assert not result.ok
         allowed, _, _ = box(tmp_path / "open", kind="unshare", network=True)
         assert allowed.run(probe, work, tmp_path / "n2.log", 10).ok
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_a_writable_path_around_the_run_directory_keeps_the_run_hidden(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="bwrap", writable_paths=[str(tmp_path)])
+    (tmp_path / "run" / "perfsup.db").write_text("store\n")
+    result = executor.run(
+        "touch ../../../cache-entry && cat ../../perfsup.db", work, tmp_path / "c.log", 10
+    )
+    assert not result.ok and "No such file" in (tmp_path / "c.log").read_text()
+    assert (tmp_path / "cache-entry").exists()  # the configured folder is writable

@@ -112,6 +112,10 @@ def bwrap_argv(
             argv += ["--tmpfs", str(secret), "--remount-ro", str(secret)]
         elif secret.is_file() and not secret.is_symlink():
             argv += ["--ro-bind", "/dev/null", str(secret)]
+    # Configured folders (caches) next: a run directory inside one stays hidden below.
+    for path in dict.fromkeys(Path(p).resolve() for p in writable):
+        if path.is_dir():
+            argv += ["--bind", str(path), str(path)]
     runs = [Path(p).resolve() for p in private]
     for run_dir in runs:
         argv += ["--tmpfs", str(run_dir)]
@@ -126,9 +130,7 @@ def bwrap_argv(
             back.append(tool)  # a folder inside one already back needs no mount of its own
             argv += ["--ro-bind", str(tool), str(tool)]
     here = cwd.resolve()
-    for path in dict.fromkeys([here, *(Path(p).resolve() for p in writable)]):
-        if path.is_dir():
-            argv += ["--bind", str(path), str(path)]
+    argv += ["--bind", str(here), str(here)]
     for path in scope.readonly if scope is not None else ():
         if _exists(path) and not path.is_symlink():
             argv += ["--ro-bind", str(path), str(path)]
