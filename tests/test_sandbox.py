@@ -127,3 +127,10 @@ def test_a_writable_path_around_the_run_directory_keeps_the_run_hidden(tmp_path:
     )
     assert not result.ok and "No such file" in (tmp_path / "c.log").read_text()
     assert (tmp_path / "cache-entry").exists()  # the configured folder is writable
+
+
+def test_the_status_line_names_the_protections_that_are_off(tmp_path: Path) -> None:
+    executor, _, _ = box(tmp_path, kind="none", network=True)
+    text = executor.isolation.description
+    assert "protections OFF" in text
+    assert "network" in text and "filesystem confinement" in text and "host secrets" in text
