@@ -28,8 +28,9 @@ from perfsup.config import load_config
 from perfsup.engine.factory import make_engine
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import open_store
-from perfsup.workspace.executor import LocalExecutor
+from perfsup.workspace.executor import Executor, LocalExecutor
 from perfsup.workspace.runner import CommandResult
+from perfsup.workspace.sandbox import SandboxExecutor
 
 
 def _quiet(_line: str) -> None:
@@ -58,8 +59,8 @@ class TimedExecutor:
     it count as the supervisor's, as on the Dask worker.
     """
 
-    def __init__(self) -> None:
-        self.inner = LocalExecutor()
+    def __init__(self, inner: Executor | None = None) -> None:
+        self.inner = inner or LocalExecutor()
         self.seconds = 0.0
         self.count = 0
 
@@ -115,7 +116,12 @@ def run(n: int, dask_client: object | None) -> tuple[float, float, int]:
         config = load_config(config_path)
         paths = RunPaths(base / "run")
         store = open_store(paths.store)
-        timed = TimedExecutor()
+        # The box every local command runs in, as `perfsup run` builds it; its
+        # start-up counts with the command's time (the integrity checks around
+        # it are the engine's, counted as the supervisor's).
+        timed = TimedExecutor(
+            SandboxExecutor(LocalExecutor(), config.sandbox, [paths.root], REPORT)
+        )
         experiments = None
         if dask_client is not None:
             from perfsup.workspace.dask_executor import DaskExperiments

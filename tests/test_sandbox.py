@@ -53,19 +53,57 @@ def test_resource_limits_apply(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
-def test_bwrap_refuses_writes_outside_worktree_and_run_dir(tmp_path: Path) -> None:
+def test_bwrap_lets_a_command_write_only_its_worktree(tmp_path: Path) -> None:
     executor, work, _ = box(tmp_path, kind="bwrap")
+    (tmp_path / "run" / "perfsup.db").write_text("store\n")
     victim = Path.home() / ".perfsup-sandbox-test"
     try:
         result = executor.run(
-            f"touch inside ../../made-in-run && touch {victim}", work, tmp_path / "w.log", 10
+            f"touch inside && touch {victim} && ls -a ../.. && touch ../../made-in-run",
+            work,
+            tmp_path / "w.log",
+            10,
         )
         assert not result.ok
-        assert "Read-only file system" in (tmp_path / "w.log").read_text()
-        assert (work / "inside").exists() and (tmp_path / "run" / "made-in-run").exists()
-        assert not victim.exists()
+        log = (tmp_path / "w.log").read_text()
+        assert "Read-only file system" in log
+        assert "perfsup.db" not in log  # the store is not even visible
+        assert (work / "inside").exists() and not (tmp_path / "run" / "made-in-run").exists()
+        assert not victim.exists()  # the home folder is private
     finally:
         victim.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_bwrap_hides_host_secrets_and_sockets(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="bwrap")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "s.sock"))
+        server.listen()
+        probe = (
+            "wc -c < /etc/shadow; id -u; "
+            "python -c 'import socket; "
+            f'socket.socket(socket.AF_UNIX).connect("{tmp_path}/s.sock")\''
+        )
+        result = executor.run(probe, work, tmp_path / "s.log", 10)
+    log = (tmp_path / "s.log").read_text()
+    assert not result.ok and "FileNotFoundError" in log  # the socket's folder is private
+    assert "root:" not in log
+    if "unprivileged user" not in executor.isolation.description:
+        assert "65534" in log  # nobody, in its own user namespace
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_protected_files_are_read_only_inside_the_step_scope(tmp_path: Path) -> None:
+    from perfsup.workspace.confine import StepScope, step_scope
+
+    executor, work, _ = box(tmp_path, kind="bwrap")
+    (work / "bench.sh").write_text("echo fair\n")
+    with step_scope(StepScope(readonly=(work / "bench.sh",))):
+        result = executor.run("echo faked > bench.sh", work, tmp_path / "p.log", 10)
+        moved = executor.run("mv bench.sh b.sh", work, tmp_path / "m.log", 10)
+    assert not result.ok and "Read-only file system" in (tmp_path / "p.log").read_text()
+    assert not moved.ok and (work / "bench.sh").read_text() == "echo fair\n"
 
 
 @pytest.mark.skipif(not HAS_UNSHARE, reason="needs unshare -rn")
@@ -78,3 +116,21 @@ def test_unshare_cuts_the_network(tmp_path: Path) -> None:
         assert not result.ok
         allowed, _, _ = box(tmp_path / "open", kind="unshare", network=True)
         assert allowed.run(probe, work, tmp_path / "n2.log", 10).ok
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_a_writable_path_around_the_run_directory_keeps_the_run_hidden(tmp_path: Path) -> None:
+    executor, work, _ = box(tmp_path, kind="bwrap", writable_paths=[str(tmp_path)])
+    (tmp_path / "run" / "perfsup.db").write_text("store\n")
+    result = executor.run(
+        "touch ../../../cache-entry && cat ../../perfsup.db", work, tmp_path / "c.log", 10
+    )
+    assert not result.ok and "No such file" in (tmp_path / "c.log").read_text()
+    assert (tmp_path / "cache-entry").exists()  # the configured folder is writable
+
+
+def test_the_status_line_names_the_protections_that_are_off(tmp_path: Path) -> None:
+    executor, _, _ = box(tmp_path, kind="none", network=True)
+    text = executor.isolation.description
+    assert "protections OFF" in text
+    assert "network" in text and "filesystem confinement" in text and "host secrets" in text

@@ -285,3 +285,31 @@ def test_clone_or_fetch_from_file_url(repo: Path, tmp_path: Path) -> None:
     assert ws.resolve("main") == ws.resolve("HEAD") == second
     assert ws.branch_commit("perfsup/1.1") == ours
     assert sorted(p.name for p in cache.iterdir()) == [path.name]  # no temp leftovers
+
+
+def test_a_replaced_dot_git_never_runs_its_config(
+    repo: Path, ws: GitWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command replaced the worktree's .git with one whose config runs a script
+    (core.fsmonitor, hooks): removing the worktree and reading its commit run no git there."""
+    from perfsup.config import AccessRules
+    from perfsup.engine.sources import SourceCache
+
+    wt = ws.add_worktree("1.1", "HEAD")
+    owned = tmp_path / "owned"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\necho owned > {owned}\n")
+    script.chmod(0o755)
+    evil = tmp_path / "evil"
+    git(tmp_path, "init", "-q", str(evil))
+    with (evil / ".git" / "config").open("a") as handle:
+        handle.write(f"[core]\n\tfsmonitor = {script}\n\thooksPath = {tmp_path}\n")
+    (wt / ".git").write_text(f"gitdir: {evil}/.git\n")
+    monkeypatch.setenv("GIT_DIR", str(evil / ".git"))  # a hook's variable: scrubbed
+    sha = ws.resolve("HEAD")
+    sources = SourceCache().get(sha, repo, AccessRules(writable=["src"]))
+    assert sources["src/fast.py"] == "def f():\n    return sum(range(10))\n"
+    ws.remove_worktree(wt)
+    assert not wt.exists() and not owned.exists()
+    assert str(wt) not in git(repo, "worktree", "list")
+    assert ws.add_worktree("1.1", "HEAD").is_dir()  # the name is free again

@@ -19,6 +19,7 @@ from perfsup.agent.backend import ModelBackend
 from perfsup.config import Config, is_git_url
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls
+from perfsup.engine.integrity import GuardView, IntegrityGuard
 from perfsup.engine.loop import Engine, EngineParts
 from perfsup.engine.measure import Measurer
 from perfsup.engine.model_wait import PatientBackend
@@ -62,7 +63,10 @@ def make_engine(
     git = GitWorkspace(repo_path, paths.worktrees)
     env = command_env(paths.root / "bin")
     env[RUN_DIR_MARKER] = str(paths.root)  # finds our strays after a crash
-    commands = ControlledExecutor(executor, controls)
+    extra_protected = _extra_protected(config, config_path, repo_path)
+    # Protected files and other trees checked around every command (integrity.py).
+    guarded = IntegrityGuard(executor, GuardView(git, extra_protected, config, controls))
+    commands = ControlledExecutor(guarded, controls)
     recorder = Recorder(store, paths, clock, say)
     pacer = Pacer(lambda: controls.budgets, store, clock, report)
     trees = BuiltTrees(
@@ -117,7 +121,8 @@ def make_engine(
         pacer=pacer,
         model=backend,
         backend=patient,
-        extra_protected=_extra_protected(config, config_path, repo_path),
+        extra_protected=extra_protected,
+        repo_path=repo_path,
         report=say,
     )
     phases = Phases(

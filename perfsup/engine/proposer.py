@@ -85,9 +85,11 @@ class Proposer:
         model: ModelBackend,
         backend: PatientBackend,
         extra_protected: list[str],
+        repo_path: Path,
         report: Callable[[str], None],
     ) -> None:
         self.config = config
+        self.repo_path = repo_path  # the person's repository: its objects are trusted
         self.store = store
         self.paths = paths
         self.recorder = recorder
@@ -159,7 +161,9 @@ class Proposer:
         return proposal
 
     def context(self, run_id: int, parent: Node, parent_dir: Path) -> PromptContext:
-        sources = self._sources.get(parent.commit_sha, parent_dir, self.config.access)
+        # from the commit through the main repository's objects, never a worktree
+        # a command has run in (hostile code may have rewritten its .git)
+        sources = self._sources.get(parent.commit_sha, self.repo_path, self.config.access)
         with self.store.session() as s:
             inquiry = [summary(n) for n in lineage(s, parent)[1:]]
             tried = [n for n in children(s, parent.id) if NodeStatus(n.status).finished]

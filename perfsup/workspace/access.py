@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable
+import posixpath
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
-import git
-
 from perfsup.config.model import AccessRules
+from perfsup.workspace.safegit import TreeEntry, run_git
 
-__all__ = ["AccessDenied", "check_edit_path", "is_hidden", "visible_files"]
+__all__ = [
+    "AccessDenied",
+    "check_edit_path",
+    "is_hidden",
+    "is_protected",
+    "visible_entries",
+    "visible_files",
+]
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -135,6 +142,14 @@ def is_hidden(path: str, rules: AccessRules) -> bool:
     return _first_covering(rules.hidden, parts) is not None
 
 
+def is_protected(path: str, rules: AccessRules, extra_protected: Iterable[str] = ()) -> bool:
+    """True if commands must not change `path` (protected entries, config, answer script)."""
+    parts = _clean_parts(path)
+    if isinstance(parts, str):
+        return False
+    return _first_covering([*rules.protected, *extra_protected], parts) is not None
+
+
 def visible_files(worktree: Path, rules: AccessRules) -> list[str]:
     """Git-tracked files under writable entries, minus hidden ones; sorted posix paths.
 
@@ -142,12 +157,7 @@ def visible_files(worktree: Path, rules: AccessRules) -> list[str]:
     visible file never reads something outside it.
     """
     root = Path(worktree).resolve()
-    out = git.Git().execute(
-        ["git", "-C", str(root), "ls-files", "-z", "--cached"],
-        stdout_as_string=False,
-        strip_newline_in_stdout=False,
-    )
-    assert isinstance(out, bytes)
+    out = run_git(["ls-files", "-z", "--cached"], cwd=root)
     files: list[str] = []
     for raw in out.split(b"\0"):
         if not raw:
@@ -170,3 +180,33 @@ def visible_files(worktree: Path, rules: AccessRules) -> list[str]:
             continue
         files.append(rel)
     return sorted(set(files))
+
+
+def visible_entries(
+    entries: Iterable[TreeEntry], rules: AccessRules, links: Mapping[str, str]
+) -> dict[str, TreeEntry]:
+    """Of a commit's files (from the object store): path -> the regular file shown there.
+
+    Writable and not hidden; a symlink (its text in `links`) is shown with its
+    target's content only when the target is a regular, not hidden file of the
+    same commit, so nothing outside the tree is ever read.
+    """
+    by_path = {e.path: e for e in entries}
+    shown: dict[str, TreeEntry] = {}
+    for entry in by_path.values():
+        parts = _clean_parts(entry.path)
+        if isinstance(parts, str) or _first_covering(rules.writable, parts) is None:
+            continue
+        if _first_covering(rules.hidden, parts) is not None:
+            continue
+        target: TreeEntry | None = entry
+        if entry.mode == "120000":
+            text = links.get(entry.path, "")
+            joined = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), text))
+            target = None if text.startswith("/") else by_path.get(joined)
+            real = _clean_parts(joined)
+            if isinstance(real, str) or _first_covering(rules.hidden, real) is not None:
+                continue
+        if target is not None and target.regular:
+            shown[entry.path] = target
+    return shown

@@ -49,6 +49,7 @@ from perfsup.workspace.experiment import (
 from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome, run_pairs
 from perfsup.workspace.runner import CommandResult, end_line
 from perfsup.workspace.runner_host import default_root, file_lock, host_info, host_lock
+from perfsup.workspace.safegit import clean_env, safe_argv
 from perfsup.workspace.steps import last_line, step_failure
 
 __all__ = ["Failed", "run_experiment"]
@@ -206,8 +207,9 @@ class _Runner:
     def _apply(self, worktree: Path) -> None:
         assert self.spec.patch is not None
         proc = subprocess.run(
-            ["git", "apply", "--whitespace=nowarn", "-"],
+            safe_argv("apply", "--whitespace=nowarn", "-"),
             cwd=worktree,
+            env=clean_env(),
             input=self.spec.patch.encode(),
             capture_output=True,
             check=False,
@@ -390,14 +392,18 @@ class _BenchCommands:
 
 # ------------------------------------------------------------------ helpers
 def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        safe_argv(*args), cwd=cwd, capture_output=True, text=True, check=False, env=clean_env()
+    )
     if proc.returncode != 0:
         raise Failed("crashed", f"git {args[0]} failed: {proc.stderr.strip()[-300:]}")
     return proc.stdout
 
 
 def _git_ok(cwd: Path, *args: str) -> bool:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    proc = subprocess.run(
+        safe_argv(*args), cwd=cwd, capture_output=True, check=False, env=clean_env()
+    )
     return proc.returncode == 0
 
 

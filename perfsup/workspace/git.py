@@ -27,6 +27,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 import git
 from git.refs.symbolic import SymbolicReference
 
+from perfsup.workspace.safegit import run_git
+
 __all__ = ["PERFSUP_BRANCH_PREFIX", "GitWorkspace", "NothingToCommit", "clone_or_fetch"]
 
 PERFSUP_BRANCH_PREFIX = "perfsup/"
@@ -63,11 +65,6 @@ _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _NODE_BRANCH = re.compile(r"^perfsup/[0-9]+(?:\.[0-9]+)*$")
 
 
-# Set by git inside hooks; they would override `-C` and point our commands at
-# the user's repository or index.
-_REDIRECTING_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")
-
-
 class NothingToCommit(Exception):
     """The worktree has no change to commit."""
 
@@ -78,23 +75,14 @@ def _run_git(
     config: Iterable[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """Run `git -C cwd [-c k=v ...] args...` and return stdout as text.
+    """Run `git -C cwd [-c k=v ...] args...` on trusted ground and return stdout as text.
 
-    Output is decoded as UTF-8 with replacement, exactly as produced (no
-    newline stripped: a patch needs its last newline).
+    Safe config and a scrubbed environment (safegit.py): GIT_DIR or GIT_INDEX_FILE
+    set by a hook cannot redirect us. Output is decoded as UTF-8 with
+    replacement, exactly as produced (no newline stripped: a patch needs its
+    last newline).
     """
-    redirecting = [name for name in _REDIRECTING_ENV if os.environ.get(name)]
-    if redirecting:
-        raise RuntimeError(
-            f"refusing to run git with {', '.join(redirecting)} set: it would redirect "
-            "perfsup's git commands to another repository or index"
-        )
-    cmd: list[str] = ["git", "-C", str(cwd)]
-    for item in config:
-        cmd += ["-c", item]
-    cmd += args
-    out = git.Git().execute(cmd, env=env, stdout_as_string=False, strip_newline_in_stdout=False)
-    assert isinstance(out, bytes)
+    out = run_git(args, cwd=cwd, config=config, env=env)
     return out.decode("utf-8", errors="replace")
 
 
@@ -149,8 +137,13 @@ class GitWorkspace:
         self.repo_path = repo_path.resolve()
         self.worktrees_dir = Path(worktrees_dir).resolve()
         common = _run_git(self.repo_path, "rev-parse", "--git-common-dir").strip()
+        # The object store every trusted read goes through (an explicit --git-dir).
+        self.git_dir = (self.repo_path / common).resolve()
+        # worktree -> its admin folder, read when git made it (before any command ran)
+        self._admin: dict[Path, Path] = {}
+        self._commits: dict[Path, str] = {}  # worktree -> the commit checked out there
         # Folders that hold the user's work: never deleted, whatever happens.
-        self._precious = (self.repo_path, (self.repo_path / common).resolve())
+        self._precious = (self.repo_path, self.git_dir)
         for precious in self._precious:
             if _is_under(precious, self.worktrees_dir):
                 raise ValueError(
@@ -216,27 +209,68 @@ class GitWorkspace:
             self._resolve(sha)  # ValueError when the commit does not exist
             self.remove_worktree(path)
             self._git("worktree", "add", "--detach", "--quiet", str(path), sha)
+        self._remember_admin(path.resolve())
+        self._commits[path.resolve()] = sha
         return path
+
+    def known_worktrees(self) -> list[Path]:
+        """The worktrees this workspace made and has not removed."""
+        return list(self._commits)
+
+    def commit_of(self, worktree: Path) -> str | None:
+        """The commit checked out (or last committed) in a worktree we made, else None."""
+        return self._commits.get(Path(worktree).resolve())
+
+    def _remember_admin(self, path: Path) -> None:
+        """Note the worktree's admin folder now, while its `.git` file is git's own."""
+        try:
+            line = (path / ".git").read_text(encoding="utf-8").strip()
+        except OSError:
+            return
+        admin = Path(line.removeprefix("gitdir:").strip())
+        if admin.parent == self.git_dir / "worktrees":
+            self._admin[path] = admin
+
+    def _wt_git(
+        self, wt: Path, *args: str, config: Iterable[str] = (), env: Mapping[str, str] | None = None
+    ) -> str:
+        """git in worktree `wt` through its admin folder: the `.git` file is not read."""
+        admin = self._admin.get(wt)
+        if admin is None:  # made by an earlier engine: only used before any command ran
+            return _run_git(wt, *args, config=config, env=env)
+        out = run_git(args, git_dir=admin, work_tree=wt, config=config, env=env)
+        return out.decode("utf-8", errors="replace")
 
     @_serialized
     def remove_worktree(self, path: Path) -> None:
-        """Force-remove a worktree under worktrees_dir and prune; no error if gone."""
+        """Delete a worktree under worktrees_dir and its registration; no error if gone.
+
+        No git command runs for this: `git worktree remove` reads the
+        worktree's `.git` file, which a command may have replaced with one
+        pointing at a hostile repository. The folder is deleted here and the
+        admin folder whose `gitdir` names it is deleted from the trusted store.
+        """
         resolved = self._check_worktree_path(path)
         if resolved.is_dir() and not resolved.is_symlink():
-            # Twice --force: also removes a locked worktree. It deletes the
-            # folder and its metadata in one call; if git fails (not a
-            # worktree, files it cannot delete) we delete and prune below.
+            _rmtree(resolved)
+        elif resolved.exists() or resolved.is_symlink():
+            resolved.unlink(missing_ok=True)
+        self._admin.pop(resolved, None)
+        self._commits.pop(resolved, None)
+        self._forget_worktree(resolved)
+
+    def _forget_worktree(self, path: Path) -> None:
+        """Remove the registrations (in the main repository) of the worktree at `path`."""
+        admins = self.git_dir / "worktrees"
+        if not admins.is_dir():
+            return
+        for admin in admins.iterdir():
             try:
-                self._git("worktree", "remove", "--force", "--force", str(resolved))
-                return
-            except git.GitCommandError:
-                pass
-        if resolved.exists() or resolved.is_symlink():
-            if resolved.is_dir() and not resolved.is_symlink():
-                _rmtree(resolved)
-            else:
-                resolved.unlink(missing_ok=True)
-        self._git("worktree", "prune")
+                named = (admin / "gitdir").read_text(encoding="utf-8").strip()
+            except OSError:
+                continue
+            if Path(named).parent == path or Path(named).parent.resolve() == path:
+                _rmtree(admin)
 
     @_serialized
     def commit_all(self, worktree: Path, branch: str, message: str) -> str:
@@ -249,9 +283,10 @@ class GitWorkspace:
         wt = self._check_worktree_path(worktree)
         if not wt.is_dir():
             raise FileNotFoundError(f"worktree does not exist: {worktree}")
-        _run_git(wt, "add", "--all", "--", ".")
+        # Only ever before a command ran in `wt` (the engine commits the edit first).
+        self._wt_git(wt, "add", "--all", "--", ".")
         try:
-            _run_git(
+            self._wt_git(
                 wt,
                 "commit",
                 "--quiet",
@@ -264,11 +299,12 @@ class GitWorkspace:
             )
         except git.GitCommandError:
             # Asked only when the commit failed: a clean worktree is the usual cause.
-            if not _run_git(wt, "diff", "--cached", "--name-only", "--no-ext-diff").strip():
+            if not self._wt_git(wt, "diff", "--cached", "--name-only", "--no-ext-diff").strip():
                 raise NothingToCommit(f"no change to commit in {worktree}") from None
             raise
-        # HEAD read from the worktree's files: a git process per commit costs more.
-        sha = SymbolicReference.dereference_recursive(git.Repo(wt), "HEAD")
+        # HEAD read from the admin folder: a git process per commit costs more.
+        sha = self._head_of(wt)
+        self._commits[wt] = sha
         # `git branch -f` (not update-ref) refuses to move a branch checked out
         # anywhere, so the user's current branch can never move under them.
         try:
@@ -277,6 +313,14 @@ class GitWorkspace:
             reason = str(exc.stderr).strip().removeprefix("stderr:").strip(" '\n")
             raise RuntimeError(f"cannot point {branch} at {sha[:12]}: {reason}") from exc
         return sha
+
+    def _head_of(self, wt: Path) -> str:
+        admin = self._admin.get(wt)
+        if admin is not None:
+            head = (admin / "HEAD").read_text(encoding="utf-8").strip()
+            if _FULL_SHA.match(head):
+                return head
+        return SymbolicReference.dereference_recursive(git.Repo(wt), "HEAD")
 
     def diff(self, old: str, new: str) -> str:
         """Unified diff text from commit `old` to commit `new`."""
@@ -335,7 +379,7 @@ class GitWorkspace:
         """Apply commit `sha`'s change to `worktree` without committing; False on a conflict."""
         wt = self._check_worktree_path(worktree)
         try:
-            _run_git(
+            self._wt_git(
                 wt,
                 "cherry-pick",
                 "--no-commit",
@@ -346,7 +390,7 @@ class GitWorkspace:
             )
         except git.GitCommandError:
             with contextlib.suppress(git.GitCommandError):
-                _run_git(wt, "cherry-pick", "--abort")
+                self._wt_git(wt, "cherry-pick", "--abort")
             return False
         return True
 

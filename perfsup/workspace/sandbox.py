@@ -5,10 +5,12 @@ The command line is wrapped, in this order:
 1. a pids cgroup (only when running as root with a writable cgroup v1
    `pids` hierarchy: the kernel never applies RLIMIT_NPROC to root);
 2. `prlimit`: CPU time, address space, file size and process count;
-3. the isolation: `bwrap` (no network, everything read-only except the
-   worktree, the run directory, a private /tmp and configured paths, its
-   own pid namespace so nothing outlives the command), else `unshare -rn`
-   (no network only), else nothing, with a warning that isolation is off.
+3. the isolation: `bwrap` (no network; read-only host with private /tmp,
+   /run and homes, host secrets covered, the run directory hidden except the
+   step's own worktree: see confine.py; its own pid namespace so nothing
+   outlives the command; an unprivileged user where the kernel allows), else
+   `unshare -rn` (no network only), else nothing, with a warning that
+   isolation is off. `Isolation.off` names the protections missing here.
 
 The environment is scrubbed: only PATH, HOME, LANG and friends, perfsup's
 own marks and the configured `pass_env` variables reach the command.
@@ -31,6 +33,12 @@ from pathlib import Path
 import psutil
 
 from perfsup.config.model import SandboxSettings
+from perfsup.workspace.confine import (
+    StepScope,
+    bwrap_argv,
+    current_scope,
+    user_namespace_works,
+)
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.runner import CommandResult
 
@@ -52,13 +60,26 @@ class Isolation:
     network: bool
 
     @property
+    def off(self) -> list[str]:
+        """The protections this machine or config leaves off, for the status line."""
+        off = ["network"] if self.network else []
+        if self.kind != "bwrap":
+            off += ["filesystem confinement", "private /tmp, /run and home", "host secrets"]
+        elif not user_namespace_works():
+            off.append("unprivileged user")
+        if self.kind == "none":
+            off += ["pid namespace"]
+        return off
+
+    @property
     def description(self) -> str:
         net = "network allowed" if self.network else "no network"
+        off = f"; protections OFF: {', '.join(self.off)}" if self.off else ""
         if self.kind == "bwrap":
-            return f"bubblewrap ({net}, read-only outside the worktree and run directory)"
+            return f"bubblewrap ({net}, only the step's worktree writable{off})"
         if self.kind == "unshare":
-            return f"unshare ({net}; writes outside the worktree are NOT refused)"
-        return "none: isolation is OFF (install bubblewrap); resource limits only"
+            return f"unshare ({net}; writes outside the worktree are NOT refused{off})"
+        return f"none: isolation is OFF (install bubblewrap); resource limits only{off}"
 
 
 def _works(argv: list[str]) -> bool:
@@ -104,14 +125,17 @@ class SandboxExecutor:
         self,
         inner: Executor,
         settings: SandboxSettings,
-        writable: Iterable[Path],
+        private: Iterable[Path],
         report: Callable[[str], None] = print,
     ) -> None:
+        """`private`: folders (the run directory) hidden from commands, except the
+        worktree a command runs in."""
         self.inner = inner
         self.settings = settings
-        self.writable = [Path(p).resolve() for p in writable]
-        self.writable += [Path(p).expanduser().resolve() for p in settings.writable_paths]
+        self.private = [Path(p).resolve() for p in private]
+        self.writable = [Path(p).expanduser().resolve() for p in settings.writable_paths]
         self.isolation = detect_isolation(settings)
+        self._lines: dict[tuple[Path, StepScope | None], list[str]] = {}
         remove_stale_cgroups()
         if self.isolation.kind == "none":
             report("warning: sandbox isolation is OFF (no bubblewrap or unshare usable here)")
@@ -137,14 +161,22 @@ class SandboxExecutor:
     def _isolate(self, cwd: Path) -> list[str]:
         iso = self.isolation
         if iso.kind == "bwrap":
-            argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-            argv += ["--tmpfs", "/tmp", "--unshare-pid", "--die-with-parent"]
-            if not iso.network:
-                argv.append("--unshare-net")
-            for path in dict.fromkeys([cwd.resolve(), *self.writable]):
-                if path.exists():
-                    argv += ["--bind", str(path), str(path)]
-            return [*argv, "--chdir", str(cwd.resolve()), "--"]
+            # The same step runs many times (every benchmark pair): its line is
+            # built once (about 2 ms of stat calls) and kept for a few steps.
+            key = (cwd, current_scope())
+            argv = self._lines.get(key)
+            if argv is None:
+                argv = bwrap_argv(
+                    cwd,
+                    private=self.private,
+                    writable=self.writable,
+                    network=iso.network,
+                    scope=key[1],
+                )
+                self._lines[key] = argv
+                while len(self._lines) > 8:
+                    self._lines.pop(next(iter(self._lines)))
+            return list(argv)
         if iso.kind == "unshare" and not iso.network:
             return ["unshare", "-rn", "--"]
         return []

@@ -13,6 +13,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from perfsup.workspace.safegit import clean_env, safe_argv
+
 __all__ = ["BundleCache"]
 
 _KEEP = 8
@@ -45,7 +47,12 @@ class BundleCache:
 
     def _git(self, *args: str) -> None:
         proc = subprocess.run(
-            ["git", *args], cwd=self.repo, capture_output=True, text=True, check=False
+            safe_argv(*args),
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=clean_env(),
         )
         if proc.returncode != 0:
             raise RuntimeError(f"git {args[0]} failed in {self.repo}: {proc.stderr.strip()}")
