@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from perfsup.workspace.git import GitWorkspace, NothingToCommit, clone_or_fetch
+from perfsup.workspace.git import GitWorkspace, NothingToCommit
+from perfsup.workspace.gitclone import clone_or_fetch
 
 # Only the test's own setup commits (as "the user") get an identity.
 USER_ID = (

@@ -17,7 +17,8 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store import Run, Store
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
-from perfsup.workspace.git import GitWorkspace, clone_or_fetch
+from perfsup.workspace.git import GitWorkspace
+from perfsup.workspace.gitclone import clone_or_fetch
 
 
 def preflight(

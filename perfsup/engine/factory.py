@@ -37,7 +37,8 @@ from perfsup.store import Store
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
-from perfsup.workspace.git import GitWorkspace, clone_or_fetch
+from perfsup.workspace.git import GitWorkspace
+from perfsup.workspace.gitclone import clone_or_fetch
 
 
 def make_engine(
