@@ -4,21 +4,18 @@ step of `perfsup run` (before the engine asks the model anything)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from sqlmodel import col, select
 
 from perfsup.agent.backend import ModelBackend
-from perfsup.config import Config, is_git_url
-from perfsup.engine.orphans import RUN_DIR_MARKER
+from perfsup.config import Config
+from perfsup.engine.factory import run_command_env, target_repo
 from perfsup.engine.preflight import PreflightFailed, PreflightReport, run_preflight
 from perfsup.engine.preflight_text import report_lines
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Run, Store
-from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace
-from perfsup.workspace.gitclone import clone_or_fetch
 
 
 def preflight(
@@ -34,17 +31,14 @@ def preflight(
     The baseline is the stored run's (a resumed run goes on from it), else
     `target.base`. Raises PreflightFailed (one line) when the run cannot work.
     """
-    repo = config.target.repo
-    repo_path = clone_or_fetch(repo, paths.repo_cache) if is_git_url(repo) else Path(repo)
-    git = GitWorkspace(repo_path, paths.worktrees)
+    git = GitWorkspace(target_repo(config, paths), paths.worktrees)
     baseline = _stored_baseline(store)
     if baseline is None:
         try:
             baseline = git.resolve(config.target.base)
         except ValueError as exc:
             raise PreflightFailed(f"target.base {config.target.base!r}: {exc}") from None
-    env = command_env(paths.root / "bin")
-    env[RUN_DIR_MARKER] = str(paths.root)  # a stray of ours is found after a crash
+    env = run_command_env(paths)
     found = run_preflight(
         config=config,
         git=git,

@@ -60,10 +60,9 @@ def make_engine(
     rng = random.Random(seed)
     controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
     say = _reporter(report, controls)
-    repo_path = _repo_path(config, paths)
+    repo_path = target_repo(config, paths)
     git = GitWorkspace(repo_path, paths.worktrees)
-    env = command_env(paths.root / "bin")
-    env[RUN_DIR_MARKER] = str(paths.root)  # finds our strays after a crash
+    env = run_command_env(paths)
     extra_protected = _extra_protected(config, config_path, repo_path)
     # Protected files and other trees checked around every command (integrity.py).
     guarded = IntegrityGuard(executor, GuardView(git, extra_protected, config, controls))
@@ -188,7 +187,16 @@ def _reporter(report: Callable[[str], None], controls: Controls) -> Callable[[st
     return both
 
 
-def _repo_path(config: Config, paths: RunPaths) -> Path:
+def run_command_env(paths: RunPaths) -> dict[str, str]:
+    """The environment of build, check and bench commands: this Python first on PATH,
+    and the run folder's marker, by which a crashed engine's strays are found."""
+    env = command_env(paths.root / "bin")
+    env[RUN_DIR_MARKER] = str(paths.root)
+    return env
+
+
+def target_repo(config: Config, paths: RunPaths) -> Path:
+    """The target's repository: the folder named, or our cached clone of a git URL."""
     repo = config.target.repo
     if is_git_url(repo):
         return clone_or_fetch(repo, paths.repo_cache)
