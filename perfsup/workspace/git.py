@@ -13,9 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import stat
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
@@ -25,6 +22,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import git
 from git.refs.symbolic import SymbolicReference
 
+from perfsup.workspace.removal import force_rmtree
 from perfsup.workspace.safegit import run_git
 
 __all__ = ["PERFSUP_BRANCH_PREFIX", "GitWorkspace", "NothingToCommit"]
@@ -86,23 +84,6 @@ def _run_git(
 
 def _is_under(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
-
-
-def _rmtree(path: Path) -> None:
-    """Delete a folder even if a tool left read-only entries in it (Go does)."""
-
-    def make_writable_and_retry(func: Callable[[str], object], p: str, _exc: object) -> None:
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass  # nothing more we can do; the caller checks what is left
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable_and_retry)
-    else:
-        shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
 _P = ParamSpec("_P")
@@ -250,12 +231,29 @@ class GitWorkspace:
         """
         resolved = self._check_worktree_path(path)
         if resolved.is_dir() and not resolved.is_symlink():
-            _rmtree(resolved)
+            force_rmtree(resolved)
         elif resolved.exists() or resolved.is_symlink():
             resolved.unlink(missing_ok=True)
         self._admin.pop(resolved, None)
         self._commits.pop(resolved, None)
         self._forget_worktree(resolved)
+
+    @_serialized
+    def release_worktree(self, path: Path) -> None:
+        """Unregister a worktree but leave its files on disk, a plain folder without `.git`."""
+        resolved = self._check_worktree_path(path)
+        dot_git = resolved / ".git"
+        if dot_git.is_dir() and not dot_git.is_symlink():
+            force_rmtree(dot_git)  # a command may have replaced the file with a folder
+        else:
+            dot_git.unlink(missing_ok=True)
+        self._admin.pop(resolved, None)
+        self._commits.pop(resolved, None)
+        self._forget_worktree(resolved)
+
+    def prune_worktrees(self) -> None:
+        """`git worktree prune`: registrations whose folder is gone (a crash) are dropped."""
+        self._git("worktree", "prune")
 
     def _forget_worktree(self, path: Path) -> None:
         """Remove the registrations (in the main repository) of the worktree at `path`."""
@@ -268,7 +266,7 @@ class GitWorkspace:
             except OSError:
                 continue
             if Path(named).parent == path or Path(named).parent.resolve() == path:
-                _rmtree(admin)
+                force_rmtree(admin)
 
     @_serialized
     def commit_all(self, worktree: Path, branch: str, message: str) -> str:
@@ -427,7 +425,7 @@ class GitWorkspace:
         for path in sorted(candidates - kept):
             self.remove_worktree(path)
             removed.append(path)
-        self._git("worktree", "prune")
+        self.prune_worktrees()
         return removed
 
     def _registered_worktrees(self) -> set[Path]:
