@@ -24,13 +24,22 @@ HALVE = (
 )
 
 
-def setup(tmp_path: Path, *, keep: str = "kept", bench_sleep: float = 0.0) -> Path:
-    """A target whose bench prints SIZE: halving it is kept, deterministically."""
+def setup(
+    tmp_path: Path,
+    *,
+    keep: str = "kept",
+    bench_sleep: float = 0.0,
+    answer: str = HALVE,
+    name: str = "perfsup",
+) -> Path:
+    """A target whose bench prints SIZE: halving it is kept, deterministically.
+    `name`: another config (and answer file) on the same repository."""
     sleep = f"sleep {bench_sleep}\n" if bench_sleep else ""
     bench = sleep + "python -c \"import src.app as a; print('METRIC t=%d' % a.SIZE)\"\n"
-    make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": bench})
-    (tmp_path / "answers.toml").write_text(f"[[answer]]\ntext = '''\n{HALVE}'''\n")
-    config = tmp_path / "perfsup.toml"
+    if not (tmp_path / "repo").exists():
+        make_repo(tmp_path / "repo", {"src/app.py": APP, "bench.sh": bench})
+    (tmp_path / f"{name}-answers.toml").write_text(f"[[answer]]\ntext = '''\n{answer}'''\n")
+    config = tmp_path / f"{name}.toml"
     config.write_text(
         textwrap.dedent(
             f"""
@@ -50,7 +59,7 @@ def setup(tmp_path: Path, *, keep: str = "kept", bench_sleep: float = 0.0) -> Pa
             protected = ["bench.sh"]
             [model]
             backend = "scripted"
-            script = "answers.toml"
+            script = "{name}-answers.toml"
             [budgets]
             max_experiments = 1
             [decision]
@@ -141,3 +150,53 @@ def test_a_resume_after_kill_9_prunes_the_dead_engine_s_worktrees(tmp_path: Path
     assert done.returncode == 0, (tmp_path / "engine.log").read_text()[-2000:]
     assert registered(repo) == [repo.resolve()]
     assert git(repo, "status", "--porcelain") == ""
+
+
+QUARTER = HALVE.replace("halve", "quarter").replace("SIZE = 50", "SIZE = 25")
+
+
+def test_two_run_folders_on_one_repository_never_move_each_other_s_branches(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    first = build_engine(setup(tmp_path), tmp_path / "night-a")
+    first.run()
+    ours = git(repo, "rev-parse", "perfsup/1.1")
+    lines: list[str] = []
+    second = build_engine(
+        setup(tmp_path, answer=QUARTER, name="other"), tmp_path / "night-b", report=lines.append
+    )
+    second.run()
+    with second.store.session() as s:
+        node = s.get(Node, "1.1")
+        assert node is not None and node.status == "kept", node.reason if node else None
+        branch, sha = node.branch, node.commit_sha
+    # the first run's branch is where it was; the second run's names carry its folder
+    assert git(repo, "rev-parse", "perfsup/1.1") == ours
+    assert git(repo, "show", "perfsup/1.1:src/app.py") == "SIZE = 50"
+    assert branch is not None and branch.startswith("perfsup/night-b-") and branch.endswith("/1.1")
+    assert git(repo, "rev-parse", branch) == sha
+    assert git(repo, "show", f"{branch}:src/app.py") == "SIZE = 25"
+    assert any(f"{branch.removesuffix('1.1')}<id>" in line for line in lines), lines
+    # the first run folder keeps the plain names when it goes on
+    again = build_engine(setup(tmp_path), tmp_path / "night-a")
+    assert again.runs.open() == 1
+    assert again.git.node_branch("1.2") == "perfsup/1.2"
+
+
+def test_a_deleted_run_folder_s_claim_is_taken_over_once_its_branches_are_gone(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    build_engine(setup(tmp_path), tmp_path / "night-a").run()
+    subprocess.run(["rm", "-rf", str(tmp_path / "night-a")], check=True)
+    # its branches are still there: the plain names stay theirs
+    second = build_engine(setup(tmp_path, name="other"), tmp_path / "night-b")
+    assert second.runs.open() == 1
+    assert second.git.branch_prefix.startswith("perfsup/night-b-")
+    git(repo, "branch", "-D", "perfsup/1.1")
+    third = build_engine(setup(tmp_path, name="third"), tmp_path / "night-c")
+    third.runs.open()
+    assert third.git.branch_prefix == "perfsup/"
+    owner = git(repo, "config", "--get-all", "perfsup.owner")
+    assert owner == str((tmp_path / "night-c").resolve())

@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from perfsup.config import Config
+from perfsup.engine.branch_prefix import choose_branch_prefix
 from perfsup.engine.clock import SystemClock
 from perfsup.engine.measure import Measurer
 from perfsup.engine.orphans import RUN_DIR_MARKER
@@ -90,6 +91,7 @@ class _Ablation:
         self.run = run
         self.report = report
         self.git = GitWorkspace(Path(run.repo_path), paths.worktrees)
+        choose_branch_prefix(store, self.git, paths)  # the run's own branch names
         self.env = command_env(paths.root / "bin")
         self.env[RUN_DIR_MARKER] = str(paths.root)
         self.executor = SandboxExecutor(
@@ -300,7 +302,7 @@ def _record_minimal(
         if not ab.git.cherry_pick_into(fresh, node.commit_sha):
             raise MinimizeError(f"the changes {', '.join(kept)} no longer apply together")
     try:
-        sha = ab.git.commit_all(fresh, f"perfsup/{new.id}", message)
+        sha = ab.git.commit_all(fresh, ab.git.node_branch(new.id), message)
     except NothingToCommit:  # the kept changes cancel out
         sha = root.commit_sha
     diff = ab.git.diff(root.commit_sha, sha)
@@ -308,7 +310,7 @@ def _record_minimal(
         new,
         description=description[:300],
         commit_sha=sha,
-        branch=f"perfsup/{new.id}",
+        branch=ab.git.node_branch(new.id),
         diff=diff,
         diff_hash=hashlib.sha256(diff.encode()).hexdigest(),
         model=target.model,

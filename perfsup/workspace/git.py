@@ -57,8 +57,9 @@ _WORKTREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # A full object name needs no `rev-parse` (every git call costs milliseconds,
 # and an experiment used to make sixteen of them).
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-# perfsup/<node id>: always a valid branch name, no `check-ref-format` needed.
-_NODE_BRANCH = re.compile(r"^perfsup/[0-9]+(?:\.[0-9]+)*$")
+# perfsup/[<run folder tag>/]<node id>: always a valid branch name, no
+# `check-ref-format` needed (the tag: workspace/branches.py).
+_NODE_BRANCH = re.compile(r"^perfsup/(?:[A-Za-z0-9][A-Za-z0-9_-]*/)?[0-9]+(?:\.[0-9]+)*$")
 
 
 class NothingToCommit(Exception):
@@ -121,6 +122,8 @@ class GitWorkspace:
         # worktree -> its admin folder, read when git made it (before any command ran)
         self._admin: dict[Path, Path] = {}
         self._commits: dict[Path, str] = {}  # worktree -> the commit checked out there
+        # perfsup/, or perfsup/<tag>/ when another run folder owns the plain names
+        self.branch_prefix = PERFSUP_BRANCH_PREFIX
         # Folders that hold the user's work: never deleted, whatever happens.
         self._precious = (self.repo_path, self.git_dir)
         for precious in self._precious:
@@ -140,6 +143,10 @@ class GitWorkspace:
         if any(_is_under(precious, resolved) for precious in self._precious):
             raise ValueError(f"refusing to touch {path}: it holds the user's repository")
         return resolved
+
+    def node_branch(self, node_id: str) -> str:
+        """The branch of a node's commit: `perfsup/<id>`, or `perfsup/<tag>/<id>`."""
+        return f"{self.branch_prefix}{node_id}"
 
     def _check_branch(self, branch: str) -> None:
         if not branch.startswith(PERFSUP_BRANCH_PREFIX) or branch == PERFSUP_BRANCH_PREFIX:
