@@ -25,6 +25,17 @@ class TargetSettings(_Strict):
     base: str = Field("HEAD", description="commit, branch or tag the baseline is taken from")
     goal: str = Field(..., min_length=1, description="what to make faster, in words")
     hints: list[str] = Field(default_factory=list, description="extra advice for every prompt")
+    venv: str | None = Field(
+        None,
+        description="the target's virtualenv (relative to the repository, or absolute): build, "
+        "check and bench run with its bin first on PATH and `python` its interpreter; "
+        "none: perfsup's own interpreter",
+    )
+    path: list[str] = Field(
+        default_factory=list,
+        description="folders put first on PATH for build, check and bench (relative to the "
+        "repository, or absolute), after the virtualenv's bin",
+    )
 
 
 class CommandSpec(_Strict):

@@ -31,15 +31,14 @@ from sqlmodel import col, select
 from perfsup.config import Config
 from perfsup.engine.branch_prefix import choose_branch_prefix
 from perfsup.engine.clock import SystemClock
+from perfsup.engine.factory import run_command_env
 from perfsup.engine.measure import Measurer
-from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.outcomes import NodeOutcomes
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
 from perfsup.store.models import EventKind, utcnow
 from perfsup.store.transitions import move, new_node
 from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
-from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
 from perfsup.workspace.logcap import MIB
@@ -92,8 +91,7 @@ class _Ablation:
         self.report = report
         self.git = GitWorkspace(Path(run.repo_path), paths.worktrees)
         choose_branch_prefix(store, self.git, paths)  # the run's own branch names
-        self.env = command_env(paths.root / "bin")
-        self.env[RUN_DIR_MARKER] = str(paths.root)
+        self.env = run_command_env(paths, config, Path(run.repo_path))
         self.executor = SandboxExecutor(
             LocalExecutor(config.run.max_log_mb * MIB), config.sandbox, [paths.root], report
         )

@@ -24,6 +24,7 @@ from git.refs.symbolic import SymbolicReference
 
 from perfsup.workspace.removal import force_rmtree
 from perfsup.workspace.safegit import run_git
+from perfsup.workspace.step_cache import companion_cache
 
 __all__ = ["PERFSUP_BRANCH_PREFIX", "GitWorkspace", "NothingToCommit"]
 
@@ -237,10 +238,11 @@ class GitWorkspace:
         admin folder whose `gitdir` names it is deleted from the trusted store.
         """
         resolved = self._check_worktree_path(path)
-        if resolved.is_dir() and not resolved.is_symlink():
-            force_rmtree(resolved)
-        elif resolved.exists() or resolved.is_symlink():
-            resolved.unlink(missing_ok=True)
+        for folder in (resolved, companion_cache(resolved)):
+            if folder.is_dir() and not folder.is_symlink():
+                force_rmtree(folder)
+            elif folder.exists() or folder.is_symlink():
+                folder.unlink(missing_ok=True)
         self._admin.pop(resolved, None)
         self._commits.pop(resolved, None)
         self._forget_worktree(resolved)
@@ -249,6 +251,8 @@ class GitWorkspace:
     def release_worktree(self, path: Path) -> None:
         """Unregister a worktree but leave its files on disk, a plain folder without `.git`."""
         resolved = self._check_worktree_path(path)
+        if companion_cache(resolved).is_dir():
+            force_rmtree(companion_cache(resolved))
         dot_git = resolved / ".git"
         if dot_git.is_dir() and not dot_git.is_symlink():
             force_rmtree(dot_git)  # a command may have replaced the file with a folder

@@ -41,6 +41,8 @@ from perfsup.workspace.confine import (
 )
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.runner import CommandResult
+from perfsup.workspace.step_cache import cache_env, step_cache
+from perfsup.workspace.target_env import READABLE_MARK
 
 __all__ = ["Isolation", "SandboxExecutor", "detect_isolation", "scrub_env"]
 
@@ -135,13 +137,14 @@ class SandboxExecutor:
         self.private = [Path(p).resolve() for p in private]
         self.writable = [Path(p).expanduser().resolve() for p in settings.writable_paths]
         self.isolation = detect_isolation(settings)
-        self._lines: dict[tuple[Path, StepScope | None], list[str]] = {}
+        self._lines: dict[tuple[Path, StepScope | None, str], list[str]] = {}
         remove_stale_cgroups()
         if self.isolation.kind == "none":
             report("warning: sandbox isolation is OFF (no bubblewrap or unshare usable here)")
 
-    def wrap(self, command: str, cwd: Path, cgroup: Path | None = None) -> str:
-        """The shell line that runs `command` in the box."""
+    def wrap(self, command: str, cwd: Path, cgroup: Path | None = None, readable: str = "") -> str:
+        """The shell line that runs `command` in the box; `readable`: folders shown
+        read-only (the target's environment, target_env.py), os.pathsep-separated."""
         s = self.settings
         limits = [
             "prlimit",
@@ -152,18 +155,18 @@ class SandboxExecutor:
             "--",
         ]
         inner = ["/bin/bash", "-c", command]
-        argv = limits + self._isolate(cwd) + inner
+        argv = limits + self._isolate(cwd, readable) + inner
         line = shlex.join(argv)
         if cgroup is not None:
             line = f"echo $$ > {shlex.quote(str(cgroup / 'cgroup.procs'))} && exec {line}"
         return f"exec {line}" if cgroup is None else line
 
-    def _isolate(self, cwd: Path) -> list[str]:
+    def _isolate(self, cwd: Path, readable: str) -> list[str]:
         iso = self.isolation
         if iso.kind == "bwrap":
             # The same step runs many times (every benchmark pair): its line is
             # built once (about 2 ms of stat calls) and kept for a few steps.
-            key = (cwd, current_scope())
+            key = (cwd, current_scope(), readable)
             argv = self._lines.get(key)
             if argv is None:
                 argv = bwrap_argv(
@@ -172,6 +175,8 @@ class SandboxExecutor:
                     writable=self.writable,
                     network=iso.network,
                     scope=key[1],
+                    readable=[Path(p) for p in readable.split(os.pathsep) if p],
+                    cache=step_cache(cwd, self.private),
                 )
                 self._lines[key] = argv
                 while len(self._lines) > 8:
@@ -194,13 +199,16 @@ class SandboxExecutor:
     ) -> CommandResult:
         """Run `command` in the box; the inner executor does the waiting and killing."""
         cgroup = _make_pids_cgroup(self.settings.processes)
+        scrubbed = scrub_env(env if env is not None else os.environ, self.settings.pass_env)
+        cache = step_cache(cwd, self.private)  # Go's build cache: this step folder's own
+        scrubbed.update(cache_env(cache) if cache is not None else {})
         try:
             return self.inner.run(
-                self.wrap(command, cwd, cgroup),
+                self.wrap(command, cwd, cgroup, scrubbed.get(READABLE_MARK, "")),
                 cwd,
                 log_path,
                 timeout_s,
-                env=scrub_env(env if env is not None else os.environ, self.settings.pass_env),
+                env=scrubbed,
                 on_line=on_line,
                 cancel=cancel,
             )
