@@ -198,5 +198,5 @@ def test_a_deleted_run_folder_s_claim_is_taken_over_once_its_branches_are_gone(
     third = build_engine(setup(tmp_path, name="third"), tmp_path / "night-c")
     third.runs.open()
     assert third.git.branch_prefix == "perfsup/"
-    owner = git(repo, "config", "--get-all", "perfsup.owner")
-    assert owner == str((tmp_path / "night-c").resolve())
+    claim = (repo / ".git" / "perfsup-owner").read_text().strip()
+    assert claim == str((tmp_path / "night-c").resolve())

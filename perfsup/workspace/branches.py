@@ -2,9 +2,11 @@
 plain names; a run in any other run folder writes `perfsup/<tag>/<id>`, so two
 runs on one repository never move each other's branches.
 
-The claim is the repository's local git config `perfsup.owner`: the owning run
-folder. A claim whose run folder no longer holds a store is stale and is taken
-over, unless plain node branches are still there (they stay someone's).
+The claim is a file in the repository's git folder, `perfsup-owner`, naming the
+owning run folder (created exclusively: of two runs claiming at once one wins;
+git ignores the file; the person's config and refs stay as they were). A claim
+whose run folder no longer holds a store is stale and is taken over, unless
+plain node branches are still there (they stay someone's).
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-
 from perfsup.workspace.safegit import run_git
 
-__all__ = ["OWNER_KEY", "BranchClaim", "branch_tag", "claim_branches"]
+__all__ = ["OWNER_FILE", "BranchClaim", "branch_tag", "claim_branches"]
 
-OWNER_KEY = "perfsup.owner"
+OWNER_FILE = "perfsup-owner"
 PLAIN = "perfsup/"
 _PLAIN_NODE_REF = re.compile(r"^refs/heads/perfsup/[0-9]+(?:\.[0-9]+)*$")
 
@@ -49,27 +49,28 @@ def claim_branches(git_dir: Path, run_root: Path, store_name: str) -> BranchClai
     plain `perfsup/` when this run folder owns (or now claims) the plain names,
     else `perfsup/<tag>/`."""
     me = str(run_root.resolve())
-    owners = _owners(git_dir)
-    if owners and owners[0] == me:
+    claim = git_dir / OWNER_FILE
+    owner = _owner(claim)
+    if owner == me:
         return BranchClaim(PLAIN)
-    live = bool(owners) and (Path(owners[0]) / store_name).is_file()
+    live = owner is not None and (Path(owner) / store_name).is_file()
     if live or _plain_node_branches(git_dir):
-        return BranchClaim(f"{PLAIN}{branch_tag(run_root)}/", owners[0] if owners else None)
-    # Free (or a stale claim): claim it; of two runs claiming at once the first written wins.
-    verb = "--replace-all" if owners else "--add"
-    _git(git_dir, "config", "--local", verb, OWNER_KEY, me)
-    owners = _owners(git_dir)
-    if owners and owners[0] == me:
-        return BranchClaim(PLAIN)
-    return BranchClaim(f"{PLAIN}{branch_tag(run_root)}/", owners[0] if owners else None)
-
-
-def _owners(git_dir: Path) -> list[str]:
+        return BranchClaim(f"{PLAIN}{branch_tag(run_root)}/", owner)
+    if owner is not None:  # stale: its run folder is gone and so are its branches
+        claim.unlink(missing_ok=True)
     try:
-        out = _git(git_dir, "config", "--local", "--get-all", OWNER_KEY)
-    except git.GitCommandError:  # status 1: not set
-        return []
-    return [line for line in out.splitlines() if line]
+        with claim.open("x", encoding="utf-8") as handle:
+            handle.write(me + "\n")
+    except FileExistsError:  # another run claimed it just now
+        return BranchClaim(f"{PLAIN}{branch_tag(run_root)}/", _owner(claim))
+    return BranchClaim(PLAIN)
+
+
+def _owner(claim: Path) -> str | None:
+    try:
+        return claim.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _plain_node_branches(git_dir: Path) -> bool:
