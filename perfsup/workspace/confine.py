@@ -98,6 +98,7 @@ def bwrap_argv(
     writable: Iterable[Path],
     network: bool,
     scope: StepScope | None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bubblewrap command line (up to `--`) for a command run in `cwd`."""
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
@@ -142,4 +143,6 @@ def bwrap_argv(
         argv.append("--unshare-net")
     if user_namespace_works():
         argv += ["--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
+    if seccomp_fd is not None:  # the shell line opens the compiled filter on it
+        argv += ["--seccomp", str(seccomp_fd)]
     return [*argv, "--chdir", str(here), "--"]

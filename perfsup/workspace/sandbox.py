@@ -42,6 +42,7 @@ from perfsup.workspace.confine import (
 )
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.runner import CommandResult
+from perfsup.workspace.syscalls import SECCOMP_FD, filter_path
 
 __all__ = ["Isolation", "SandboxExecutor", "detect_isolation", "scrub_env"]
 
@@ -59,6 +60,8 @@ class Isolation:
 
     kind: str  # "bwrap", "unshare" or "none"
     network: bool
+    # the seccomp filter refusing new Unix sockets (syscalls.py), where it can be used
+    socket_filter: Path | None = None
 
     @property
     def off(self) -> list[str]:
@@ -66,8 +69,11 @@ class Isolation:
         off = ["network"] if self.network else []
         if self.kind != "bwrap":
             off += ["filesystem confinement", "private /tmp, /run and home", "host secrets"]
-        elif not user_namespace_works():
-            off.append("unprivileged user")
+        else:
+            if not user_namespace_works():
+                off.append("unprivileged user")
+            if self.socket_filter is None:
+                off.append("Unix-socket filter")
         if self.kind == "none":
             off += ["pid namespace"]
         return off
@@ -107,7 +113,8 @@ def detect_isolation(settings: SandboxSettings) -> Isolation:
     """The strongest isolation this machine offers within what the config allows."""
     wanted = settings.kind
     if wanted in ("auto", "bwrap") and _bwrap_works():
-        return Isolation("bwrap", settings.network)
+        socket_filter = None if settings.unix_sockets else filter_path()
+        return Isolation("bwrap", settings.network, socket_filter)
     if wanted in ("auto", "unshare") and _unshare_works():
         return Isolation("unshare", settings.network)
     return Isolation("none", True)
@@ -169,6 +176,9 @@ class SandboxExecutor:
         inner = ["/bin/bash", "-c", command]
         argv = limits + self._isolate(cwd) + inner
         line = shlex.join(argv)
+        if self.isolation.socket_filter is not None:
+            # bwrap reads the filter from this descriptor (see syscalls.py)
+            line += f" {SECCOMP_FD}< {shlex.quote(str(self.isolation.socket_filter))}"
         if cgroup is not None:
             line = f"echo $$ > {shlex.quote(str(cgroup / 'cgroup.procs'))} && exec {line}"
         return f"exec {line}" if cgroup is None else line
@@ -187,6 +197,7 @@ class SandboxExecutor:
                     writable=self.writable,
                     network=iso.network,
                     scope=key[1],
+                    seccomp_fd=SECCOMP_FD if iso.socket_filter is not None else None,
                 )
                 self._lines[key] = argv
                 while len(self._lines) > 8:
