@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from perfsup.cli import main
+from perfsup.metrics.threshold_explain import run_threshold_lines
 from perfsup.store import Calibration, Event, Run, RunStatus
 from tests.test_engine import CHANGE, nodes, run_engine, setup_target
 
@@ -105,6 +106,9 @@ def test_noise_guard_can_still_raise_the_threshold_when_configured(
     assert "a quieter machine" in node.reason and "a longer bench" in node.reason
     guard = [e.message for e in events(engine) if e.kind == "noise_guard"]
     assert f"keep threshold raised from 2.0% to {calib.threshold:.1%}" in guard[0]
+    with engine.store.session() as s:  # what the TUI calls, from the store alone
+        lines = run_threshold_lines(s, 1)
+    assert len(lines) == 1 and lines[0] in guard[0]
     # status: the calibration explained, and the discard's reason shown
     text = status_text(tmp_path, capsys)
     assert f"t: keep threshold raised from 2.0% to {calib.threshold:.1%}" in text

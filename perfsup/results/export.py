@@ -121,9 +121,9 @@ def effect_line(m: Effect) -> str:
 
 
 def measured_effects(node: Node) -> list[Effect]:
-    """The effects worth quoting: a kept or discarded node's; nothing for a node that
-    failed before its decision (stale numbers must never read as a gain)."""
-    if node.status not in (NodeStatus.KEPT, NodeStatus.DISCARDED):
+    """The effects worth quoting: a kept, discarded or pruned node's; nothing for a node
+    that failed before its decision (stale numbers must never read as a gain)."""
+    if node.status not in (NodeStatus.KEPT, NodeStatus.DISCARDED, NodeStatus.PRUNED):
         return []
     return metric_effects(node)
 
