@@ -282,6 +282,11 @@ class SandboxSettings(_Strict):
     writable_paths: list[str] = Field(
         default_factory=list, description="extra writable folders (for example a build cache)"
     )
+    unix_sockets: bool = Field(
+        False,
+        description="let commands open Unix sockets (off: a socket file outside the box's "
+        "private folders, Docker's for example, could otherwise be reached)",
+    )
 
 
 class ExecutorSettings(_Strict):

@@ -100,6 +100,7 @@ def bwrap_argv(
     scope: StepScope | None,
     readable: Iterable[Path] = (),
     cache: Path | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bubblewrap command line (up to `--`) for a command run in `cwd`; `readable`:
     folders shown read-only (the target's venv), `cache`: the step's writable cache."""
@@ -147,4 +148,6 @@ def bwrap_argv(
         argv.append("--unshare-net")
     if user_namespace_works():
         argv += ["--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
+    if seccomp_fd is not None:  # the shell line opens the compiled filter on it
+        argv += ["--seccomp", str(seccomp_fd)]
     return [*argv, "--chdir", str(here), "--"]

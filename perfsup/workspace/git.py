@@ -206,7 +206,10 @@ class GitWorkspace:
 
     def commit_of(self, worktree: Path) -> str | None:
         """The commit checked out (or last committed) in a worktree we made, else None."""
-        return self._commits.get(Path(worktree).resolve())
+        # Asked around every command: the path as given first (our own paths
+        # are resolved already), resolving only when that misses.
+        found = self._commits.get(Path(worktree))
+        return found if found is not None else self._commits.get(Path(worktree).resolve())
 
     def _remember_admin(self, path: Path) -> None:
         """Note the worktree's admin folder now, while its `.git` file is git's own."""
