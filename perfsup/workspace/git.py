@@ -58,8 +58,7 @@ _WORKTREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # A full object name needs no `rev-parse` (every git call costs milliseconds,
 # and an experiment used to make sixteen of them).
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-# perfsup/[<run folder tag>/]<node id>: always a valid branch name, no
-# `check-ref-format` needed (the tag: workspace/branches.py).
+# perfsup/[<tag>/]<node id> (branches.py): a valid branch name, no `check-ref-format`.
 _NODE_BRANCH = re.compile(r"^perfsup/(?:[A-Za-z0-9][A-Za-z0-9_-]*/)?[0-9]+(?:\.[0-9]+)*$")
 
 
@@ -254,8 +253,7 @@ class GitWorkspace:
     def release_worktree(self, path: Path) -> None:
         """Unregister a worktree but leave its files on disk, a plain folder without `.git`."""
         resolved = self._check_worktree_path(path)
-        if companion_cache(resolved).is_dir():
-            force_rmtree(companion_cache(resolved))
+        force_rmtree(companion_cache(resolved), missing_ok=True)
         dot_git = resolved / ".git"
         if dot_git.is_dir() and not dot_git.is_symlink():
             force_rmtree(dot_git)  # a command may have replaced the file with a folder

@@ -12,8 +12,10 @@ from pathlib import Path
 __all__ = ["force_rmtree"]
 
 
-def force_rmtree(path: Path) -> None:
+def force_rmtree(path: Path, *, missing_ok: bool = False) -> None:
     """Delete a folder even if a tool left read-only entries in it (Go does)."""
+    if missing_ok and (path.is_symlink() or not path.is_dir()):
+        return
 
     def make_writable_and_retry(func: Callable[[str], object], p: str, _exc: object) -> None:
         try:
