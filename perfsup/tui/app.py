@@ -32,6 +32,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store.models import CommandStatus, NodeStatus
 from perfsup.tui.actions import ControlActions
 from perfsup.tui.chart import MetricChart
+from perfsup.tui.continuing import ContinueStarter
 from perfsup.tui.gcpace import IdleCollector
 from perfsup.tui.keys import bindings, check_keymap
 from perfsup.tui.notices import NOTIFIED_KINDS, event_notice
@@ -97,8 +98,10 @@ class PerfsupApp(ControlActions):
         keymap: dict[str, str],
         export_dir: Path,
         now: Callable[[], datetime] | None = None,
+        continue_starter: ContinueStarter | None = None,
     ) -> None:
         super().__init__()
+        self.continue_starter = continue_starter
         fix_strip_cycles()  # see strips.py: each painted line was a reference cycle
         self.gc_pace = IdleCollector()
         self.paths = paths
@@ -326,6 +329,8 @@ class PerfsupApp(ControlActions):
             why = f": {info.stop_reason}" if info.stop_reason else ""
             first = f"run {info.run_id} {info.run_status}{why} · read-only"
         else:
+            if self.sub_title != str(self.paths.root):  # a continued run is writable again
+                self.sub_title = str(self.paths.root)
             state = info.engine_state
             if state == "stopped" and info.run_status in ("running", "paused"):
                 state = info.run_status  # an engine that does not report its state yet
@@ -393,6 +398,7 @@ def create_app(
     keys: dict[str, str] | None = None,
     export_dir: Path | None = None,
     now: Callable[[], datetime] | None = None,
+    continue_starter: ContinueStarter | None = None,
 ) -> PerfsupApp:
     """The TUI on the run in `run_dir` (store at `store_path`, default the run dir's).
 
@@ -417,4 +423,5 @@ def create_app(
         keymap=keymap,
         export_dir=export_dir or Path.cwd(),
         now=now,
+        continue_starter=continue_starter,
     )
