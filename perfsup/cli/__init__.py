@@ -18,9 +18,9 @@ from perfsup import __version__
 from perfsup.cli.continuing import ContinueError, add_continue_args, grant_more
 from perfsup.cli.morning import HANDLERS as MORNING_HANDLERS
 from perfsup.cli.morning import MorningError
+from perfsup.cli.tui_commands import HANDLERS as TUI_HANDLERS
 from perfsup.cli.tui_commands import (
     TuiCommandError,
-    cmd_attach,
     demo_with_tui,
     open_tui_or_stop,
     start_engine_for_tui,
@@ -446,5 +446,5 @@ HANDLERS = {
     "demo": cmd_demo,
     "ctl": cmd_ctl,
     "stop": cmd_ctl,
-    "attach": cmd_attach,
+    **TUI_HANDLERS,
 }

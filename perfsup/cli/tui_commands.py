@@ -31,12 +31,16 @@ class TuiCommandError(Exception):
 
 
 def add_attach_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`perfsup attach` and `perfsup serve` (the TUI in a browser, cli/serve.py)."""
+    from perfsup.cli.serve import add_serve_parser
+
     p = sub.add_parser("attach", help="open the TUI on a running or finished run")
     p.add_argument(
         "-c", "--config", default="perfsup.toml", help="config file (default: ./perfsup.toml)"
     )
     p.add_argument("--run-dir", help="run directory (default: from the config)")
     p.add_argument("--theme", help="TUI theme (default: [tui] theme in the config)")
+    add_serve_parser(sub)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -143,3 +147,16 @@ def open_tui_or_stop(
         raise TuiCommandError(
             f"the TUI failed ({message}); the engine it started (pid {pid}) {state}"
         ) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from perfsup.cli.serve import ServeError
+    from perfsup.cli.serve import cmd_serve as serve
+
+    try:
+        return serve(args)
+    except ServeError as exc:
+        raise TuiCommandError(str(exc), exc.code) from None
+
+
+HANDLERS = {"attach": cmd_attach, "serve": cmd_serve}
