@@ -31,13 +31,16 @@ pytestmark = pytest.mark.skipif(chromium() is None, reason="chromium is not inst
 
 
 @contextmanager
-def serving(fx: RunFixture, host: str = "127.0.0.1") -> Iterator[tuple[int, Path]]:
-    """`perfsup serve` on the fixture's run; its port and its output file."""
+def serving(
+    run_dir: Path, config: Path, host: str = "127.0.0.1", home: Path | None = None
+) -> Iterator[tuple[int, Path]]:
+    """`perfsup serve` on a run; its port and its output file (`home`: its HOME)."""
     port = free_port()
-    out = fx.root.parent / "serve.out"
+    out = run_dir.parent / "serve.out"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    config = fx.root.parent / "perfsup.toml"
-    argv = [sys.executable, "-m", "perfsup", "serve", "-c", str(config), "--run-dir", str(fx.root)]
+    if home is not None:
+        env["HOME"] = str(home)
+    argv = [sys.executable, "-m", "perfsup", "serve", "-c", str(config), "--run-dir", str(run_dir)]
     with out.open("wb") as handle:
         proc = subprocess.Popen(
             [*argv, "--host", host, "--port", str(port)],
@@ -68,7 +71,7 @@ def command_rows(fx: RunFixture) -> list[str]:
 
 def test_the_tui_in_a_browser_shows_the_tree_and_takes_a_key(tmp_path: Path) -> None:
     fx = build_run(tmp_path)
-    with serving(fx) as (port, out):
+    with serving(fx.root, fx.root.parent / "perfsup.toml") as (port, out):
         url = f"http://127.0.0.1:{port}/"
         assert wait_http(url).status_code == 200
         assert f"serving the TUI at {url}" in out.read_text()
@@ -91,7 +94,7 @@ def test_the_tui_in_a_browser_shows_the_tree_and_takes_a_key(tmp_path: Path) -> 
 def test_another_address_needs_the_token_of_the_url(tmp_path: Path) -> None:
     fx = build_run(tmp_path)
     host = "127.0.0.2"  # not 127.0.0.1: served as if to the network (still loopback)
-    with serving(fx, host) as (port, out):
+    with serving(fx.root, fx.root.parent / "perfsup.toml", host) as (port, out):
         bare = f"http://{host}:{port}/"
         assert wait_http(bare).status_code == 403
         said = wait_until(lambda: "?token=" in out.read_text() and out.read_text(), what="URL")

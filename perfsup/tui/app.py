@@ -127,7 +127,7 @@ class PerfsupApp(ControlActions):
             self.register_theme(theme)
         if theme_name:
             self.theme = theme_name
-        self.sub_title = str(paths.root)
+        self.sub_title = folder_title(paths.root)
 
     # ------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -323,14 +323,14 @@ class PerfsupApp(ControlActions):
         if info is None or info.run_id is None:
             return "waiting for the engine to open the run"
         if info.read_only:
-            sub_title = f"{self.paths.root} (read-only)"
+            sub_title = f"{folder_title(self.paths.root)} (read-only)"
             if self.sub_title != sub_title:
                 self.sub_title = sub_title
             why = f": {info.stop_reason}" if info.stop_reason else ""
             first = f"run {info.run_id} {info.run_status}{why} · read-only"
         else:
-            if self.sub_title != str(self.paths.root):  # a continued run is writable again
-                self.sub_title = str(self.paths.root)
+            if self.sub_title.endswith("(read-only)"):  # a continued run: writable again
+                self.sub_title = folder_title(self.paths.root)
             state = info.engine_state
             if state == "stopped" and info.run_status in ("running", "paused"):
                 state = info.run_status  # an engine that does not report its state yet
@@ -387,6 +387,12 @@ class PerfsupApp(ControlActions):
             if event.worker.group == "refresh":
                 self._reading = False
             self.notify(f"{event.worker.name}: {event.worker.error}", severity="error")
+
+
+def folder_title(folder: Path) -> str:
+    """The run folder for the header, the home folder written `~` (shorter, and not personal)."""
+    home = Path.home()
+    return f"~/{folder.relative_to(home)}" if folder.is_relative_to(home) else str(folder)
 
 
 def create_app(

@@ -78,12 +78,18 @@ class Page:
 
     def type_key(self, key: str) -> None:
         """One printable key, as a person presses it (keydown with its text, keyup)."""
-        code = f"Key{key.upper()}" if key.isalpha() else ""
+        code = f"Key{key.upper()}" if key.isalpha() else ("Space" if key == " " else "")
         vk = ord(key.upper())
         self.call("Input.dispatchKeyEvent", type="keyDown", key=key, text=key, code=code,
                   windowsVirtualKeyCode=vk)  # fmt: skip
         self.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=code,
                   windowsVirtualKeyCode=vk)  # fmt: skip
+
+    def press(self, key: str, vk: int) -> None:
+        """A key without text (ArrowDown, Enter...), by its DOM name and key code."""
+        for kind in ("rawKeyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=key,
+                      windowsVirtualKeyCode=vk)  # fmt: skip
 
     def screenshot(self, path: Path) -> Path:
         shot = self.call("Page.captureScreenshot", format="png")
