@@ -67,8 +67,10 @@ def grant_more(config: Config, args: argparse.Namespace, say: Callable[[str], No
     if not paths.store.exists():
         raise ContinueError(f"no run store at {paths.store}: nothing to continue", 2)
     budgets = config.budgets
-    more_experiments = args.more_experiments or budgets.max_experiments
-    more_tokens = args.more_tokens or budgets.max_tokens
+    more_experiments = (
+        budgets.max_experiments if args.more_experiments is None else args.more_experiments
+    )
+    more_tokens = budgets.max_tokens if args.more_tokens is None else args.more_tokens
     try:
         store = open_store(paths.store)
     except StoreError as exc:
