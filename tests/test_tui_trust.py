@@ -161,3 +161,24 @@ def test_sample_config_suggests_a_theme_that_exists() -> None:
     suggested = re.search(r'^# theme = "([^"]+)"', text, re.M)
     assert suggested is not None
     assert suggested.group(1) in {t.name for t in bundled_themes()}
+
+
+async def test_tab_and_arrows_move_between_panes_and_tabs_as_the_help_says(
+    running: RunFixture,
+) -> None:
+    from textual.widgets import Tabs
+
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        await select_node(pilot, app, "1.2")
+        assert app.query_one("#tree").has_focus
+        await pilot.press("tab")
+        await pilot_until(pilot, lambda: isinstance(app.focused, Tabs), what="the tabs focused")
+        tabs = app.focused
+        assert isinstance(tabs, Tabs)
+        first = tabs.active
+        await pilot.press("right")
+        await pilot_until(pilot, lambda: tabs.active != first, what="the next tab")
+        await pilot.press("shift+tab")
+        await pilot_until(pilot, lambda: app.query_one("#tree").has_focus, what="the tree again")
