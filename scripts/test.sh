@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(git golang-go hyperfine valgrind tmux bubblewrap)
+packages=(git golang-go hyperfine valgrind tmux bubblewrap chromium)  # chromium: perfsup serve's browser test
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

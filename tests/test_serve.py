@@ -112,3 +112,14 @@ def test_only_loopback_names_are_local() -> None:
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5")
     assert page_url("127.0.0.1", 8421, None, None) == "http://127.0.0.1:8421/"
     assert page_url("::1", 80, None, "t") == "http://[::1]:80/?token=t"
+
+
+def test_bad_serve_arguments_are_one_line(tmp_path: Path) -> None:
+    from tests.helpers import perfsup
+
+    missing = perfsup("serve", "-c", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert missing.returncode == 2 and "no such config file" in missing.stderr
+    port = perfsup("serve", "--port", "70000", "--run-dir", str(tmp_path), cwd=tmp_path)
+    assert port.returncode == 2 and "expected a port number" in port.stderr
+    for done in (missing, port):
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
