@@ -53,7 +53,8 @@ class ControlActions(ContinueRun):
             return False
         if self.status_info.read_only:
             self.notify(
-                f"run {self.status_info.run_id} is {self.status_info.run_status}: read-only",
+                f"run {self.status_info.run_id} is {self.status_info.run_status}: read-only "
+                f"(`{human_key(key_for('continue', self.keymap))}` continues it with more budget)",
                 title=f"{label}: refused",
                 severity="warning",
             )
