@@ -95,7 +95,8 @@ class ControlActions(ContinueRun):
             "stop",
             "Stop the run now?",
             f"The experiment in flight{flying} is cancelled at once and the run ends "
-            "(stopped). `perfsup run --continue` or `c` here goes on with it later.",
+            f"(stopped). `{human_key(key_for('continue', self.keymap))}` here or "
+            "`perfsup run --continue` goes on with it later.",
             lambda: self.send(CommandKind.STOP, "stop"),
         )
 
