@@ -140,8 +140,8 @@ def finished(tmp_path: Path) -> RunFixture:
     [
         (["p"], None, ("pause", {})),
         (["a"], None, ("abort", {})),
-        (["S"], None, ("stop", {})),
-        (["x"], "1.3", ("prune", {"node": "1.3"})),
+        (["S", "y"], None, ("stop", {})),  # stop and prune ask first (issue 18)
+        (["x", "y"], "1.3", ("prune", {"node": "1.3"})),
         (["plus"], "1.1", ("priority", {"node": "1.1", "priority": 1})),
         (["minus"], "1.1", ("priority", {"node": "1.1", "priority": -1})),
         (["P"], "1.2", ("promote", {"node": "1.2"})),
@@ -211,7 +211,7 @@ async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await select_node(pilot, app, "1.3")
-        await pilot.press("x")
+        await pilot.press("x", "y")
         await pilot.press("p")
         await sent(pilot, running, 2)
         store = open_store(running.paths.store)
