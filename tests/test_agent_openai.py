@@ -44,7 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def backend(base_url: str, *, name: str = "", answer_tokens: int = 48) -> OpenAIBackend:
-    key = api_key_from("PERFSUP_TEST_KEY", {"PERFSUP_TEST_KEY": API_KEY})
+    key = api_key_from("LLAMA_SERVER_TEST_KEY", {"LLAMA_SERVER_TEST_KEY": API_KEY})
     return OpenAIBackend(
         base_url=base_url, model=name, max_answer_tokens=answer_tokens, temperature=0.2, api_key=key
     )

@@ -111,6 +111,13 @@ def test_a_key_pasted_into_api_key_env_is_refused_and_not_repeated(tmp_path: Pat
     assert secret not in out + err
 
 
+def test_a_key_variable_that_commands_would_see_is_refused(tmp_path: Path) -> None:
+    model = 'backend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\napi_key_env = "PERFSUP_KEY"\n'
+    code, out, err = perfsup(target(tmp_path, model), "check")
+    assert code == 2, out + err
+    assert "does not start with PERFSUP_" in err
+
+
 def test_the_openai_backend_needs_a_base_url(tmp_path: Path) -> None:
     code, out, err = perfsup(target(tmp_path, 'backend = "openai"\n'), "check")
     assert code == 2, out + err

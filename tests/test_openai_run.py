@@ -40,7 +40,7 @@ def test_a_run_through_an_openai_compatible_server_records_tokens_and_stores_no_
         config = (repo / "perfsup.toml").read_text()
         config = config.replace(
             'backend = "scripted"\nscript = "answers.toml"',
-            f'backend = "openai"\nbase_url = "{base_url}"\napi_key_env = "PERFSUP_TEST_KEY"\n'
+            f'backend = "openai"\nbase_url = "{base_url}"\napi_key_env = "LLAMA_SERVER_TEST_KEY"\n'
             "context_tokens = 2048\nmax_answer_tokens = 64\nmax_retries = 0\ntemperature = 0.7",
         )
         config = config.replace("max_experiments = 5", "max_experiments = 2")
@@ -54,7 +54,7 @@ def test_a_run_through_an_openai_compatible_server_records_tokens_and_stores_no_
         done = subprocess.run(
             [*PERFSUP, "run", "--headless", "-c", "perfsup.toml", "--run-dir", "../run"],
             cwd=repo,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "PERFSUP_TEST_KEY": API_KEY},
+            env={**os.environ, "PYTHONPATH": str(ROOT), "LLAMA_SERVER_TEST_KEY": API_KEY},
             capture_output=True,
             text=True,
             timeout=1800,

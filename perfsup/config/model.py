@@ -172,6 +172,12 @@ class ModelSettings(_Strict):
                 "expected the name of an environment variable (like OPENAI_API_KEY) that "
                 "holds the key, not the key itself"
             )
+        if name is not None and name.startswith("PERFSUP_"):
+            # the sandbox passes PERFSUP_* variables to every command: a key there would leak
+            raise ValueError(
+                "expected a variable whose name does not start with PERFSUP_ (those reach "
+                "build, check and bench commands)"
+            )
         return name
 
 
