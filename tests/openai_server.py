@@ -25,6 +25,7 @@ class ServerState:
     error_after: int | None = None  # an error event after this many chunks
     tokenize: bool = True  # serve /tokenize
     usage: bool = True  # send usage and timings in the last chunk
+    finish: str = "stop"  # the last chunk's finish_reason ("length": cut at max_tokens)
     requests: list[dict[str, Any]] = field(default_factory=list)  # every chat body
 
 
@@ -100,7 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self._event({"choices": [{"index": 0, "delta": {"content": text}}]})
         else:
-            last: dict[str, Any] = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+            end = {"index": 0, "delta": {}, "finish_reason": self.shared.finish}
+            last: dict[str, Any] = {"choices": [end]}
             if self.shared.usage:
                 last["usage"] = {"prompt_tokens": 812, "completion_tokens": 3, "total_tokens": 815}
                 last["timings"] = {"cache_n": 800, "prompt_n": 12, "prompt_ms": 250.0}

@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from perfsup.agent.backend import CallFailed, ChatMessage, ModelWaiting
+from perfsup.agent.backend import (
+    CallFailed,
+    ChatMessage,
+    Checkable,
+    ModelWaiting,
+    TokenCounting,
+)
 from perfsup.agent.openai_backend import OpenAIBackend, TokenizeUnsupported
 from perfsup.agent.tokens import estimate_tokens
 from tests.helpers import bench_sh_config, make_repo
@@ -125,9 +131,14 @@ def test_the_openai_backend_needs_a_base_url(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------- llama.cpp's server dialect
-def make(server: OpenAITestServer, name: str = "") -> OpenAIBackend:
+def make(server: OpenAITestServer, name: str = "", context_tokens: int = 8192) -> OpenAIBackend:
     return OpenAIBackend(
-        base_url=server.base_url, model=name, max_answer_tokens=64, temperature=0.2, api_key="k"
+        base_url=server.base_url,
+        model=name,
+        max_answer_tokens=64,
+        temperature=0.2,
+        context_tokens=context_tokens,
+        api_key="k",
     )
 
 
@@ -145,6 +156,20 @@ def test_usage_and_timings_of_the_last_chunk_are_recorded() -> None:
     assert body["model"] == "qwen2.5-coder-7b-instruct-q4_k_m.gguf" and body["seed"] == 7
     assert body["stream"] is True and body["max_tokens"] == 64 and "grammar" not in body
     assert size == 7_615_616_512  # llama.cpp's meta.n_params, not the "7b" of the name
+    assert reply.answer_limit == 64 and not reply.truncated
+    assert isinstance(backend, TokenCounting) and isinstance(backend, Checkable)
+
+
+def test_an_answer_cut_at_its_limit_says_so() -> None:
+    with OpenAITestServer() as server:
+        server.state.finish = "length"
+        reply = make(server, "m", context_tokens=850).complete(ASK)
+        # a server that ignores max_tokens is cut off by perfsup
+        server.state.finish = "stop"
+        server.state.chunks = ["x" * 1000] * 50
+        endless = make(server, "m").complete(ASK)
+    assert reply.truncated and reply.answer_limit == 850 - 812  # the room the prompt left
+    assert endless.truncated and len(endless.text) == 3000  # 64 tokens * 32 chars, passed
 
 
 def test_counts_tokens_by_the_root_tokenize_route() -> None:

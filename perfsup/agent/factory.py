@@ -73,6 +73,7 @@ def make_backend(config: Config, log_dir: Path | None = None) -> ModelBackend:
             model=model.name,
             max_answer_tokens=model.max_answer_tokens,
             temperature=model.temperature,
+            context_tokens=model.context_tokens,
             api_key=api_key,
         )
     raise BackendError(

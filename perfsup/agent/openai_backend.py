@@ -25,7 +25,6 @@ server and llama-cpp-python's apply; a server that refuses the field (400,
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -41,11 +40,13 @@ from perfsup.agent.backend import (
     ModelUnavailable,
     ModelWaiting,
 )
-from perfsup.agent.openai_models import (
-    ServerModels,
+from perfsup.agent.openai_models import ServerModels, model_size, server_root
+from perfsup.agent.openai_wire import (
+    delta_text,
     error_text,
-    model_size,
-    server_root,
+    finish_reason,
+    stream_chunk,
+    token_count,
 )
 from perfsup.agent.tokens import estimate_tokens
 from perfsup.agent.unchanged import ForbidUnchanged
@@ -80,6 +81,7 @@ class OpenAIBackend:
         model: str,
         max_answer_tokens: int,
         temperature: float,
+        context_tokens: int = 8192,
         api_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -87,10 +89,12 @@ class OpenAIBackend:
         self.name = ""
         self._use(model)  # "": the one model the server lists, found on first use
         self.max_answer_tokens = max_answer_tokens
+        self.context_tokens = context_tokens  # the server's window, as the config states it
         self.temperature = temperature
         self.grammar_accepted = True
         self.tokenize_route: str | None = None  # the route that worked, once one did
         self.tokenize_overhead = 0  # tokens that route adds to any text
+        self.tokenize_missing = False  # asked once: the server has no tokenize route
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(
             base_url=self.base_url + "/",
@@ -157,7 +161,7 @@ class OpenAIBackend:
         first: float | None = None
         parts: list[str] = []
         size = 0
-        final: dict[str, Any] = {}  # the last usage and timings seen
+        final: dict[str, Any] = {}  # the last usage, timings and finish_reason seen
         try:
             with connect_sse(self.client, "POST", "chat/completions", json=body) as source:
                 if source.response.status_code != 200:
@@ -166,11 +170,12 @@ class OpenAIBackend:
                 for event in source.iter_sse():
                     if event.data.strip() == "[DONE]":
                         break
-                    chunk = _chunk(event.data, "".join(parts))
+                    chunk = stream_chunk(event.data, "".join(parts))
                     for key in ("usage", "timings"):
                         if chunk.get(key):
                             final[key] = chunk[key]
-                    text = _delta_text(chunk)
+                    final["finish_reason"] = finish_reason(chunk) or final.get("finish_reason")
+                    text = delta_text(chunk)
                     if text:
                         if first is None:
                             first = time.monotonic() - started
@@ -179,7 +184,8 @@ class OpenAIBackend:
                         if on_token is not None:
                             on_token(text)
                     if size > self.max_answer_tokens * MAX_CHARS_PER_TOKEN:
-                        break  # the server ignored max_tokens; what came is too long anyway
+                        final["finish_reason"] = "length"  # cut here: the server ignored max_tokens
+                        break
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ModelWaiting(
                 f"the server at {self.base_url} does not answer ({_short(exc)}); "
@@ -214,6 +220,7 @@ class OpenAIBackend:
             cached = timings.get("cache_n")
         prompt_ms = timings.get("prompt_ms")
         ttft = first if first is not None else total
+        room = self.context_tokens - prompt_tokens
         return ModelReply(
             text=text,
             model=self.name,
@@ -224,6 +231,8 @@ class OpenAIBackend:
             total_s=total,
             # without timings: the first token comes right after the prompt is read
             prompt_eval_s=prompt_ms / 1000 if isinstance(prompt_ms, int | float) else ttft,
+            answer_limit=max(0, min(self.max_answer_tokens, room)),
+            truncated=final.get("finish_reason") == "length",
         )
 
     def _status_error(self, response: httpx.Response, had_grammar: bool) -> Exception:
@@ -259,6 +268,8 @@ class OpenAIBackend:
         """
         if not text:
             return 0
+        if self.tokenize_missing:
+            raise TokenizeUnsupported(f"the server at {self.base_url} has no tokenize endpoint")
         if self.tokenize_route is None:
             self.tokenize_route = self._find_tokenize_route()
         count = self._ask_count(self.tokenize_route, text)
@@ -275,6 +286,7 @@ class OpenAIBackend:
             if overhead is not None:
                 self.tokenize_overhead = overhead
                 return route
+        self.tokenize_missing = True
         raise TokenizeUnsupported(
             f"the server at {self.base_url} has no tokenize endpoint "
             f"(tried {', '.join(TOKENIZE_ROUTES)})"
@@ -304,7 +316,7 @@ class OpenAIBackend:
                 f"the server at {self.base_url} could not count tokens "
                 f"(HTTP {response.status_code}: {error_text(response)})"
             )
-        count = _token_count(response)
+        count = token_count(response)
         if count is None:
             raise CallFailed(f"{url} answered without a token count")
         return count
@@ -330,47 +342,6 @@ class OpenAIBackend:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _chunk(data: str, partial: str) -> dict[str, Any]:
-    """One event's JSON object; `CallFailed` for anything else or an error object."""
-    try:
-        chunk = json.loads(data)
-    except json.JSONDecodeError:
-        raise CallFailed(
-            f"the server sent an event that is not JSON: {data[:200]!r}", partial
-        ) from None
-    if not isinstance(chunk, dict):
-        raise CallFailed(f"the server sent an event that is not an object: {data[:200]!r}", partial)
-    if "error" in chunk:
-        error = chunk["error"]
-        message = error.get("message") if isinstance(error, dict) else error
-        raise CallFailed(f"the server failed during the answer: {str(message)[:300]}", partial)
-    return chunk
-
-
-def _delta_text(chunk: dict[str, Any]) -> str:
-    """The answer text one chunk adds (the first choice's delta content)."""
-    choices = chunk.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return ""
-    delta = choices[0].get("delta")
-    content = delta.get("content") if isinstance(delta, dict) else None
-    return content if isinstance(content, str) else ""
-
-
-def _token_count(response: httpx.Response) -> int | None:
-    """`{"count": n}` or `{"tokens": [...]}`, as the tokenize endpoints answer."""
-    try:
-        answer = response.json()
-    except ValueError:
-        return None
-    if not isinstance(answer, dict):
-        return None
-    if isinstance(answer.get("count"), int):
-        return int(answer["count"])
-    tokens = answer.get("tokens")
-    return len(tokens) if isinstance(tokens, list) else None
 
 
 def api_key_from(variable: str | None, environ: dict[str, str] | None = None) -> str | None:

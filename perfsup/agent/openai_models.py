@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from perfsup.agent.backend import ModelUnavailable
+from perfsup.agent.openai_wire import error_text
 
 # "qwen2.5-coder-7b-instruct", "gemma-3-270m-q4_k_m.gguf", "Llama-3.1-8B": a size
 # in a model's name, between separators (not "q4_k_m", not "gemma-3").
@@ -121,21 +122,6 @@ def model_size(entry: dict[str, Any], name: str) -> float | None:
 def server_root(base_url: str) -> str:
     """The server's root, where non-OpenAI routes live: base_url without its /v1."""
     return re.sub(r"/v1/?$", "", base_url.rstrip("/"))
-
-
-def error_text(response: httpx.Response) -> str:
-    """The server's own words about an error, in one short line."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    said: Any = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        said = error.get("message") if isinstance(error, dict) else error
-        said = said or body.get("detail") or body.get("message")
-    text = str(said) if said else (response.text or response.reason_phrase)
-    return " ".join(text.split())[:200]
 
 
 def _short(exc: BaseException) -> str:
