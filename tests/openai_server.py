@@ -26,6 +26,8 @@ class ServerState:
     tokenize: bool = True  # serve /tokenize
     usage: bool = True  # send usage and timings in the last chunk
     finish: str = "stop"  # the last chunk's finish_reason ("length": cut at max_tokens)
+    usage_sent: Any = None  # instead of the usual usage: whatever a broken server sends
+    raw_before: list[bytes] = field(default_factory=list)  # raw SSE text before the chunks
     requests: list[dict[str, Any]] = field(default_factory=list)  # every chat body
 
 
@@ -95,6 +97,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        for raw in self.shared.raw_before:
+            self._send(raw)
         for index, text in enumerate(self.shared.chunks):
             if index == self.shared.error_after:
                 self._event({"error": {"code": 500, "message": "the runner died"}})
@@ -105,6 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
             last: dict[str, Any] = {"choices": [end]}
             if self.shared.usage:
                 last["usage"] = {"prompt_tokens": 812, "completion_tokens": 3, "total_tokens": 815}
+                if self.shared.usage_sent is not None:
+                    last["usage"] = self.shared.usage_sent
                 last["timings"] = {"cache_n": 800, "prompt_n": 12, "prompt_ms": 250.0}
             self._event(last)
             self._send(b"data: [DONE]\n\n")

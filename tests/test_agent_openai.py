@@ -4,16 +4,11 @@ environment variable."""
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from perfsup.agent.apply import EditDoesNotApply, apply_edit
 from perfsup.agent.backend import ChatMessage, ModelUnavailable
-from perfsup.agent.edits import parse_answer
-from perfsup.agent.grammar import region_grammar
 from perfsup.agent.openai_backend import OpenAIBackend, api_key_from
 from tests.llama_model import small_gguf
 from tests.llama_server import API_KEY, llama_cpp_server
@@ -79,22 +74,15 @@ def test_counts_tokens_as_the_models_own_tokenizer_does(server: str) -> None:
     model.close()
 
 
-def test_a_retry_grammar_reaches_the_server_and_the_answer_applies(
-    server: str, tmp_path: Path
-) -> None:
-    model = backend(server, answer_tokens=400)  # room for a whole function
-    reply = model.complete(ASK, seed=4, grammar=region_grammar({"stats.py": SOURCE}))
-    assert model.grammar_accepted
-    edit = parse_answer(reply.text)  # only the grammar makes a 270M model write this
-    assert edit.region is not None and edit.region.path == "stats.py"
-    assert edit.region.region in ("total", "mean")
-    (tmp_path / "stats.py").write_text(SOURCE)
-    try:
-        apply_edit(tmp_path, edit)
-    except EditDoesNotApply as exc:
-        assert "changes nothing" in str(exc)
-    else:
-        ast.parse((tmp_path / "stats.py").read_text())
+def test_a_grammar_reaches_the_server_and_constrains_the_answer(server: str) -> None:
+    # a small grammar: perfsup's retry grammars work the same way but cost minutes
+    # of sampling on shared cores (tests/test_agent_llama.py runs them in-process)
+    model = backend(server)
+    answers = {
+        model.complete(ASK, seed=seed, grammar='root ::= "faster" | "slower"').text
+        for seed in (1, 2)
+    }
+    assert answers <= {"faster", "slower"} and model.grammar_accepted
     model.close()
 
 

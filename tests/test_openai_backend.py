@@ -222,6 +222,22 @@ def test_a_loading_server_is_waited_for_and_a_broken_stream_fails_the_call() -> 
     assert caught.value.partial == "def f():"
 
 
+def test_pings_are_skipped_and_nonsense_usage_or_events_are_not_believed() -> None:
+    with OpenAITestServer() as server:
+        server.state.raw_before = [b": ping\n\n", b"event: ping\ndata: 2026-12-03\n\n"]
+        server.state.usage_sent = {"prompt_tokens": -5, "completion_tokens": "many"}
+        reply = make(server, "m").complete(ASK)
+        server.state.usage_sent = "all of them"
+        again = make(server, "m").complete(ASK)
+        server.state.raw_before = [b"data: <html>oops</html>\n\n"]
+        with pytest.raises(CallFailed, match="not a JSON object: '<html>oops</html>'"):
+            make(server, "m").complete(ASK)
+    assert reply.text == again.text == "def f():\n    pass"
+    for got in (reply, again):  # counted by the tokenizer instead
+        assert (got.prompt_tokens, got.completion_tokens) == (6, 3)
+        assert got.cached_tokens == 800  # timings still say it
+
+
 def test_a_server_that_is_down_during_a_run_is_waited_for() -> None:
     backend = OpenAIBackend(
         base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", max_answer_tokens=64,

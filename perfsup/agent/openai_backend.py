@@ -42,6 +42,7 @@ from perfsup.agent.backend import (
 )
 from perfsup.agent.openai_models import ServerModels, model_size, server_root
 from perfsup.agent.openai_wire import (
+    count_of,
     delta_text,
     error_text,
     finish_reason,
@@ -168,11 +169,13 @@ class OpenAIBackend:
                     source.response.read()
                     raise self._status_error(source.response, "grammar" in body)
                 for event in source.iter_sse():
+                    if event.event not in ("", "message") or not event.data.strip():
+                        continue  # a keep-alive ping, an empty event
                     if event.data.strip() == "[DONE]":
                         break
-                    chunk = stream_chunk(event.data, "".join(parts))
+                    chunk = stream_chunk(event.data, parts)
                     for key in ("usage", "timings"):
-                        if chunk.get(key):
+                        if isinstance(chunk.get(key), dict):
                             final[key] = chunk[key]
                     final["finish_reason"] = finish_reason(chunk) or final.get("finish_reason")
                     text = delta_text(chunk)
@@ -206,19 +209,21 @@ class OpenAIBackend:
         first: float | None,
         total: float,
     ) -> ModelReply:
-        usage = final.get("usage") or {}
-        timings = final.get("timings") or {}
-        prompt_tokens = usage.get("prompt_tokens")
-        completion_tokens = usage.get("completion_tokens")
-        if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        usage = final.get("usage", {})
+        timings = final.get("timings", {})
+        prompt_tokens = count_of(usage, "prompt_tokens")
+        completion_tokens = count_of(usage, "completion_tokens")
+        if prompt_tokens is None or completion_tokens is None:
             # no usage in the stream: the server's tokenizer on the texts (without
             # the few tokens of its chat template), or the shared estimate
             prompt_tokens = sum(self._count_or_estimate(m.content) for m in messages)
             completion_tokens = self._count_or_estimate(text)
-        cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        cached = count_of(usage.get("prompt_tokens_details"), "cached_tokens")
         if cached is None:
-            cached = timings.get("cache_n")
+            cached = count_of(timings, "cache_n")
         prompt_ms = timings.get("prompt_ms")
+        if not isinstance(prompt_ms, int | float) or not prompt_ms >= 0:
+            prompt_ms = None
         ttft = first if first is not None else total
         room = self.context_tokens - prompt_tokens
         return ModelReply(
@@ -226,11 +231,11 @@ class OpenAIBackend:
             model=self.name,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cached_tokens=int(cached) if isinstance(cached, int | float) else None,
+            cached_tokens=cached,
             ttft_s=ttft,
             total_s=total,
             # without timings: the first token comes right after the prompt is read
-            prompt_eval_s=prompt_ms / 1000 if isinstance(prompt_ms, int | float) else ttft,
+            prompt_eval_s=prompt_ms / 1000 if prompt_ms is not None else ttft,
             answer_limit=max(0, min(self.max_answer_tokens, room)),
             truncated=final.get("finish_reason") == "length",
         )

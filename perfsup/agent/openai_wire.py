@@ -14,21 +14,30 @@ import httpx
 from perfsup.agent.backend import CallFailed
 
 
-def stream_chunk(data: str, partial: str) -> dict[str, Any]:
-    """One event's JSON object; `CallFailed` for anything else or an error object."""
+def stream_chunk(data: str, parts: list[str]) -> dict[str, Any]:
+    """One event's JSON object; `CallFailed` (with the answer so far, `parts`) for
+    anything else or an error object."""
     try:
         chunk = json.loads(data)
     except json.JSONDecodeError:
-        raise CallFailed(
-            f"the server sent an event that is not JSON: {data[:200]!r}", partial
-        ) from None
+        chunk = None
     if not isinstance(chunk, dict):
-        raise CallFailed(f"the server sent an event that is not an object: {data[:200]!r}", partial)
+        raise CallFailed(
+            f"the server sent an event that is not a JSON object: {data[:200]!r}", "".join(parts)
+        )
     if "error" in chunk:
         error = chunk["error"]
         message = error.get("message") if isinstance(error, dict) else error
-        raise CallFailed(f"the server failed during the answer: {str(message)[:300]}", partial)
+        raise CallFailed(
+            f"the server failed during the answer: {str(message)[:300]}", "".join(parts)
+        )
     return chunk
+
+
+def count_of(table: Any, key: str) -> int | None:
+    """A token count the server reported under `key`, if it is one (a whole number >= 0)."""
+    value = table.get(key) if isinstance(table, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def finish_reason(chunk: dict[str, Any]) -> str | None:
