@@ -128,6 +128,10 @@ def test_the_openai_backend_needs_a_base_url(tmp_path: Path) -> None:
     code, out, err = perfsup(target(tmp_path, 'backend = "openai"\n'), "check")
     assert code == 2, out + err
     assert "backend = 'openai' needs base_url" in err
+    model = 'backend = "openai"\nbase_url = "127.0.0.1:8080/v1"\n'
+    code, out, err = perfsup(target(tmp_path / "again", model), "check")
+    assert code == 2, out + err
+    assert "model.base_url = '127.0.0.1:8080/v1': expected an http:// or https://" in err
 
 
 # ------------------------------------------------- llama.cpp's server dialect

@@ -120,7 +120,6 @@ class ModelSettings(_Strict):
     host: str = "http://127.0.0.1:11434"
     base_url: str | None = Field(
         None,
-        pattern=r"^https?://\S+$",
         description="openai: the server's OpenAI-compatible API root, e.g. "
         "http://127.0.0.1:8080/v1",
     )
@@ -162,6 +161,16 @@ class ModelSettings(_Strict):
                 "backend = 'openai' needs base_url (for example 'http://127.0.0.1:8080/v1')"
             )
         return self
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError(
+                "expected an http:// or https:// address of the API root, "
+                "like http://127.0.0.1:8080/v1"
+            )
+        return url
 
     @field_validator("api_key_env")
     @classmethod
