@@ -15,6 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from perfsup.config.model import Config
 
+#: Keys whose value an error line never repeats (a secret may have been pasted there).
+SECRET_KEYS = frozenset({"api_key_env"})
+
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message is meant for the user."""
@@ -143,6 +146,8 @@ def _describe(path: Path, exc: ValidationError, raw: dict[str, Any]) -> str:
         return f"{path}: unknown key {key} {where}: expected one of {', '.join(allowed)}"
     value = error.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
+    if loc and loc[-1] in SECRET_KEYS:
+        shown = "(value not shown)"  # it may be a key pasted where its variable's name goes
     message = error["msg"].removeprefix("Value error, ")
     return f"{path}: {key} = {shown}: {message}" if key else f"{path}: {message}"
 
