@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsup import __version__
+from perfsup.cli import envserve
 from perfsup.cli.morning import HANDLERS as MORNING_HANDLERS
 from perfsup.cli.morning import MorningError
 from perfsup.cli.tui_commands import (
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     from perfsup.cli.tui_commands import add_attach_parser
 
     add_attach_parser(sub)
+    envserve.add_env_parser(sub)
     return parser
 
 
@@ -444,4 +446,5 @@ HANDLERS = {
     "ctl": cmd_ctl,
     "stop": cmd_ctl,
     "attach": cmd_attach,
+    **envserve.HANDLERS,
 }

@@ -219,6 +219,11 @@ class GitWorkspace:
         """The commit checked out (or last committed) in a worktree we made, else None."""
         return self._commits.get(Path(worktree).resolve())
 
+    def admin_of(self, worktree: Path) -> Path | None:
+        """The admin folder of a worktree we made, noted before any command ran there:
+        git for that worktree goes through it (`--git-dir`), never its `.git` file."""
+        return self._admin.get(Path(worktree).resolve())
+
     def _remember_admin(self, path: Path) -> None:
         """Note the worktree's admin folder now, while its `.git` file is git's own."""
         try:
