@@ -81,6 +81,7 @@ class PerfEnvironment(Environment[PerfAction, PerfObservation, PerfState]):
         if state.remaining <= 0:
             return PerfObservation(message="the step budget is spent", done=True, reward=0.0)
         started = time.monotonic()
+        self.episode.command_s = 0.0
         try:
             obs = self.steps.do(action)
         except EpisodeError as exc:
@@ -103,6 +104,7 @@ class PerfEnvironment(Environment[PerfAction, PerfObservation, PerfState]):
         obs.step = state.step_count
         obs.remaining = state.remaining
         obs.goal = state.goal
+        obs.command_s = self.episode.command_s
         obs.git_status = git_status(self.episode)
         obs.done = state.remaining <= 0
         return obs

@@ -115,6 +115,7 @@ class Episode:
         self.flags: dict[str, str] = {}
         self.built_tree = False  # the agent's tree built as it is now
         self.commands = 0  # commands run so far: numbers the logs and artifacts
+        self.command_s = 0.0  # seconds spent in commands, for the step's overhead
 
     @property
     def goal(self) -> str:
@@ -138,6 +139,7 @@ class Episode:
         result = self.executor.run(
             command, where, log, timeout_s, env=env or self.env, on_line=keep_errors
         )
+        self.command_s += result.process_s
         return Ran(result, "\n".join(errors)[-OUTPUT_KEEP:])
 
     def build(self, where: Path, flags: dict[str, str]) -> Ran:

@@ -12,6 +12,7 @@ repository, so nothing that moves one (branch, tag, stash, commit) is.
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import TYPE_CHECKING
 
 from perfsup.workspace.safegit import SAFE_CONFIG, clean_env
@@ -88,7 +89,8 @@ def run_git(episode: Episode, args: list[str]) -> subprocess.CompletedProcess[st
     if args[0] in _SHOWS_DIFFS:  # no diff program or converter of anyone's config runs
         argv += ["--no-ext-diff", "--no-textconv"]
     argv += args[1:]
-    return subprocess.run(
+    started = time.monotonic()
+    done = subprocess.run(
         argv,
         cwd=episode.tree,
         env=clean_env(),
@@ -99,6 +101,8 @@ def run_git(episode: Episode, args: list[str]) -> subprocess.CompletedProcess[st
         stdin=subprocess.DEVNULL,
         check=False,
     )
+    episode.command_s += time.monotonic() - started
+    return done
 
 
 def status(episode: Episode) -> str:

@@ -62,6 +62,7 @@ class PerfObservation(Observation):
     verdict: str = ""  # better, worse, tie, rejected, failed; "" when nothing was judged
     effect: float | None = None  # the primary metric's effect against the baseline
     reward_interval: list[float] | None = None  # its confidence interval [low, high]
+    command_s: float = 0.0  # seconds the step's commands ran (the rest is overhead)
 
 
 class PerfState(State):
