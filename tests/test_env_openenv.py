@@ -205,3 +205,17 @@ def test_a_bad_task_file_is_one_line(tmp_path: Path, text: str | None, expected:
     assert done.returncode == 2
     assert expected in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_client_example_runs(server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## As a reinforcement-learning environment (OpenEnv)\n", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found, "README: no python block in the OpenEnv section"
+    code = found[1].replace("http://127.0.0.1:8000", server)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    reward = re.search(r"^reward (\S+) interval \[(\S+), (\S+)\]$", printed, re.M)
+    assert reward, printed
+    assert float(reward[1]) > 0 and float(reward[2]) > 0
+    assert "tests pass" in printed and "allocs/op" in printed

@@ -11,25 +11,38 @@ every set, and the set is exported as a note of its flags.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
-from collections.abc import Mapping
+import threading
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from perfsup.workspace.executor import Executor
+from perfsup.workspace.runner import CommandResult
 
 __all__ = [
+    "FLAGS_FILE",
     "FLAG_KEYS",
     "FLAG_VARIABLES",
     "BadFlags",
+    "FlagsExecutor",
+    "default_sets",
     "describe_flags",
     "flag_env",
     "go_version",
     "pgo_support",
+    "read_flags",
+    "write_flags",
 ]
 
 # The keys a flag set may use, and what each means.
 FLAG_KEYS = {
-    "gcflags": "Go: -gcflags passed to every package (e.g. '-B' drops bounds checks)",
+    "gcflags": "Go: -gcflags (e.g. '-B' drops bounds checks; 'all=-B' for every package)",
     "ldflags": "Go: -ldflags (e.g. '-s -w')",
     "goamd64": "Go: the GOAMD64 level, v1 to v4",
     "pgo": "Go: a profile for profile-guided optimisation (go 1.21+; 1.20 behind -pgo)",
@@ -54,6 +67,21 @@ _GOAMD64 = {"v1", "v2", "v3", "v4"}
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9 ._,=:/+@%-]*$")
 
 
+# The flag set of a tree, committed with it: children inherit it, export shows it.
+FLAGS_FILE = "perfsup-build-flags.toml"
+_MAX_FLAGS_BYTES = 4096
+# Tried by `perfsup run --flags-only` when [flags] sets is empty.
+_DEFAULT_SETS = {
+    "go": [{"gcflags": "-B"}, {"ldflags": "-s"}, {"goamd64": "v3"}, {"gcflags": "-l"}],
+    "c": [
+        {"opt_level": "3"},
+        {"opt_level": "3", "lto": "true"},
+        {"opt_level": "3", "target_cpu": "native"},
+        {"opt_level": "2", "lto": "true", "target_cpu": "native"},
+    ],
+}
+
+
 class BadFlags(ValueError):
     """A flag set that cannot be used; the message is one line for person and model."""
 
@@ -68,7 +96,7 @@ def flag_env(flags: Mapping[str, str]) -> dict[str, str]:
     env: dict[str, str] = {}
     goflags = []
     if flags.get("gcflags"):
-        goflags.append(_goflag("gcflags", f"all={flags['gcflags']}"))
+        goflags.append(_goflag("gcflags", flags["gcflags"]))
     if flags.get("ldflags"):
         goflags.append(_goflag("ldflags", flags["ldflags"]))
     if flags.get("pgo"):
@@ -160,3 +188,74 @@ def pgo_support() -> tuple[bool, str]:
             f"go {version[0]}.{version[1]}"
         )
     return True, ""
+
+
+def default_sets(repo: Path) -> list[dict[str, str]]:
+    """The flag sets worth a try for the repository's language."""
+    return [dict(d) for d in _DEFAULT_SETS["go" if (repo / "go.mod").is_file() else "c"]]
+
+
+def read_flags(tree: Path) -> dict[str, str]:
+    """The flag set committed in `tree` ({} without one); BadFlags when unreadable.
+
+    Only a regular file is read (a command may have left a symlink there), and
+    only a small one.
+    """
+    path = tree / FLAGS_FILE
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return {}
+    if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_FLAGS_BYTES:
+        raise BadFlags(f"{FLAGS_FILE}: not a small regular file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadFlags(f"{FLAGS_FILE}: {exc}") from None
+    flags = {str(k): str(v) for k, v in raw.items()}
+    flag_env(flags)  # BadFlags for an unknown key or an unsafe value
+    return flags
+
+
+def write_flags(tree: Path, flags: Mapping[str, str]) -> None:
+    """Write the flag set into `tree` as TOML (checked first)."""
+    flag_env(flags)
+    lines = [f"# perfsup build flags: {describe_flags(flags)}"]
+    lines += [f'{key} = "{value}"' for key, value in sorted(flags.items())]
+    (tree / FLAGS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+class FlagsExecutor:
+    """Runs every command of a tree with that tree's committed flag set.
+
+    The variables are exported at the head of the command line itself, so no
+    environment scrubbing further down can drop them; their values passed
+    `flag_env`'s check (plain characters only) and are quoted besides. An
+    unreadable flags file fails the command with its reason.
+    """
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+
+    def run(
+        self,
+        command: str,
+        cwd: Path,
+        log_path: Path,
+        timeout_s: float,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CommandResult:
+        try:
+            variables = flag_env(read_flags(Path(cwd)))
+        except BadFlags as exc:
+            command = f"echo {shlex.quote(f'perfsup: {exc}')} >&2; exit 2"
+            variables = {}
+        if variables:
+            exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(variables.items()))
+            command = f"export {exports}\n{command}"
+        return self.inner.run(
+            command, cwd, log_path, timeout_s, env=env, on_line=on_line, cancel=cancel
+        )
