@@ -219,3 +219,28 @@ def test_the_readme_client_example_runs(server: str, capsys: pytest.CaptureFixtu
     assert reward, printed
     assert float(reward[1]) > 0 and float(reward[2]) > 0
     assert "tests pass" in printed and "allocs/op" in printed
+
+
+TAMPER = '''DESCRIPTION: rewrite the tests from inside the package
+linestat.go
+<<<<<<< SEARCH
+import "strings"
+=======
+import (
+	"os"
+	"strings"
+)
+
+func init() { _ = os.WriteFile("linestat_test.go", []byte("package linestat\\n"), 0o644) }
+>>>>>>> REPLACE
+'''
+
+
+def test_code_that_rewrites_a_protected_file_is_rejected(server: str) -> None:
+    with PerfEnvClient(server).sync() as env:
+        env.reset(task="go-demo", seed=4)
+        step = env.step(PerfAction(kind="patch", patch=TAMPER))
+        assert step.observation.verdict == "rejected" and step.reward < 0
+        assert "linestat_test.go" in step.observation.message
+        status = env.step(PerfAction(kind="git", args=["status", "--short"])).observation
+        assert "linestat_test.go" not in status.stdout  # put back as the commit has it

@@ -17,12 +17,19 @@ from perfsup.agent.apply import apply_edit
 from perfsup.agent.edits import parse_answer
 from perfsup.env.benchview import is_go, run_benchmarks
 from perfsup.env.episode import Episode, Ran
-from perfsup.env.gitaction import RESTORING, GitRefused, changed_paths, check_args, run_git
+from perfsup.env.gitaction import (
+    RESTORING,
+    GitRefused,
+    changed_paths,
+    check_args,
+    put_back,
+    run_git,
+)
 from perfsup.env.models import PerfAction, PerfObservation, PerfState
 from perfsup.env.perfmodes import run_perf
 from perfsup.env.reward import MeasureFailed, measure_standing
 from perfsup.metrics.profiles.escape import parse_escape
-from perfsup.workspace.access import AccessDenied, check_edit_path
+from perfsup.workspace.access import AccessDenied, check_edit_path, is_protected
 from perfsup.workspace.buildflags import BadFlags, describe_flags, flag_env
 
 __all__ = ["Steps"]
@@ -115,7 +122,7 @@ class Steps:
             try:
                 check_edit_path(self.episode.tree, path, rules)
             except AccessDenied as exc:
-                run_git(self.episode, ["checkout", self.episode.commit, "--", path])
+                put_back(self.episode, path)
                 return self._refused(f"git {sub}: {exc}; put back as the task's commit has it")
         return self._changed(obs)
 
@@ -156,6 +163,8 @@ class Steps:
             if not ran.ok:
                 why = f"{obs.message}; tests fail: {', '.join(failures) or 'see output'}"
                 return self._penalty(obs, ran, "failed", why)
+        if tampered := self._tampered():
+            return self._refused(f"{obs.message}; a command changed {tampered}, put back")
         try:
             standing = measure_standing(
                 config=self.episode.config,
@@ -171,6 +180,8 @@ class Steps:
             obs.verdict = "failed"
             obs.message = f"{obs.message}; not measured: {exc}"
             return obs
+        if tampered := self._tampered():  # the benchmark itself may have written
+            return self._refused(f"{obs.message}; a command changed {tampered}, put back")
         obs.reward = standing.value - self.state.credited
         self.state.credited = standing.value
         self.state.current_metrics = {k: cur for k, (_base, cur) in standing.means.items()}
@@ -180,6 +191,15 @@ class Steps:
         obs.comparison = standing.analysis
         obs.message = f"{obs.message}; against the baseline: {standing.verdict} ({standing.reason})"
         return obs
+
+    def _tampered(self) -> str:
+        """A protected file the commands changed (put back as the commit has it), or ""."""
+        rules = self.episode.config.access
+        changed = [p for p in changed_paths(self.episode, untracked=True) if is_protected(p, rules)]
+        for path in changed:
+            put_back(self.episode, path)
+        self.episode.built_tree = self.episode.built_tree and not changed
+        return ", ".join(changed)
 
     def _penalty(self, obs: PerfObservation, ran: Ran, verdict: str, why: str) -> PerfObservation:
         failed = _from_ran(ran, reward=-self.episode.task.penalty_failed)

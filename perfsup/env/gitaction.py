@@ -26,6 +26,7 @@ __all__ = [
     "GitRefused",
     "changed_paths",
     "check_args",
+    "put_back",
     "run_git",
     "status",
 ]
@@ -110,8 +111,19 @@ def status(episode: Episode) -> str:
     return done.stdout if done.returncode == 0 else f"git status failed: {done.stderr.strip()}"
 
 
-def changed_paths(episode: Episode) -> list[str]:
-    """Every path that differs from the task's commit (tracked and new files)."""
+def changed_paths(episode: Episode, untracked: bool = False) -> list[str]:
+    """The tracked paths that differ from the task's commit (and new files, if asked)."""
     diff = run_git(episode, ["diff", "--name-only", "--no-renames", episode.commit, "--"])
-    new = run_git(episode, ["ls-files", "--others", "--exclude-standard"])
-    return sorted(set(diff.stdout.split("\n") + new.stdout.split("\n")) - {""})
+    paths = diff.stdout.split("\n")
+    if untracked:
+        paths += run_git(episode, ["ls-files", "--others", "--exclude-standard"]).stdout.split("\n")
+    return sorted(set(paths) - {""})
+
+
+def put_back(episode: Episode, path: str) -> None:
+    """`path` as the task's commit has it (deleted when the commit has none)."""
+    done = run_git(episode, ["checkout", episode.commit, "--", path])
+    if done.returncode != 0:
+        target = episode.tree / path
+        if target.is_file() or target.is_symlink():
+            target.unlink()
