@@ -244,3 +244,16 @@ def test_code_that_rewrites_a_protected_file_is_rejected(server: str) -> None:
         assert "linestat_test.go" in step.observation.message
         status = env.step(PerfAction(kind="git", args=["status", "--short"])).observation
         assert "linestat_test.go" not in status.stdout  # put back as the commit has it
+
+
+def test_perf_mem_says_when_the_machine_cannot_sample_memory(server: str) -> None:
+    with PerfEnvClient(server).sync() as env:
+        env.reset(task="go-demo", seed=5)
+        perf = env.step(PerfAction(kind="perf", mode="mem")).observation
+        assert perf.reward == 0
+        if NO_COUNTERS in perf.perf_summary:  # this machine: callgrind's simulated caches
+            assert "callgrind counted instead" in perf.perf_summary
+            assert "D1mr:" in perf.perf_summary and "Ir:" in perf.perf_summary
+        else:
+            assert "perf mem report" in perf.perf_summary
+        assert not env.step(PerfAction(kind="git", args=["status", "--short"])).observation.stdout
