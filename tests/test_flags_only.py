@@ -56,3 +56,45 @@ def test_flag_sets_are_checked_with_one_line_reasons() -> None:
     ]:
         with pytest.raises(BadFlags, match=says):
             flag_env(bad)
+
+
+MODEL_FLAGS = """[[answer]]
+text = '''
+DESCRIPTION: build at -O3
+RATIONALE: the hot loop is compiled without optimisation
+perfsup-build-flags.toml
+<<<<<<< SEARCH
+# no build flags yet
+=======
+opt_level = "3"
+>>>>>>> REPLACE
+'''
+"""
+
+
+def test_a_model_may_propose_a_flag_set_where_the_rules_let_it(tmp_path: Path) -> None:
+    from tests.helpers import bench_sh_config, build_engine, make_repo
+
+    # the benchmark is faster exactly when the build's CFLAGS say -O3
+    bench = 'if [ "$CFLAGS" = "-O3" ]; then echo "METRIC t=1"; else echo "METRIC t=2"; fi\n'
+    files = {"src/app.c": "int main(void) { return 0; }\n", "bench.sh": bench}
+    # a committed, writable flags file lets the model propose flag sets
+    make_repo(tmp_path / "repo", {**files, FLAGS_FILE: "# no build flags yet\n"})
+    (tmp_path / "answers.toml").write_text(MODEL_FLAGS)
+    config = bench_sh_config(tables="[budgets]\nmax_experiments = 1\n").replace(
+        'writable = ["src"]', 'writable = ["src", "perfsup-build-flags.toml"]'
+    )
+    (tmp_path / "perfsup.toml").write_text(config)
+    engine = build_engine(tmp_path / "perfsup.toml", tmp_path / "run")
+    try:
+        engine.run()
+        with engine.store.session() as s:
+            node = s.get(Node, "1.1")
+            assert node is not None
+            status, description, diff = node.status, node.description, node.diff
+    finally:
+        engine.store.close()
+    assert (status, description) == ("kept", "build at -O3"), node.reason
+    assert FLAGS_FILE in diff
+    prompt = (tmp_path / "run" / "logs" / "1.1" / "prompt.log").read_text()
+    assert f"you may propose build flags: write {FLAGS_FILE}" in prompt

@@ -19,7 +19,7 @@ from perfsup.agent.backend import ModelBackend
 from perfsup.config import Config, is_git_url
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls
-from perfsup.engine.flags import FlagsProposer
+from perfsup.engine.flags import FlagsProposer, with_flags_hint
 from perfsup.engine.integrity import GuardView, IntegrityGuard
 from perfsup.engine.loop import Engine, EngineParts
 from perfsup.engine.measure import Measurer
@@ -63,6 +63,7 @@ def make_engine(
     controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
     say = _reporter(report, controls)
     repo_path = target_repo(config, paths)
+    config = with_flags_hint(config, repo_path)  # when the model may write the flags file
     git = GitWorkspace(repo_path, paths.worktrees)
     env = run_command_env(paths)
     extra_protected = _extra_protected(config, config_path, repo_path)

@@ -26,7 +26,10 @@ from perfsup.engine.errors import RunFailed
 from perfsup.engine.proposal import Proposal
 from perfsup.engine.recorder import Recorder
 from perfsup.store import Node, Store
+from perfsup.workspace.access import AccessDenied, check_edit_path
 from perfsup.workspace.buildflags import (
+    FLAG_KEYS,
+    FLAGS_FILE,
     BadFlags,
     default_sets,
     describe_flags,
@@ -35,7 +38,7 @@ from perfsup.workspace.buildflags import (
     write_flags,
 )
 
-__all__ = ["DESCRIPTION_PREFIX", "FlagsProposer"]
+__all__ = ["DESCRIPTION_PREFIX", "FlagsProposer", "with_flags_hint"]
 
 DESCRIPTION_PREFIX = "build flags: "
 
@@ -109,3 +112,22 @@ class FlagsProposer:
                 )
             ).all()
         return set(rows)
+
+
+def with_flags_hint(config: Config, repo_path: Path) -> Config:
+    """The config with a hint telling the model it may propose build flags, when the
+    repository has the flags file and the access rules let the model write it (a
+    person's opt-in; a model run, not `--flags-only`)."""
+    if config.model.backend == "flags" or not (repo_path / FLAGS_FILE).is_file():
+        return config
+    try:
+        check_edit_path(repo_path, FLAGS_FILE, config.access)
+    except AccessDenied:
+        return config
+    keys = ", ".join(FLAG_KEYS)
+    hint = (
+        f"Instead of a code edit you may propose build flags: write {FLAGS_FILE} with "
+        f'lines key = "value" (keys: {keys}); the same code is then built with them.'
+    )
+    target = config.target.model_copy(update={"hints": [*config.target.hints, hint]})
+    return config.model_copy(update={"target": target})
