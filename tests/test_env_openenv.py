@@ -257,3 +257,20 @@ def test_perf_mem_says_when_the_machine_cannot_sample_memory(server: str) -> Non
         else:
             assert "perf mem report" in perf.perf_summary
         assert not env.step(PerfAction(kind="git", args=["status", "--short"])).observation.stdout
+
+
+def test_a_task_without_a_usable_config_ends_its_reset_with_one_line(tmp_path: Path) -> None:
+    from perfsup.env.environment import PerfEnvironment
+    from perfsup.env.episode import TaskHub
+    from perfsup.env.tasks import EnvTask
+    from tests.helpers import make_repo
+
+    repo = make_repo(tmp_path / "repo", {"main.go": "package main\n"})
+    hub = TaskHub({"bare": EnvTask(name="bare", repo=str(repo))}, tmp_path / "work")
+    env = PerfEnvironment(hub)
+    start = env.reset()
+    assert start.done and "no such config file" in start.message
+    assert not list((tmp_path / "work" / "worktrees").iterdir())  # nothing left behind
+    unknown = env.reset(task="other")
+    assert unknown.done and "unknown task 'other' (expected one of: bare)" in unknown.message
+    assert env.step(PerfAction(kind="tests")).message == "no episode: reset first"

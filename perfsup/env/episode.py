@@ -100,8 +100,11 @@ class Episode:
             raise EpisodeError(f"task {task.name}: {exc}") from None
         self.baseline = self.git.add_worktree(f"{episode_id}-base", self.commit)
         self.tree = self.git.add_worktree(f"{episode_id}-work", self.commit)
-        # Read before any command ran in the worktree: the config is the task's.
-        self.config = _task_config(self.baseline / task.config, task)
+        try:  # read before any command ran in the worktree: the config is the task's
+            self.config = _task_config(self.baseline / task.config, task)
+        except EpisodeError:
+            self.close()
+            raise
         self.logs = hub.workdir / "logs" / episode_id
         settings = self.config.sandbox.model_copy(
             update={
