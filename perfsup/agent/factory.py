@@ -23,6 +23,10 @@ def make_backend(config: Config, log_dir: Path | None = None) -> ModelBackend:
     `log_dir` receives what a backend's own process writes (llama.cpp's stderr).
     """
     model = config.model
+    if model.backend == "flags":
+        from perfsup.agent.nomodel import NoModel
+
+        return NoModel()
     if model.backend == "scripted":
         from perfsup.agent.scripted import ScriptedBackend
 

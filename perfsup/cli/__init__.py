@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from perfsup import __version__
+from perfsup.cli import envserve
 from perfsup.cli.continuing import ContinueError, add_continue_args, grant_more
 from perfsup.cli.morning import HANDLERS as MORNING_HANDLERS
 from perfsup.cli.morning import MorningError
+from perfsup.cli.runargs import close_backend as _close
+from perfsup.cli.runargs import engine_argv
+from perfsup.cli.runargs import flags_only as _flags_only
 from perfsup.cli.tui_commands import HANDLERS as TUI_HANDLERS
 from perfsup.cli.tui_commands import (
     TuiCommandError,
@@ -62,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="run in the foreground, plain output")
     p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
     add_continue_args(p)
+    p.add_argument("--flags-only", action="store_true", help="no model: try build flag sets")
     # the foreground `perfsup run` passed the preflight before it started this engine
     p.add_argument("--preflight-done", action="store_true", help=argparse.SUPPRESS)
 
@@ -93,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     from perfsup.cli.tui_commands import add_attach_parser
 
     add_attach_parser(sub)
+    envserve.add_env_parser(sub)
     return parser
 
 
@@ -133,6 +139,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     config, config_path = _load(args)
     grant_more(config, args, _say)
+    if args.flags_only:  # no model: the experiments are build flag sets
+        config = _flags_only(config)
     if args.headless:
         return _run_engine(config, config_path, args.run_dir, args.seed, args.preflight_done)
     return _run_detached(config, config_path, args)
@@ -167,12 +175,6 @@ def _preflight(config: Config, paths: Any, backend: Any, store: Any) -> None:
         raise CliError(f"preflight failed: {exc}", EXIT_USAGE) from None
 
 
-def _close(backend: Any) -> None:
-    close = getattr(backend, "close", None)
-    if callable(close):  # a llama.cpp child process ends with the run
-        close()
-
-
 def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -> int:
     """Start the engine in its own session, then follow it until Ctrl-C detaches."""
     from perfsup.cli.detach import follow, pid_alive, start_detached
@@ -194,10 +196,7 @@ def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -
         _close(backend)
         if store is not None:
             store.close()
-    argv = ["run", "--headless", "-c", str(config_path), "--run-dir", str(paths.root)]
-    argv.append("--preflight-done")
-    if args.seed is not None:
-        argv += ["--seed", str(args.seed)]
+    argv = engine_argv(args, config_path, paths.root)
     old_log = paths.root / "engine.log"
     offset = old_log.stat().st_size if old_log.exists() else 0
     if sys.stdout.isatty():
@@ -447,4 +446,5 @@ HANDLERS = {
     "ctl": cmd_ctl,
     "stop": cmd_ctl,
     **TUI_HANDLERS,
+    **envserve.HANDLERS,
 }

@@ -126,7 +126,8 @@ class AccessRules(_Strict):
 class ModelSettings(_Strict):
     """Which model proposes changes."""
 
-    backend: Literal["scripted", "ollama", "llama", "openai"] = "scripted"
+    # "flags": no model; the experiments are the build flag sets of [flags]
+    backend: Literal["scripted", "ollama", "llama", "openai", "flags"] = "scripted"
     name: str = ""
     host: str = "http://127.0.0.1:11434"
     base_url: str | None = Field(
@@ -357,6 +358,16 @@ class ExecutorSettings(_Strict):
         return self
 
 
+class FlagsSettings(_Strict):
+    """Build flag sets tried as experiments (`perfsup run --flags-only`)."""
+
+    sets: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="flag sets, e.g. {gcflags = '-B'} or {opt_level = '3', lto = 'true'}; "
+        "empty: a default list for the target's language",
+    )
+
+
 class TuiSettings(_Strict):
     """Look and keys of the TUI."""
 
@@ -381,6 +392,7 @@ class Config(_Strict):
     sandbox: SandboxSettings = SandboxSettings()
     executor: ExecutorSettings = ExecutorSettings()
     tui: TuiSettings = TuiSettings()
+    flags: FlagsSettings = FlagsSettings()
 
     @field_validator("metrics")
     @classmethod

@@ -19,6 +19,7 @@ from perfsup.agent.backend import ModelBackend
 from perfsup.config import Config, is_git_url
 from perfsup.engine.clock import Clock, SystemClock
 from perfsup.engine.controls import OVERRIDES_NAME, ControlledExecutor, Controls
+from perfsup.engine.flags import FlagsProposer, with_flags_hint
 from perfsup.engine.integrity import GuardView, IntegrityGuard
 from perfsup.engine.loop import Engine, EngineParts
 from perfsup.engine.measure import Measurer
@@ -34,6 +35,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.engine.runs import RunLifecycle
 from perfsup.engine.worktrees import BuiltTrees
 from perfsup.store import Store
+from perfsup.workspace.buildflags import FlagsExecutor
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
@@ -62,11 +64,14 @@ def make_engine(
     controls = Controls(config.budgets, paths.root / OVERRIDES_NAME)
     say = _reporter(report, controls)
     repo_path = target_repo(config, paths)
+    config = with_flags_hint(config, repo_path)  # when the model may write the flags file
     git = GitWorkspace(repo_path, paths.worktrees)
     env = run_command_env(paths, config, repo_path)
     extra_protected = _extra_protected(config, config_path, repo_path)
     # Protected files and other trees checked around every command (integrity.py).
-    guarded = IntegrityGuard(executor, GuardView(git, extra_protected, config, controls))
+    # Every command of a tree runs with the tree's committed build flags (flags.py).
+    flagged = FlagsExecutor(executor)
+    guarded = IntegrityGuard(flagged, GuardView(git, extra_protected, config, controls))
     commands = ControlledExecutor(guarded, controls)
     recorder = Recorder(store, paths, clock, say)
     pacer = Pacer(lambda: controls.budgets, store, clock, report)
@@ -113,7 +118,7 @@ def make_engine(
         before_retry=lambda: pacer.before_call(engine[0].run_id),
         sleep=lambda seconds: controls.sleep_unless_stopped(seconds, clock.sleep),
     )
-    proposer = Proposer(
+    proposer: Proposer | FlagsProposer = Proposer(
         config=config,
         store=store,
         paths=paths,
@@ -126,6 +131,10 @@ def make_engine(
         repo_path=repo_path,
         report=say,
     )
+    if config.model.backend == "flags":  # `perfsup run --flags-only`: no model to ask
+        proposer = FlagsProposer(
+            config=config, store=store, recorder=recorder, repo_path=repo_path, report=say
+        )
     phases = Phases(
         config=config,
         store=store,

@@ -14,6 +14,7 @@ from perfsup.agent.backend import ModelBackend, Unloadable
 from perfsup.config import Config
 from perfsup.engine.controls import Controls, StepAborted
 from perfsup.engine.errors import last_line
+from perfsup.engine.flags import FlagsProposer
 from perfsup.engine.measure import GuardStop, Judgement, Measurer
 from perfsup.engine.metrics_csv import MetricsCsvLog
 from perfsup.engine.policy import find_twin
@@ -54,7 +55,7 @@ class Phases:
         controls: Controls,
         recorder: Recorder,
         trees: BuiltTrees,
-        proposer: Proposer,
+        proposer: Proposer | FlagsProposer,
         measure: Measurer,
         remote: RemoteExperiments | None,
         model: ModelBackend,

@@ -210,6 +210,11 @@ class GitWorkspace:
         found = self._commits.get(Path(worktree))
         return found if found is not None else self._commits.get(Path(worktree).resolve())
 
+    def admin_of(self, worktree: Path) -> Path | None:
+        """The admin folder of a worktree we made, noted before any command ran there:
+        git for that worktree goes through it (`--git-dir`), never its `.git` file."""
+        return self._admin.get(Path(worktree).resolve())
+
     def _remember_admin(self, path: Path) -> None:
         """Note the worktree's admin folder now, while its `.git` file is git's own."""
         try:
