@@ -37,6 +37,24 @@ def test_only_basic_and_configured_variables_pass(tmp_path: Path) -> None:
     assert "SECRET_TOKEN" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    "kind", ["none", pytest.param("bwrap", marks=pytest.mark.skipif(not HAS_BWRAP, reason="bwrap"))]
+)
+def test_the_engines_own_environment_does_not_reach_a_command(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner adds the engine's environment under the one it is given: the box
+    must still start the command from the scrubbed variables alone."""
+    monkeypatch.setenv("SECRET_FROM_HOST", "leaked")
+    monkeypatch.setenv("PASS_ME", "from the host")
+    executor, work, _ = box(tmp_path, kind=kind, pass_env=["PASS_ME"])
+    result = executor.run("env", work, tmp_path / "env.log", 10)
+    assert result.ok
+    assert "SECRET_FROM_HOST" not in result.stdout and "leaked" not in result.stdout
+    assert "PASS_ME=from the host" in result.stdout
+    assert "from the host" not in (tmp_path / "env.log").read_text().splitlines()[0]
+
+
 def test_no_isolation_says_so(tmp_path: Path) -> None:
     executor, _, said = box(tmp_path, kind="none")
     assert executor.isolation.kind == "none"

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import itertools
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -53,6 +54,7 @@ BASIC_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "USER", "LOGN
 # perfsup's own marks (the run directory, for finding strays after a crash).
 PERFSUP_PREFIX = "PERFSUP_"
 _PIDS_V1 = Path("/sys/fs/cgroup/pids")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a variable the shell can name
 _counter = itertools.count()
 
 
@@ -146,28 +148,44 @@ class SandboxExecutor:
         self.writable = [Path(p).expanduser().resolve() for p in settings.writable_paths]
         self.isolation = detect_isolation(settings)
         self._lines: dict[tuple[Path, StepScope | None, str], list[str]] = {}
-        self._wrapped: dict[tuple[str, Path, Path | None, StepScope | None, str], str] = {}
+        self._wrapped: dict[
+            tuple[str, Path, Path | None, StepScope | None, str, tuple[str, ...]], str
+        ] = {}
         self._cgroups = PidsCgroups(settings.processes)
         remove_stale_cgroups()
         if self.isolation.kind == "none":
             report("warning: sandbox isolation is OFF (no bubblewrap or unshare usable here)")
 
-    def wrap(self, command: str, cwd: Path, cgroup: Path | None = None, readable: str = "") -> str:
+    def wrap(
+        self,
+        command: str,
+        cwd: Path,
+        cgroup: Path | None = None,
+        readable: str = "",
+        names: tuple[str, ...] = (),
+    ) -> str:
         """The shell line that runs `command` in the box; `readable`: folders shown
-        read-only (the target's environment, target_env.py), os.pathsep-separated."""
+        read-only (the target's environment, target_env.py), os.pathsep-separated;
+        `names`: the only environment variables the command keeps."""
         # The same command runs in the same two trees for every benchmark pair:
         # its line is made once (the cache is keyed by everything it depends on).
-        key = (command, cwd, cgroup, current_scope(), readable)
+        key = (command, cwd, cgroup, current_scope(), readable, names)
         line = self._wrapped.get(key)
         if line is None:
-            line = self._wrap(command, cwd, cgroup, readable)
+            line = self._wrap(command, cwd, cgroup, readable, names)
             self._wrapped[key] = line
             while len(self._wrapped) > 16:
                 self._wrapped.pop(next(iter(self._wrapped)))
         return line
 
-    def _wrap(self, command: str, cwd: Path, cgroup: Path | None, readable: str) -> str:
+    def _wrap(
+        self, command: str, cwd: Path, cgroup: Path | None, readable: str, names: tuple[str, ...]
+    ) -> str:
         s = self.settings
+        # The executor below adds our whole environment under the scrubbed one:
+        # `env -i` starts from nothing and takes back only these names, their
+        # values read by the shell (so no value is written into the logged line).
+        keep = " ".join(f'{name}="${name}"' for name in names if _NAME.match(name))
         limits = [
             "prlimit",
             f"--cpu={s.cpu_s}",
@@ -178,7 +196,7 @@ class SandboxExecutor:
         ]
         inner = ["/bin/bash", "-c", command]
         argv = limits + self._isolate(cwd, readable) + inner
-        line = shlex.join(argv)
+        line = f"env -i {keep} {shlex.join(argv)}"
         if self.isolation.socket_filter is not None:
             # bwrap reads the filter from this descriptor (see syscalls.py)
             line += f" {SECCOMP_FD}< {shlex.quote(str(self.isolation.socket_filter))}"
@@ -230,7 +248,13 @@ class SandboxExecutor:
         cgroup = self._cgroups.take()
         try:
             return self.inner.run(
-                self.wrap(command, cwd, cgroup, scrubbed.get(READABLE_MARK, "")),
+                self.wrap(
+                    command,
+                    cwd,
+                    cgroup,
+                    scrubbed.get(READABLE_MARK, ""),
+                    tuple(sorted(scrubbed)),
+                ),
                 cwd,
                 log_path,
                 timeout_s,
