@@ -35,6 +35,9 @@ KEYS: tuple[Key, ...] = (
     Key("log", "l", "full_log", "Open the full log of the current tab", "Full log"),
     Key("filter", "f", "cycle_filter", "Filter the tree: all, kept only, failed", "Filter"),
     Key("run", "r", "cycle_run", "Show all runs or one run", "Run"),
+    Key("find", "slash", "find", "Search the tree (id, status, description, reason)", "Search"),
+    Key("jump", "colon", "jump", "Jump to a node by its id (:1.3.2)", "Jump"),
+    Key("reasons", "w", "toggle_reasons", "Show why each node ended, in the tree", "Why"),
     Key("help", "question_mark", "help", "Show every key", "Help", palette=False),
     Key("quit", "q", "quit", "Quit (the engine keeps running)", "Quit", palette=False),
 )
@@ -52,7 +55,9 @@ def bindings() -> list[Binding]:
     ]
 
 
-_FOOTER = frozenset({"pause", "abort", "prune", "steer", "export", "filter", "help", "quit"})
+_FOOTER = frozenset(
+    {"pause", "abort", "prune", "steer", "export", "filter", "find", "help", "quit"}
+)
 
 
 def check_keymap(keys: Mapping[str, str]) -> dict[str, str]:
