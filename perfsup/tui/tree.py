@@ -222,6 +222,10 @@ class RunTree(PaintStyleCache, Tree[str]):
             self.loaded.add(parent_id)
             self._show_children(node, rows, generation)
             node.expand()
+        # The opened levels get their lines at the next refresh: land on the node then.
+        self.call_after_refresh(self._land, node_id)
+
+    def _land(self, node_id: str) -> None:
         target = self.tree_nodes.get(node_id)
         if target is not None:
             self.move_cursor(target)
