@@ -8,12 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 from perfsup.store import Calibration, Node, open_store
 from perfsup.tui.app import PerfsupApp
 from perfsup.tui.chart import PairsChart, ProgressChart
 from perfsup.tui.nodecard import PairTable
-from perfsup.tui.panes import LogPane
 from perfsup.tui.tree import RunTree
 from tests.helpers import pilot_until
 from tests.test_tui import make_app, opened, select_node
@@ -274,5 +274,6 @@ async def test_bench_tab_has_a_pair_table_and_perf_tab_says_why_it_is_empty(
         table = app.node_panes.query_one(PairTable)
         await pilot_until(pilot, lambda: table.row_count == 6, what="6 pairs in the table")
         assert table.get_row_at(0) == ["decide", "1", "100 ms", "58.0 ms", "42.0% faster"]
-        perf = app.node_panes.query_one("#log-perf", LogPane)
-        assert "profiles are off" in "\n".join(str(line) for line in perf.lines)
+        why = app.node_panes.query_one("#perf-why", Static)
+        assert why.display
+        assert "No profile for this node: profiles are off" in str(why.render())

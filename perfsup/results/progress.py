@@ -77,20 +77,34 @@ class ProgressReader:
         return self._shown
 
     def _read_samples(self, s: Session, run: Run) -> bool:
+        # The new samples by id first (the primary key: cheap however long the night),
+        # then their nodes; a join would walk the run's nodes on every refresh.
         columns = (Sample.id, Sample.node_id, Sample.side, Sample.phase, Sample.value)
         rows = s.execute(
-            sa_select(*(col(c) for c in columns), col(Node.parent_id))
-            .join(Node, col(Node.id) == col(Sample.node_id))
+            sa_select(*(col(c) for c in columns))
             .where(
                 col(Sample.id) > self.last_sample,
                 col(Sample.metric) == self.spec.name,
                 col(Sample.warmup).is_(False),
-                col(Node.run_id) == run.id,
             )
             .order_by(col(Sample.id))
         ).all()
-        for sample_id, node_id, side, phase, value, parent_id in rows:
-            self.last_sample = max(self.last_sample, int(sample_id or 0))
+        if not rows:
+            return False
+        self.last_sample = max(int(r[0] or 0) for r in rows)
+        ids = list({r[1] for r in rows})
+        nodes = {
+            str(i): (int(run_id), parent)
+            for i, run_id, parent in s.execute(
+                sa_select(col(Node.id), col(Node.run_id), col(Node.parent_id)).where(
+                    col(Node.id).in_(ids)
+                )
+            ).all()
+        }
+        for _, node_id, side, phase, value in rows:
+            run_id, parent_id = nodes.get(node_id, (None, None))
+            if run_id != run.id:
+                continue
             if parent_id is None:
                 if phase == "calibrate":
                     self.baseline.append(value)
@@ -98,7 +112,7 @@ class ProgressReader:
                 self.root_child_parent.setdefault(node_id, []).append(value)
             elif side == "candidate":
                 self.values.setdefault(node_id, {}).setdefault(phase, []).append(value)
-        return bool(rows)
+        return True
 
     def _read_finished(self, s: Session, run: Run) -> bool:
         waiting = [n for n in self.values if n not in self.done]

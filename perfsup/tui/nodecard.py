@@ -77,7 +77,10 @@ class PairTable(DataTable[str]):
         key = (node_id, tuple(pairs))
         if key == self.shown:
             return
+        had_rows = bool(self.shown and self.shown[1])
         self.shown = key
+        if not pairs and not had_rows:
+            return  # empty stays empty: moving through unmeasured nodes costs nothing here
         self.clear()
         good, bad = words
         for p in pairs:

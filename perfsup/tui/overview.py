@@ -19,9 +19,12 @@ class RunOverview(Static):
         self.shown: Overview | None = None
 
     def show(self, overview: Overview | None) -> None:
-        if overview == self.shown or overview is None:
+        if overview is None or overview == self.shown:
             return
+        same_text = self.shown is not None and self.shown.lines() == overview.lines()
         self.shown = overview
+        if same_text:
+            return  # the pace moved in a decimal not shown: no repaint
         text = Text(no_wrap=True)
         text.append(overview.headline(), style="bold")
         text.append("\n" + overview.counts() + "\n")

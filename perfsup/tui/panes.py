@@ -120,6 +120,8 @@ class NodePanes(Vertical):
                 with TabPane(TAB_TITLES[step], id=f"tab-{step}"):
                     if step == "bench":
                         yield PairTable(id="pairs")
+                    if step == "perf":  # why the tab is empty, while it is
+                        yield Static(perf_note(getattr(self.app, "config", None)), id="perf-why")
                     yield LogPane(step, id=f"log-{step}")
 
     def panes(self) -> list[LogPane]:
@@ -138,10 +140,14 @@ class NodePanes(Vertical):
         self._show_pairs(detail)
         if same:
             return
-        config = getattr(self.app, "config", None)
         for pane in self.panes():
-            fallback = {"agent": detail.answer_text, "perf": perf_note(config)}.get(pane.step, "")
+            fallback = detail.answer_text if pane.step == "agent" else ""
             pane.attach(detail.logs.get(pane.step), fallback)
+        perf = detail.logs.get("perf")
+        why = self.query_one("#perf-why", Static)
+        empty = perf is None or not perf.exists()
+        if why.display != empty:  # a layout, only between nodes with and without a profile
+            why.display = empty
 
     def _show_pairs(self, detail: NodeDetail) -> None:
         config = getattr(self.app, "config", None)
