@@ -22,7 +22,7 @@ from tests.tui_store import T0, build_run, demo_run
 
 
 def main_screen(tmp_path: Path, theme: str) -> PerfsupApp:
-    fx = build_run(tmp_path)
+    fx = build_run(tmp_path, calibrated=True)
     return create_app(None, fx.root, fx.config, theme=theme, now=lambda: T0 + timedelta(hours=1))
 
 

@@ -30,7 +30,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def running(tmp_path: Path) -> RunFixture:
-    return build_run(tmp_path)
+    return build_run(tmp_path, calibrated=True)
 
 
 def edit_node(fx: RunFixture, node_id: str, **values: object) -> None:
@@ -97,7 +97,7 @@ async def test_overview_warns_when_the_noise_raised_the_threshold(running: RunFi
 
 
 async def test_overview_of_a_finished_run_says_why_it_ended(tmp_path: Path) -> None:
-    fx = build_run(tmp_path, finished=True)
+    fx = build_run(tmp_path, finished=True, calibrated=True)
     app = make_app(fx)
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
@@ -166,7 +166,7 @@ async def test_card_shows_the_failure_reason_in_full(running: RunFixture) -> Non
 # ------------------------------------------------------------ 3. tree columns
 @pytest.mark.parametrize("width", [80, 120, 160, 200])
 async def test_tree_rows_never_cut_the_effect_or_interval(tmp_path: Path, width: int) -> None:
-    fx = build_run(tmp_path)
+    fx = build_run(tmp_path, calibrated=True)
     edit_node(fx, "1.1", effect=-0.35, ci_low=-1.053, ci_high=0.02)  # the widest interval
     app = make_app(fx)
     async with app.run_test(size=(width, 40)) as pilot:

@@ -77,7 +77,10 @@ class RunFixture:
     repo: Path
 
 
-def build_run(tmp: Path, *, finished: bool = False, tui: str = "", n_runs: int = 1) -> RunFixture:
+def build_run(
+    tmp: Path, *, finished: bool = False, tui: str = "", n_runs: int = 1, calibrated: bool = False
+) -> RunFixture:
+    """The run; `calibrated` adds the baseline's A/A calibration (the noise floor)."""
     repo = make_repo(tmp / "repo", {"src/app.py": "def f():\n    return [x for x in range(9)]\n"})
     base = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "-q", "-b", "perfsup/1.2")
@@ -143,12 +146,13 @@ def build_run(tmp: Path, *, finished: bool = False, tui: str = "", n_runs: int =
                 log.write_text("\n".join(lines) + "\n")
                 s.add(Artifact(node_id=node_id, kind="log", step=step, path=str(log)))
         s.add(Event(run_id=1, kind="run_started", message="run 1 started", created_at=T0))
-        s.add(
-            Calibration(
-                run_id=1, node_id="1", metric="time_ms", pairs=10, effect=0.002, ci_low=-0.01,
-                ci_high=0.012, noise_floor=0.011, threshold=0.02, created_at=T0,
-            )
-        )  # fmt: skip
+        if calibrated:
+            s.add(
+                Calibration(
+                    run_id=1, node_id="1", metric="time_ms", pairs=10, effect=0.002,
+                    ci_low=-0.01, ci_high=0.012, noise_floor=0.011, threshold=0.02, created_at=T0,
+                )
+            )  # fmt: skip
         kept = s.get(Node, "1.2")
         assert kept is not None
         kept.p_value, kept.pairs_used, kept.threshold = 0.001, 6, 0.02

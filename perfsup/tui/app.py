@@ -116,6 +116,7 @@ class PerfsupApp(ViewActions, ControlActions):
         self.export_dir = export_dir
         self.now = now
         self.service: RunService | None = None
+        self.view_reader: ViewReader | None = None  # the overview's reads, with the service
         self.status_info: StatusInfo | None = None
         self.pending: dict[int, str] = {}  # command id -> what the person asked for
         self.last_event = 0
@@ -266,7 +267,7 @@ class PerfsupApp(ViewActions, ControlActions):
                 chart=service.chart(status.run_id),
                 outcomes=service.outcomes(pending),
                 events=service.events_after(last_event),
-                view=self.view_reader.read(status.run_id),
+                view=self.view_reader.read(status.run_id) if self.view_reader else None,
             )
         except Exception as exc:  # a busy or locked store: say so, try again next tick
             self.call_from_thread(self._store_problem, exc)
@@ -284,13 +285,7 @@ class PerfsupApp(ViewActions, ControlActions):
         self.run_tree.apply_rows(snapshot.rows)
         if snapshot.detail is not None and snapshot.detail.row.id == self.run_tree.selected_id():
             self.node_panes.show(snapshot.detail)
-        view = snapshot.view
-        overview = view.overview if view else None
-        self.run_overview.show(overview)
-        threshold = overview.threshold if overview else None
-        if threshold is None and self.config is not None:
-            threshold = self.config.decision.min_effect  # before the first calibration
-        self.metric_chart.show(snapshot.chart, view.progress if view else None, threshold)
+        self.show_view(snapshot.view, snapshot.chart)
         self._settle_commands(snapshot.outcomes)
         self._notify_events(snapshot.events)
         self._status()

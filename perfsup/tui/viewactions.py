@@ -1,15 +1,35 @@
-"""The keys that change what the person sees (never the run): search, jump, reasons."""
+"""What the person sees, never the run: the overview and charts as the store changes,
+and the keys for search, jump and reasons."""
 
 from __future__ import annotations
 
 from textual.app import App
 
+from perfsup.config import Config
+from perfsup.tui.chart import MetricChart
 from perfsup.tui.findbar import FindBar
+from perfsup.tui.overview import RunOverview
+from perfsup.tui.service import Chart
 from perfsup.tui.tree import RunTree
+from perfsup.tui.viewdata import ViewData
 
 
 class ViewActions(App[None]):
+    """`PerfsupApp` (app.py) inherits these; the attributes below are its own."""
+
+    config: Config | None
     run_tree: RunTree
+    run_overview: RunOverview
+    metric_chart: MetricChart
+
+    def show_view(self, view: ViewData | None, chart: Chart) -> None:
+        """The overview and the charts, from the once-a-second read of the store."""
+        overview = view.overview if view else None
+        self.run_overview.show(overview)
+        threshold = overview.threshold if overview else None
+        if threshold is None and self.config is not None:
+            threshold = self.config.decision.min_effect  # before the first calibration
+        self.metric_chart.show(chart, view.progress if view else None, threshold)
 
     def action_find(self) -> None:
         self.query_one(FindBar).open("search")
