@@ -221,7 +221,7 @@ def test_the_readme_client_example_runs(server: str, capsys: pytest.CaptureFixtu
     assert "tests pass" in printed and "allocs/op" in printed
 
 
-TAMPER = '''DESCRIPTION: rewrite the tests from inside the package
+TAMPER = """DESCRIPTION: rewrite the tests from inside the package
 linestat.go
 <<<<<<< SEARCH
 import "strings"
@@ -233,7 +233,7 @@ import (
 
 func init() { _ = os.WriteFile("linestat_test.go", []byte("package linestat\\n"), 0o644) }
 >>>>>>> REPLACE
-'''
+"""
 
 
 def test_code_that_rewrites_a_protected_file_is_rejected(server: str) -> None:

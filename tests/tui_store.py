@@ -10,7 +10,9 @@ from pathlib import Path
 from perfsup.config import Config
 from perfsup.config.load import parse_config
 from perfsup.engine.rundir import RunPaths
-from perfsup.store import Artifact, Event, Node, Run, Sample, open_store
+from perfsup.metrics.record import DecisionRecord, PassRecord
+from perfsup.metrics.stats import MetricDecision, Verdict
+from perfsup.store import Artifact, Calibration, Event, Node, Run, Sample, open_store
 from tests.helpers import git, make_repo
 
 T0 = datetime(2026, 1, 5, 23, 0, tzinfo=UTC)
@@ -54,6 +56,19 @@ NODES = [
 ]
 
 
+def decision_json(metrics: list[tuple[str, str, float, float, float]]) -> str:
+    """A stored decision: one pass, (metric, role, effect, ci_low, ci_high) per metric."""
+    decisions = [
+        MetricDecision(
+            metric=name, verdict=Verdict.BETTER if effect > 0 else Verdict.WORSE, effect=effect,
+            ci_low=low, ci_high=high, p_value=0.001, pairs=6, rule="v3", threshold=0.02, role=role,
+        )
+        for name, role, effect, low, high in metrics
+    ]  # fmt: skip
+    passes = [PassRecord(phase="decide", keep=True, reason="faster", rule="v3", metrics=decisions)]
+    return DecisionRecord(rule="v3", passes=passes).to_json()
+
+
 @dataclass
 class RunFixture:
     root: Path
@@ -62,7 +77,10 @@ class RunFixture:
     repo: Path
 
 
-def build_run(tmp: Path, *, finished: bool = False, tui: str = "", n_runs: int = 1) -> RunFixture:
+def build_run(
+    tmp: Path, *, finished: bool = False, tui: str = "", n_runs: int = 1, calibrated: bool = False
+) -> RunFixture:
+    """The run; `calibrated` adds the baseline's A/A calibration (the noise floor)."""
     repo = make_repo(tmp / "repo", {"src/app.py": "def f():\n    return [x for x in range(9)]\n"})
     base = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "-q", "-b", "perfsup/1.2")
@@ -128,5 +146,40 @@ def build_run(tmp: Path, *, finished: bool = False, tui: str = "", n_runs: int =
                 log.write_text("\n".join(lines) + "\n")
                 s.add(Artifact(node_id=node_id, kind="log", step=step, path=str(log)))
         s.add(Event(run_id=1, kind="run_started", message="run 1 started", created_at=T0))
+        if calibrated:
+            s.add(
+                Calibration(
+                    run_id=1, node_id="1", metric="time_ms", pairs=10, effect=0.002,
+                    ci_low=-0.01, ci_high=0.012, noise_floor=0.011, threshold=0.02, created_at=T0,
+                )
+            )  # fmt: skip
+        kept = s.get(Node, "1.2")
+        assert kept is not None
+        kept.p_value, kept.pairs_used, kept.threshold = 0.001, 6, 0.02
+        kept.model, kept.prompt_tokens, kept.completion_tokens = "scripted", 1200, 180
+        kept.decision_json = decision_json([("time_ms", "primary", 0.42, 0.39, 0.45)])
     store.close()
     return RunFixture(tmp / "run", paths, config, repo)
+
+
+DEMO_SQL = Path(__file__).parent / "data" / "demo_run.sql"
+DEMO_TOML = Path(__file__).parent / "data" / "demo_run.toml"
+
+
+def demo_run(tmp: Path) -> tuple[RunPaths, Config, datetime]:
+    """The store of a real `perfsup demo --headless --seed 7` run (tests/data/make_demo_run.py
+    made it), its config, and the moment the run finished (the app's fixed clock)."""
+    import sqlite3
+
+    paths = RunPaths(tmp / "run")
+    paths.root.mkdir(parents=True)
+    db = sqlite3.connect(paths.store)
+    try:
+        db.executescript(DEMO_SQL.read_text())
+        finished = db.execute("SELECT max(finished_at) FROM node").fetchone()[0]
+    finally:
+        db.close()
+    config_path = tmp / "repo" / "perfsup.toml"
+    make_repo(config_path.parent, {"answers.toml": "", "textstats/__init__.py": ""})
+    config = parse_config(DEMO_TOML.read_text(), config_path)
+    return paths, config, datetime.fromisoformat(finished).replace(tzinfo=UTC)

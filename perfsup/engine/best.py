@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from perfsup.config import MetricSpec
 from perfsup.metrics.record import DecisionRecord, Effect
 from perfsup.store import Node, NodeStatus
-from perfsup.store.tree import id_key, lineage, run_nodes
+from perfsup.store.tree import id_key, lineage
 
 __all__ = ["best_node", "compounded_gain", "metric_effects"]
 
@@ -61,10 +61,13 @@ def best_node(session: Session, run_id: int, metrics: list[MetricSpec]) -> Node 
     """The best kept node of a run: metric by metric in priority order, compounded from
     the run's baseline; a gain within 0.1% is a tie that the next metric breaks, then
     the shorter path."""
+    # Only the kept nodes are read (the TUI asks on a run of 10,000 nodes).
     kept = [
         n
-        for n in run_nodes(session, run_id)
-        if n.status == NodeStatus.KEPT and n.parent_id is not None and n.commit_sha
+        for n in session.exec(
+            select(Node).where(Node.run_id == run_id, Node.status == NodeStatus.KEPT)
+        ).all()
+        if n.parent_id is not None and n.commit_sha
     ]
     if not kept:
         return None

@@ -41,10 +41,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from scipy.stats import wilcoxon
 
 from perfsup.config import MetricSpec
 
@@ -313,6 +312,14 @@ def _one_sided_p_values(d: np.ndarray) -> tuple[float, float]:
         better = _wilcoxon_p(nonzero, "greater", exact)
         worse = _wilcoxon_p(nonzero, "less", exact)
     return _finite_or_one(better), _finite_or_one(worse)
+
+
+def wilcoxon(*args: Any, **kwargs: Any) -> Any:
+    """SciPy's `scipy.stats.wilcoxon`, imported at the first test: the TUI reads decision
+    records through this module's types, and SciPy would add ~70 MB and seconds to it."""
+    from scipy.stats import wilcoxon as scipy_wilcoxon
+
+    return scipy_wilcoxon(*args, **kwargs)
 
 
 def _wilcoxon_p(d: np.ndarray, alternative: str, exact: bool) -> float:

@@ -31,11 +31,13 @@ from perfsup.config.model import TuiSettings
 from perfsup.engine.rundir import RunPaths
 from perfsup.store.models import CommandStatus, NodeStatus
 from perfsup.tui.actions import ControlActions
-from perfsup.tui.chart import MetricChart
+from perfsup.tui.chart import MetricChart, chart_for
 from perfsup.tui.continuing import ContinueStarter
+from perfsup.tui.findbar import FindBar
 from perfsup.tui.gcpace import IdleCollector
 from perfsup.tui.keys import bindings, check_keymap
 from perfsup.tui.notices import NOTIFIED_KINDS, event_notice
+from perfsup.tui.overview import RunOverview
 from perfsup.tui.panes import NodePanes
 from perfsup.tui.service import (
     Chart,
@@ -50,6 +52,8 @@ from perfsup.tui.service import (
 from perfsup.tui.strips import fix_strip_cycles
 from perfsup.tui.themes import ThemeError, bundled_themes
 from perfsup.tui.tree import RunTree
+from perfsup.tui.viewactions import ViewActions
+from perfsup.tui.viewdata import ViewData, ViewReader
 
 __all__ = ["NOTIFIED_KINDS", "PerfsupApp", "create_app"]
 
@@ -71,19 +75,23 @@ class Snapshot:
     chart: Chart
     outcomes: list[CommandOutcome]
     events: list[EventRow]
+    view: ViewData | None = None  # the overview and the progress chart
 
 
-class PerfsupApp(ControlActions):
+class PerfsupApp(ViewActions, ControlActions):
     TITLE = "perfsup"
+    # Below 110 columns the tree takes more room: its effect and interval must fit.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = bindings()  # type: ignore[assignment]
     CSS = """
     #main { height: 1fr; }
-    RunTree { width: 45%; border: round $primary; }
+    #left { width: 50%; }
+    Screen.-narrow #left { width: 60%; }
+    RunTree { height: 1fr; border: round $primary; }
     #right { width: 1fr; }
     NodePanes { height: 1fr; }
     NodePanes TabbedContent { height: 1fr; }
     NodePanes TabPane { height: 1fr; padding: 0; }
-    MetricChart { height: 12; }
     #status { height: 2; background: $panel; padding: 0 1; }
     #diff-header { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
@@ -111,6 +119,7 @@ class PerfsupApp(ControlActions):
         self.export_dir = export_dir
         self.now = now
         self.service: RunService | None = None
+        self.view_reader: ViewReader | None = None  # the overview's reads, with the service
         self.status_info: StatusInfo | None = None
         self.pending: dict[int, str] = {}  # command id -> what the person asked for
         self.last_event = 0
@@ -132,11 +141,15 @@ class PerfsupApp(ControlActions):
     # ------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
         yield Header()
+        yield RunOverview(id="overview")
         with Horizontal(id="main"):
-            yield RunTree(None, id="tree")
+            with Vertical(id="left"):
+                tree = RunTree(None, id="tree")
+                yield tree
+                yield FindBar(tree, id="find")
             with Vertical(id="right"):
                 yield NodePanes(id="panes")
-                yield MetricChart(self.config.metrics[0].name if self.config else None, id="chart")
+                yield chart_for(self.config)
         yield Static("connecting to the run...", id="status")
         yield Footer()
 
@@ -145,6 +158,7 @@ class PerfsupApp(ControlActions):
         self.run_tree = self.query_one(RunTree)
         self.node_panes = self.query_one(NodePanes)
         self.metric_chart = self.query_one(MetricChart)
+        self.run_overview = self.query_one(RunOverview)
         self.status_line = self.query_one("#status", Static)
         if self.keymap:
             self.set_keymap(self.keymap)
@@ -174,6 +188,7 @@ class PerfsupApp(ControlActions):
         self.service = RunService.open(self.paths.root, self.config, self.store_path)
         if self.now is not None:
             self.service.now = self.now
+        self.view_reader = ViewReader(self.service.store, self.config, self.service.now)
         if self._connect_timer is not None:
             self._connect_timer.stop()
         self.last_event = self.service.last_event_id()  # notify only what happens from now
@@ -255,6 +270,7 @@ class PerfsupApp(ControlActions):
                 chart=service.chart(status.run_id),
                 outcomes=service.outcomes(pending),
                 events=service.events_after(last_event),
+                view=self.view_reader.read(status.run_id) if self.view_reader else None,
             )
         except Exception as exc:  # a busy or locked store: say so, try again next tick
             self.call_from_thread(self._store_problem, exc)
@@ -272,7 +288,7 @@ class PerfsupApp(ControlActions):
         self.run_tree.apply_rows(snapshot.rows)
         if snapshot.detail is not None and snapshot.detail.row.id == self.run_tree.selected_id():
             self.node_panes.show(snapshot.detail)
-        self.metric_chart.show(snapshot.chart)
+        self.show_view(snapshot.view, snapshot.chart)
         self._settle_commands(snapshot.outcomes)
         self._notify_events(snapshot.events)
         self._status()

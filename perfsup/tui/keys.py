@@ -73,6 +73,11 @@ KEYS: tuple[Key, ...] = (
     Key("log", "l", "full_log", "Open the full log of the current tab", "Full log", VIEW),
     Key("filter", "f", "cycle_filter", "Filter the tree: all, kept only, failed", "Filter", VIEW),
     Key("run", "r", "cycle_run", "Show all runs or one run", "Run", VIEW),
+    Key(
+        "find", "slash", "find", "Search the tree (id, status, description, reason)", "Search", VIEW
+    ),
+    Key("jump", "colon", "jump", "Jump to a node by its id (:1.3.2)", "Jump", VIEW),
+    Key("reasons", "w", "toggle_reasons", "Show why each node ended, in the tree", "Why", VIEW),
     Key("help", "question_mark", "help", "Show every key", "Help", APP, palette=False),
     Key("quit", "q", "quit", "Quit (the engine keeps running)", "Quit", APP, palette=False),
 )
@@ -100,7 +105,9 @@ def bindings() -> list[Binding]:
     ]
 
 
-_FOOTER = frozenset({"pause", "abort", "prune", "steer", "export", "filter", "help", "quit"})
+_FOOTER = frozenset(
+    {"pause", "abort", "prune", "steer", "export", "filter", "find", "help", "quit"}
+)
 
 
 def human_key(key: str) -> str:

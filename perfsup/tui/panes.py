@@ -12,7 +12,9 @@ from textual.containers import Vertical
 from textual.geometry import Region
 from textual.widgets import Log, RichLog, Static, TabbedContent, TabPane
 
+from perfsup.results.wording import direction_words, unit_of
 from perfsup.tui.logtail import LogTail
+from perfsup.tui.nodecard import NodeCardView, PairTable, perf_note
 from perfsup.tui.paintstyle import PaintStyleCache
 from perfsup.tui.service import NodeDetail
 
@@ -109,12 +111,17 @@ class NodePanes(Vertical):
         self._diff_shown: str | None = None
 
     def compose(self) -> ComposeResult:
+        yield NodeCardView(id="card")
         with TabbedContent(id="tabs"):
             with TabPane(TAB_TITLES["diff"], id="tab-diff"):
                 yield Static("select a node", id="diff-header")
                 yield DiffView(id="diff")
             for step in LOG_STEPS:
                 with TabPane(TAB_TITLES[step], id=f"tab-{step}"):
+                    if step == "bench":
+                        yield PairTable(id="pairs")
+                    if step == "perf":  # why the tab is empty, while it is
+                        yield Static(perf_note(getattr(self.app, "config", None)), id="perf-why")
                     yield LogPane(step, id=f"log-{step}")
 
     def panes(self) -> list[LogPane]:
@@ -125,15 +132,31 @@ class NodePanes(Vertical):
         shown = self.detail
         same = shown is not None and detail is not None and detail.row.id == shown.row.id
         self.detail = detail
+        self.query_one(NodeCardView).show(detail.card if detail else None)
         if detail is None:
             self._header("select a node")
             return
         self._show_diff(detail)
+        self._show_pairs(detail)
         if same:
             return
         for pane in self.panes():
             fallback = detail.answer_text if pane.step == "agent" else ""
             pane.attach(detail.logs.get(pane.step), fallback)
+        perf = detail.logs.get("perf")
+        why = self.query_one("#perf-why", Static)
+        empty = perf is None or not perf.exists()
+        if why.display != empty:  # a layout, only between nodes with and without a profile
+            why.display = empty
+
+    def _show_pairs(self, detail: NodeDetail) -> None:
+        config = getattr(self.app, "config", None)
+        spec = config.metrics[0] if config else None
+        name = spec.name if spec else ""
+        table = self.query_one(PairTable)
+        table.unit = unit_of(name, spec.unit if spec else "")
+        pairs = detail.card.pairs if detail.card else []
+        table.show(detail.row.id, pairs, direction_words(name, table.unit))
 
     def _header(self, text: str) -> None:
         # One fixed line (CSS): redraw it in place, without laying out the screen.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from perfsup.results.nodecard import NodeCard
 from perfsup.store import NodeStatus, RunStatus
 
 FAILED = frozenset(
@@ -46,6 +47,7 @@ class NodeRow:
     priority: int
     child_count: int
     progress: str = ""
+    reason: str | None = None  # why it ended as it did (the tree shows it on a key)
 
     @property
     def has_children(self) -> bool:
@@ -61,6 +63,7 @@ class NodeDetail:
     analysis: str | None
     commit_sha: str | None
     logs: dict[str, Path] = field(default_factory=dict)
+    card: NodeCard | None = None  # the node in words (results/nodecard.py)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from perfsup.config import Config
 from perfsup.engine.rundir import RunPaths
+from perfsup.results.nodecard import read_card
 from perfsup.store import (
     Artifact,
     Command,
@@ -153,6 +154,7 @@ class RunService:
             priority=node.priority,
             child_count=child_count,
             progress=progress,
+            reason=node.reason,
         )
 
     def _pairs_done(self, s: Session, node_id: str) -> int:
@@ -172,7 +174,7 @@ class RunService:
             columns = [
                 col(c) for c in (Node.id, Node.run_id, Node.parent_id, Node.status,
                                  Node.description, Node.effect, Node.ci_low, Node.ci_high,
-                                 Node.priority)
+                                 Node.priority, Node.reason)
             ]  # fmt: skip
             found = s.execute(sa_select(*columns).where(col(Node.id).in_(node_ids))).all()
             counts = {
@@ -185,7 +187,8 @@ class RunService:
             }
             rows = {}
             for values in found:
-                row = NodeRow(*values, child_count=counts.get(values[0], 0))  # type: ignore[misc]
+                *fields, reason = values
+                row = NodeRow(*fields, child_count=counts.get(values[0], 0), reason=reason)  # type: ignore[misc]
                 if row.status in IN_FLIGHT:  # progress needs the samples
                     node = s.get(Node, row.id)
                     assert node is not None
@@ -210,6 +213,7 @@ class RunService:
                 analysis=node.analysis,
                 commit_sha=node.commit_sha,
                 logs=logs,
+                card=read_card(s, node, self.config, self.now()),
             )
 
     # --------------------------------------------------------------- status

@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
+from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from perfsup.store.models import IN_FLIGHT, NodeStatus
+from perfsup.results.wording import unit_of
+from perfsup.tui.columns import Columns, fixed_width, row_text
 from perfsup.tui.paintstyle import PaintStyleCache
-from perfsup.tui.service import DIMMED, FAILED, NodeRow, RunService, TreeFilter, effect_label
-
-GLYPHS = {
-    NodeStatus.KEPT: ("✔", "green"),
-    NodeStatus.DISCARDED: ("·", ""),
-    NodeStatus.PRUNED: ("✂", ""),
-    NodeStatus.CANCELLED: ("-", ""),
-    NodeStatus.QUEUED: ("…", ""),
-    NodeStatus.TIMEOUT: ("⧗", "red"),
-    NodeStatus.MALFORMED: ("?", "red"),
-    NodeStatus.REJECTED: ("⊘", "red"),
-    NodeStatus.INTERRUPTED: ("!", "yellow"),
-}
+from perfsup.tui.search import search_rows
+from perfsup.tui.service import NodeRow, RunService, TreeFilter
 
 
-def node_label(row: NodeRow, metric: str | None) -> Text:
-    status = NodeStatus(row.status)
-    if status in IN_FLIGHT:
-        glyph, colour = "●", "bold yellow"
-    elif status in FAILED and status not in GLYPHS:
-        glyph, colour = "✘", "red"
-    else:
-        glyph, colour = GLYPHS.get(status, ("•", ""))
-    text = Text()
-    text.append(glyph, style=colour)
-    text.append(f" {row.id} ", style="bold")
-    text.append(row.description or "(no description yet)")
-    effect = effect_label(row, metric)
-    if effect:
-        text.append(f"  {effect}", style="green" if status is NodeStatus.KEPT else "")
-    if row.progress:
-        text.append(f"  [{row.progress}]", style="bold yellow")
-    if row.priority:
-        text.append(f"  prio {row.priority:+d}", style="italic")
-    if status in DIMMED:
-        text.stylize("dim")
-    return text
+def node_label(row: NodeRow) -> Text:
+    """The label a node keeps: its id. The tree paints `columns.row_text` from the
+    row instead, fitted to its width when the line is drawn."""
+    return Text(row.id)
 
 
 class RunTree(PaintStyleCache, Tree[str]):
@@ -53,13 +27,17 @@ class RunTree(PaintStyleCache, Tree[str]):
     node is expanded."""
 
     def __init__(self, service: RunService | None, **kwargs: object) -> None:
+        # Set before Tree's own set-up, which already paints and measures labels.
+        self.service = service
+        self.rows: dict[str, NodeRow] = {}
+        self.show_reasons = False
+        self._columns = Columns()
         super().__init__("runs", **kwargs)  # type: ignore[arg-type]
         self.show_root = False
         self.guide_depth = 2
-        self.service = service
         self.filter = TreeFilter.ALL
+        self.search = ""  # `/`: a flat list of the nodes matching this under each run
         self.run_id: int | None = None
-        self.rows: dict[str, NodeRow] = {}
         self.tree_nodes: dict[str, TreeNode[str]] = {}
         self.loaded: set[str] = set()
         self.generation = 0  # bumped by reload(): children read for an older tree are dropped
@@ -68,8 +46,56 @@ class RunTree(PaintStyleCache, Tree[str]):
     def metric(self) -> str | None:
         return self.service.metric if self.service else None
 
+    @property
+    def columns(self) -> Columns:
+        config = self.service.config if self.service else None
+        spec = config.metrics[0] if config else None
+        name = spec.name if spec else ""
+        return Columns(name, unit_of(name, spec.unit if spec else ""), self.show_reasons)
+
+    def toggle_reasons(self) -> bool:
+        """Show why nodes ended (their reason) in the description column, or not."""
+        self.show_reasons = not self.show_reasons
+        self._invalidate()
+        return self.show_reasons
+
+    # ------------------------------------------------------------ painting
+    def _depth(self, node: TreeNode[str]) -> int:
+        depth, parent = 0, node.parent
+        while parent is not None and parent is not self.root:
+            depth, parent = depth + 1, parent.parent
+        return depth
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        """The row's columns fitted to the width left after the guides (painted lines only)."""
+        row = self.rows.get(node.data or "")
+        if row is None:
+            return super().render_label(node, base_style, style)
+        prefix = (
+            (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE)
+            if (node.allow_expand)
+            else "  "
+        )
+        width = self.scrollable_content_region.width - self._depth(node) * self.guide_depth
+        label = row_text(row, self._columns, width - len(prefix))
+        label.stylize(style)
+        return Text.assemble((prefix, base_style), label)
+
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        # What must be visible: a wider label would make the tree scroll sideways
+        # rather than cut the interval. Cheap: no Text is built (every line, each build).
+        row = self.rows.get(node.data or "")
+        if row is None:
+            return super().get_label_width(node)
+        return 2 + fixed_width(row, self._columns)
+
+    def _invalidate(self) -> None:
+        self._columns = self.columns
+        super()._invalidate()
+
     def reload(self) -> None:
         """Rebuild from the roots (after a filter change); expanded levels load again lazily."""
+        self._columns = self.columns
         self.clear()
         self.generation += 1
         self.rows.clear()
@@ -93,7 +119,7 @@ class RunTree(PaintStyleCache, Tree[str]):
             self.move_cursor(next(iter(self.tree_nodes.values())))
 
     def _add(self, parent: TreeNode[str], row: NodeRow) -> TreeNode[str]:
-        node = parent.add(node_label(row, self.metric), data=row.id, allow_expand=row.has_children)
+        node = parent.add(node_label(row), data=row.id, allow_expand=row.has_children)
         self.rows[row.id] = row
         self.tree_nodes[row.id] = node
         return node
@@ -112,7 +138,11 @@ class RunTree(PaintStyleCache, Tree[str]):
         # The store read (and the count of grandchildren) stays off the UI thread:
         # the cursor keeps moving while a node of many children loads.
         assert self.service is not None
-        rows = self.service.children(node_id, filt)
+        search = self.search
+        if search:
+            rows = search_rows(self.service, node_id, search)
+        else:
+            rows = self.service.children(node_id, filt)
         self.app.call_from_thread(self._show_children, node, rows, generation)
 
     def _show_children(self, node: TreeNode[str], rows: list[NodeRow], generation: int) -> None:
@@ -139,14 +169,15 @@ class RunTree(PaintStyleCache, Tree[str]):
             node = self.tree_nodes.get(node_id)
             if node is None:  # the tree was rebuilt (a filter) while the rows were read
                 continue
-            if self.filter is not TreeFilter.ALL:
+            if self.filter is not TreeFilter.ALL or self.search:
                 row = _keep_expandability(row, old)
             if row != old:
                 self.rows[node_id] = row
-                node.set_label(node_label(row, self.metric))
+                node.set_label(node_label(row))
                 node.allow_expand = row.has_children
             if (
                 self.filter is TreeFilter.ALL
+                and not self.search
                 and node_id in self.loaded
                 and row.child_count > len(node.children)
             ):
@@ -155,6 +186,59 @@ class RunTree(PaintStyleCache, Tree[str]):
             assert node.data is not None
             self.loaded.discard(node.data)
             self.load_children(node)
+
+    # ------------------------------------------------------- jump to a node
+    def jump_to(self, node_id: str) -> None:
+        """Open the levels down to `node_id` (read off the UI thread) and put the cursor
+        on it; a search, a filter or another run shown is left first."""
+        if (
+            self.search
+            or self.filter is not TreeFilter.ALL
+            or (self.run_id is not None and node_id.split(".")[0] != str(self.run_id))
+        ):
+            self.search, self.filter, self.run_id = "", TreeFilter.ALL, None
+            self.reload()
+        self._read_path(node_id, self.generation)
+
+    @work(thread=True, group="tree", name="tree jump")
+    def _read_path(self, node_id: str, generation: int) -> None:
+        assert self.service is not None
+        parts = node_id.split(".")
+        levels = []
+        for depth in range(1, len(parts)):
+            parent = ".".join(parts[:depth])
+            levels.append((parent, self.service.children(parent)))
+        self.app.call_from_thread(self._show_path, levels, node_id, generation)
+
+    def _show_path(
+        self, levels: list[tuple[str, list[NodeRow]]], node_id: str, generation: int
+    ) -> None:
+        if generation != self.generation:
+            return
+        for parent_id, rows in levels:
+            node = self.tree_nodes.get(parent_id)
+            if node is None:
+                break
+            self.loaded.add(parent_id)
+            self._show_children(node, rows, generation)
+            node.expand()
+        # The opened levels get their lines at the next refresh: land on the node then.
+        self.call_after_refresh(self._land, node_id)
+
+    def _land(self, node_id: str) -> None:
+        target = self.tree_nodes.get(node_id)
+        if target is not None:
+            self.move_cursor(target)
+            self.scroll_to_node(target, animate=False)
+        self.post_message(self.Jumped(node_id, target is not None))
+
+    class Jumped(Message):
+        """A jump ended: on the node, or it does not exist."""
+
+        def __init__(self, node_id: str, found: bool) -> None:
+            super().__init__()
+            self.node_id = node_id
+            self.found = found
 
     def selected_id(self) -> str | None:
         node = self.cursor_node
