@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 
 from perfsup.config.guess_bench import (
+    BENCH_DIRS,
     BenchGuess,
     MetricGuess,
     find_hyperfine,
@@ -63,6 +64,7 @@ _NOT_PYTHON_MODULES = frozenset(
     {"setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py", "manage.py"}
 )
 _PYTHON_PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+_TOP_TEST_MODULES = ("test_*.py", "*_test.py")
 _MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
 _MAX_PATHS = 40
 
@@ -226,6 +228,16 @@ def _guess_python(repo: Path, guess: Guess) -> None:
     guess.kind = "python"
     guess.check = Value("python -m pytest -q", [f"guessed from {source}"])
     mention = _mentions_pytest_benchmark(repo)
+    if mention is not None:
+        # pytest-benchmark times every benchmark test for about a second in a plain run;
+        # the check needs their assertions only (each benchmarked function runs once)
+        guess.check = Value(
+            "python -m pytest -q --benchmark-disable",
+            [
+                f"guessed from {source}; pytest-benchmark ({mention}) runs each benchmark",
+                "once here (--benchmark-disable): the check tests, the bench measures",
+            ],
+        )
     bench = find_python_bench(repo, mention)
     if bench is not None:
         _take_bench(guess, bench)
@@ -240,8 +252,12 @@ def _guess_python(repo: Path, guess: Guess) -> None:
         )
     guess.protected += [
         p
-        for p in (*_PYTHON_PROJECT_FILES, "conftest.py", "tests", "test", "benchmarks")
+        for p in (*_PYTHON_PROJECT_FILES, "conftest.py", "tests", "test", *BENCH_DIRS)
         if (repo / p).exists()
+    ]
+    # test modules at the top (test_x.py beside setup.py): their tests, and often their bench
+    guess.protected += [
+        pattern for pattern in _TOP_TEST_MODULES if any(p.is_file() for p in repo.glob(pattern))
     ]
 
 
