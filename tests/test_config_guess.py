@@ -165,11 +165,13 @@ def test_top_level_test_modules_and_bench_folders_are_protected(tmp_path: Path) 
             "benchmark/suite.py": "class TimeEncode:\n    def time_encode(self):\n        pass\n",
         },
     )
-    _, raw, config = guess(repo)
+    text, raw, config = guess(repo)
     assert {"test_*.py", "benchmark", "setup.cfg"} <= set(config.access.protected)
     assert config.access.writable == ["codec"]
     assert raw["check"]["run"] == "python -m pytest -q --benchmark-disable"
     assert raw["metrics"][0]["source"] == "pytest_benchmark"
+    # the person is told which benchmark decides and how to pick another
+    assert "the first benchmark in the JSON; set select = " in comment_above(text, "[[metrics]]")
 
 
 def test_python_src_layout_without_benchmark_gets_a_placeholder(tmp_path: Path) -> None:

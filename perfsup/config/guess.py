@@ -266,6 +266,10 @@ def _take_bench(guess: Guess, bench: BenchGuess) -> None:
     guess.bench = Value(bench.command, list(bench.comment))
     guess.metrics = bench.metrics
     guess.metric_comment = [f"read from the benchmark: {', '.join(m.name for m in bench.metrics)}"]
+    if bench.metrics[0].source == "pytest_benchmark":
+        guess.metric_comment.append(
+            "(the first benchmark in the JSON; set select = 'test_name[param]' for another)"
+        )
     guess.protected += bench.protected
     guess.notes += bench.notes
 
