@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(git golang-go hyperfine valgrind tmux bubblewrap)
+# chromium: perfsup serve's browser test; libseccomp2: the box's seccomp filter
+packages=(git golang-go hyperfine valgrind tmux bubblewrap libseccomp2 chromium)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

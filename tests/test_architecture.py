@@ -67,14 +67,19 @@ def state_diagram() -> str:
         f"    ended --> pruned: a person prunes ({len(pruned_from)} of the ends)",
         f"    ended --> queued: a run's baseline is checked again ({', '.join(retried)})",
     ]
+    if ALLOWED[NodeStatus.PRUNED] == ENDS - {NodeStatus.PRUNED}:
+        lines.append("    pruned --> ended: a person undoes the prune (the end it had)")
     return "\n".join(lines)
 
 
 def test_the_diagram_draws_every_allowed_move_and_no_other() -> None:
     # Drawing the ends as one state is faithful only if a status reaches all or none.
     for status, targets in ALLOWED.items():
-        assert targets >= ENDS or not (ENDS - {NodeStatus.PRUNED}) & targets, status
-    assert all(ALLOWED[s] <= {NodeStatus.PRUNED, NodeStatus.QUEUED} for s in ENDS)
+        if status is not NodeStatus.PRUNED:  # drawn as its own arrow
+            assert targets >= ENDS or not (ENDS - {NodeStatus.PRUNED}) & targets, status
+    finished = ENDS - {NodeStatus.PRUNED}
+    assert all(ALLOWED[s] <= {NodeStatus.PRUNED, NodeStatus.QUEUED} for s in finished)
+    assert ALLOWED[NodeStatus.PRUNED] == ENDS - {NodeStatus.PRUNED}
 
 
 def test_architecture_md_shows_the_state_diagram_of_the_transitions_module() -> None:

@@ -152,8 +152,10 @@ def test_run_detaches_and_ctl_status_stop_drive_the_engine(target: Target) -> No
         status = perfsup("status", *target.opts)
         assert f"engine: paused (pid {pid})" in status.stdout
 
-        prio = target.ctl("priority", "1", "3")
-        assert prio.returncode == 0 and "priority of 1 set to 3" in prio.stdout
+        prio = target.ctl("priority", "1.1", "3")  # not the baseline's (issue 18)
+        assert prio.returncode == 0 and "priority of 1.1 set to 3" in prio.stdout
+        base = target.ctl("priority", "1", "3")
+        assert base.returncode == 1 and "1 is the baseline" in base.stderr
         bad = target.ctl("budgets", "max_experiments")
         assert bad.returncode == 2 and "is not KEY=VALUE" in bad.stderr
 

@@ -257,10 +257,12 @@ def test_priority_is_stored_and_steers_the_next_parent(live: Callable[..., Live]
     run.wait_status("1.1", "kept")
     run.hold()
     run.wait_status("1.1.1", "benchmarking")
-    assert run.send("priority", node="1", priority=5).status == "applied"
-    root = run.node("1")
-    assert root is not None and root.priority == 5
-    assert run.send("priority", node="1", priority="high").status == "rejected"
+    refused = run.send("priority", node="1", priority=5)  # issue 18: never the baseline's
+    assert refused.status == "rejected" and "1 is the baseline" in (refused.result or "")
+    assert run.send("priority", node="1.1", priority=-5).status == "applied"
+    lowered = run.node("1.1")
+    assert lowered is not None and lowered.priority == -5
+    assert run.send("priority", node="1.1", priority="high").status == "rejected"
     run.release()
     run.wait_status("1.2", "discarded")  # the root outranks the faster 1.1 now
     run.finish()

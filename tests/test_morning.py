@@ -129,6 +129,22 @@ def test_export_usage_errors_are_one_line(demo: Path) -> None:
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+def test_export_of_the_checks_failed_node_is_refused_then_honest_with_force(
+    demo: Path, tmp_path: Path
+) -> None:
+    # issue 16: the demo's 1.2.1 fails its checks; its patch used to claim a gain
+    patch = tmp_path / "broken.patch"
+    done = cli(demo, "export", "1.2.1", "-o", str(patch))
+    assert done.returncode == 1 and "1.2.1 was not kept (checks_failed" in done.stderr
+    assert "Traceback" not in done.stderr and not patch.exists()
+    done = cli(demo, "export", "1.2.1", "--force", "-o", str(patch))
+    assert done.returncode == 0, done.stderr
+    assert "1.2.1 was not kept (checks_failed" in done.stderr
+    broken = patch.read_text().split("perfsup 1.2.1:")[1]  # 1.2 (kept) comes first
+    assert "(NOT KEPT)" in broken and "Not kept: 1.2.1 was not kept (checks_failed" in broken
+    assert "Effect: not measured (checks_failed)" in broken and "better" not in broken
+
+
 def store_facts(demo: Path) -> tuple[Run, list[Node]]:
     store = open_store(demo / "run" / "perfsup.db")
     with store.session() as s:
@@ -195,11 +211,18 @@ def test_jsonl_follows_the_autoresearch_convention(demo: Path) -> None:
         "metricUnit": "ms",
         "bestDirection": "lower",
     }
-    assert [r["run"] for r in rows] == list(range(1, len(rows) + 1))
+    # issue 16: "run" is the run's number, not a counter; experiments are numbered by
+    # "iteration" as in the metrics CSV (0 = the baseline)
+    assert [r["run"] for r in rows] == [1] * len(rows)
+    assert [r["iteration"] for r in rows] == list(range(len(rows)))
     for r in rows:
-        assert {"run", "metric", "metrics", "status", "description", "timestamp"} <= set(r)
+        assert {"commit", "metric", "metrics", "status", "description", "timestamp"} <= set(r)
         assert r["status"] in {"keep", "discard", "crash", "checks_failed"}
-        assert isinstance(r["metric"], int | float) and isinstance(r["metrics"], dict)
+        assert isinstance(r["metrics"], dict)
+        if r["status"] in ("keep", "discard"):
+            assert isinstance(r["metric"], int | float)
+        else:  # a failed experiment has no value: a 0 would read as the best time
+            assert r["metric"] is None and r["metrics"] == {} and r["reason"]
         assert isinstance(r["timestamp"], int) and r["timestamp"] > 1_600_000_000_000
     by_node = {r["node"]: r for r in rows}
     assert [by_node[n]["status"] for n in ("1", "1.1", "1.2", "1.2.1", "1.2.2", "1.2.3")] == [

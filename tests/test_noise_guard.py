@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from perfsup.cli import main
+from perfsup.metrics.threshold_explain import run_threshold_lines
 from perfsup.store import Calibration, Event, Run, RunStatus
 from tests.test_engine import CHANGE, nodes, run_engine, setup_target
 
@@ -74,14 +75,52 @@ def test_noise_guard_waits_then_goes_on_with_more_pairs_not_a_higher_threshold(
     assert "NOISE GUARD: extend" in status_text(tmp_path, capsys)
 
 
-def test_noise_guard_can_still_raise_the_threshold_when_configured(tmp_path: Path) -> None:
+# Each run in a worktree alternates 1 and 2 (a counter kept in the worktree): an A/A
+# pair runs twice in the same worktree, so it sees 1 against 2 in a random order (far
+# too noisy), while a parent and a candidate count in step and always agree; the
+# candidate (the closed form) is exactly 20% faster.
+ALTERNATING = (
+    "n=$(cat runs.txt 2>/dev/null || echo 0); echo $((n + 1)) > runs.txt\n"
+    "f=1; grep -q 'n \\* (n - 1)' src/app.py && f=0.8\n"
+    "python -c \"print('METRIC t=%.4f' % ((1 + $n % 2) * $f))\"\n"
+)
+
+
+def test_noise_guard_can_still_raise_the_threshold_when_configured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     extra = 'on_noise = "raise"\ncalibration_pairs = 6\n'
-    config = setup_target(tmp_path, NOISY, [CHANGE], extra=extra)
+    config = setup_target(tmp_path, ALTERNATING, [CHANGE], extra=extra)
     engine, _ = run_engine(config, tmp_path)
     with engine.store.session() as s:
         calib = s.exec(select(Calibration)).one()
     assert calib.action == "raise" and calib.threshold > 0.02
-    assert nodes(engine)["1.1"].threshold == pytest.approx(calib.threshold)
+    node = nodes(engine)["1.1"]
+    assert node.threshold == pytest.approx(calib.threshold)
+    # issue 16: a real 20% gain discarded by the raised threshold says so, with the numbers
+    assert node.status == "discarded" and node.effect == pytest.approx(0.2)
+    raised = f"raised from 2.0% by the A/A noise floor {calib.noise_floor:.1%}"
+    assert node.reason is not None
+    assert node.reason.startswith(f"t +20.0% measured, below the threshold {calib.threshold:.1%}")
+    assert raised in node.reason and "what would help: about" in node.reason
+    assert "a quieter machine" in node.reason and "a longer bench" in node.reason
+    guard = [e.message for e in events(engine) if e.kind == "noise_guard"]
+    assert f"keep threshold raised from 2.0% to {calib.threshold:.1%}" in guard[0]
+    with engine.store.session() as s:  # what the TUI calls, from the store alone
+        lines = run_threshold_lines(s, 1)
+    assert len(lines) == 1 and lines[0] in guard[0]
+    # status: the calibration explained, and the discard's reason shown
+    text = status_text(tmp_path, capsys)
+    assert f"t: keep threshold raised from 2.0% to {calib.threshold:.1%}" in text
+    assert "pairs per pass would make 2.0% detectable" in text
+    assert f"reason: t +20.0% measured, below the threshold {calib.threshold:.1%}" in text
+    # the report, from the same store
+    report = tmp_path / "night.md"
+    assert main(["report", "-c", str(config), "--run-dir", str(tmp_path / "run"),
+                 "-o", str(report)]) == 0  # fmt: skip
+    noise = report.read_text().split("## Noise")[1].split("\n## ")[0]
+    assert f"keep threshold raised from 2.0% to {calib.threshold:.1%}" in noise
+    assert "Discarded below the raised threshold" in noise and "1.1 return the closed form" in noise
 
 
 def test_a_failed_calibration_is_retried_and_shown_and_a_zero_time_ends_the_node_clearly(

@@ -177,6 +177,8 @@ def test_headless_demo_then_every_morning_command(tmp_path: Path) -> None:
     assert f"{best}" in outputs["perfsup status"].stdout
     assert (repo / "best.patch").read_text().startswith("From ")
     assert (repo / "one.patch").read_text().count("\nFrom ") == 0
+    parts = list((repo / "parts").glob("perfsup-*-part*.patch"))
+    assert parts and all(p.read_text().startswith("From ") for p in parts), parts
     branches = subprocess.run(
         ["git", "-C", str(repo), "branch", "--list", "faster"], capture_output=True, text=True
     ).stdout
@@ -186,6 +188,7 @@ def test_headless_demo_then_every_morning_command(tmp_path: Path) -> None:
     assert list(repo.glob("perfsup-report-1*.png")), list(repo.iterdir())
     rows = [json.loads(row) for row in (repo / "night.jsonl").read_text().splitlines()]
     assert any(row.get("commit") for row in rows), rows  # one line per experiment
+    assert all(row.get("metric") is None for row in rows if row.get("status") == "crash"), rows
     page = (repo / "perfsup-report-1.html").read_text()
     assert page.startswith("<!") and "data:image/png;base64," in page
     tail = outputs[next(k for k in outputs if k.startswith("tail"))].stdout

@@ -76,7 +76,8 @@ def test_bwrap_lets_a_command_write_only_its_worktree(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
 def test_bwrap_hides_host_secrets_and_sockets(tmp_path: Path) -> None:
-    executor, work, _ = box(tmp_path, kind="bwrap")
+    # sockets allowed: this checks the private folder itself, not the seccomp filter
+    executor, work, _ = box(tmp_path, kind="bwrap", unix_sockets=True)
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(tmp_path / "s.sock"))
         server.listen()
@@ -91,6 +92,48 @@ def test_bwrap_hides_host_secrets_and_sockets(tmp_path: Path) -> None:
     assert "root:" not in log
     if "unprivileged user" not in executor.isolation.description:
         assert "65534" in log  # nobody, in its own user namespace
+
+
+UNIX_PROBE = (
+    'python -c \'import socket; socket.socket(socket.AF_UNIX).connect("s.sock"); print("REACHED")\''
+)
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_a_socket_the_box_can_see_cannot_be_opened(tmp_path: Path) -> None:
+    """A read-only bind does not stop connect(): the seccomp filter refuses the socket."""
+    for allowed in (False, True):
+        executor, work, _ = box(tmp_path / str(allowed), kind="bwrap", unix_sockets=allowed)
+        if not allowed and executor.isolation.socket_filter is None:
+            pytest.skip("libseccomp is not installed here: " + executor.isolation.description)
+        log = tmp_path / f"{allowed}.log"
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(work / "s.sock"))  # in the step's own worktree: visible
+            server.listen()
+            result = executor.run(UNIX_PROBE, work, log, 10)
+        if allowed:  # the probe itself works: the refusal below is the filter's
+            assert result.ok and "\nREACHED\n" in log.read_text()
+            assert "Unix-socket filter" in executor.isolation.description
+        else:
+            assert not result.ok and "PermissionError" in log.read_text()
+            assert "\nREACHED\n" not in log.read_text()  # (the command line names it)
+            assert "Unix-socket filter" not in executor.isolation.description
+
+
+@pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")
+def test_a_box_keeps_pipes_sockets_pairs_and_the_loopback(tmp_path: Path) -> None:
+    """What interpreters and test runners use between their own processes still works."""
+    executor, work, _ = box(tmp_path, kind="bwrap")
+    probe = (
+        "python -c 'import socket, subprocess; a, b = socket.socketpair(); "
+        'a.send(b"x"); print("pair", b.recv(1)); '
+        's = socket.create_server(("127.0.0.1", 0)); print("tcp ok"); '
+        'print(subprocess.run(["echo", "child"], capture_output=True).stdout)\''
+    )
+    result = executor.run(probe, work, tmp_path / "p.log", 10)
+    log = (tmp_path / "p.log").read_text()
+    assert result.ok, log
+    assert "pair b'x'" in log and "tcp ok" in log and "child" in log
 
 
 @pytest.mark.skipif(not HAS_BWRAP, reason="needs a working bubblewrap")

@@ -14,6 +14,7 @@ from perfsup.store.commands import enqueue_command
 from perfsup.store.models import Command, CommandKind, CommandStatus
 from perfsup.store.transitions import (
     ALLOWED,
+    ENDS,
     IllegalTransition,
     LostTransition,
     move,
@@ -79,10 +80,10 @@ def test_an_illegal_move_raises_with_a_clear_message(store) -> None:  # type: ig
     ):
         move(s, "1.1", NodeStatus.PROPOSING, expected=NodeStatus.KEPT)
     with (
-        pytest.raises(IllegalTransition, match="cannot go from pruned to kept"),
+        pytest.raises(IllegalTransition, match="cannot go from pruned to proposing"),
         store.session() as s,
     ):
-        move(s, "1.1", NodeStatus.KEPT, expected=NodeStatus.PRUNED)
+        move(s, "1.1", NodeStatus.PROPOSING, expected=NodeStatus.PRUNED)
     assert status_of(store, "1.1") == "kept"
 
 
@@ -91,9 +92,10 @@ def test_a_node_is_always_created_queued() -> None:
         new_node(id="1.2", run_id=1, status=NodeStatus.KEPT)
 
 
-def test_the_table_covers_every_status_and_pruned_is_final() -> None:
+def test_the_table_covers_every_status_and_pruned_only_goes_back_to_an_end() -> None:
     assert set(ALLOWED) == set(NodeStatus)
-    assert ALLOWED[NodeStatus.PRUNED] == frozenset()
+    # an undone prune gives the node back the end it had; it never runs again
+    assert ALLOWED[NodeStatus.PRUNED] == ENDS - {NodeStatus.PRUNED}
     assert NodeStatus.PROPOSING in ALLOWED[NodeStatus.QUEUED]
     assert NodeStatus.PROPOSING not in ALLOWED[NodeStatus.BENCHMARKING]  # never backwards
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from sqlmodel import SQLModel, col, select
 from textual.command import CommandList, CommandPalette
 
-from perfsup.store import Command, Event, Run, open_store
+from perfsup.store import Command, Event, Node, Run, open_store
 from perfsup.store.commands import settle_command
 from perfsup.tui.app import NOTIFIED_KINDS, PerfsupApp, create_app
 from perfsup.tui.keys import KEYS, KeymapError
@@ -140,8 +140,8 @@ def finished(tmp_path: Path) -> RunFixture:
     [
         (["p"], None, ("pause", {})),
         (["a"], None, ("abort", {})),
-        (["S"], None, ("stop", {})),
-        (["x"], "1.3", ("prune", {"node": "1.3"})),
+        (["S", "y"], None, ("stop", {})),  # stop and prune ask first (issue 18)
+        (["x", "y"], "1.3", ("prune", {"node": "1.3"})),
         (["plus"], "1.1", ("priority", {"node": "1.1", "priority": 1})),
         (["minus"], "1.1", ("priority", {"node": "1.1", "priority": -1})),
         (["P"], "1.2", ("promote", {"node": "1.2"})),
@@ -211,7 +211,7 @@ async def test_outcome_of_a_command_is_notified(running: RunFixture) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await opened(pilot, app)
         await select_node(pilot, app, "1.3")
-        await pilot.press("x")
+        await pilot.press("x", "y")
         await pilot.press("p")
         await sent(pilot, running, 2)
         store = open_store(running.paths.store)
@@ -272,6 +272,28 @@ async def test_export_of_a_node_without_change_is_refused(running: RunFixture) -
             pilot, lambda: any("1.3 has no change to export" in n for n in app.notices)
         )
     assert not (running.root.parent / "perfsup-1.3.patch").exists()
+
+
+async def test_export_of_a_node_not_kept_is_refused_with_the_reason(running: RunFixture) -> None:
+    # issue 16: the export key obeys export's rule; a failed change is not written
+    store = open_store(running.paths.store)
+    with store.session() as s:
+        kept = s.get(Node, "1.2")
+        failed = s.get(Node, "1.2.1")
+        assert kept is not None and failed is not None
+        failed.commit_sha = kept.commit_sha  # a change of its own, checks_failed
+    store.close()
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        tree = app.query_one(RunTree)
+        tree.tree_nodes["1.2"].expand()
+        await pilot_until(pilot, lambda: "1.2.1" in tree.tree_nodes, what="1.2's children")
+        await select_node(pilot, app, "1.2.1")
+        await pilot.press("e")
+        refused = "1.2.1 was not kept (checks_failed: check failed)"
+        await pilot_until(pilot, lambda: any(refused in n for n in app.notices))
+    assert not (running.root.parent / "perfsup-1.2.1.patch").exists()
 
 
 async def test_attach_to_running_run_shows_state_and_progress(running: RunFixture) -> None:

@@ -60,6 +60,23 @@ def make_backend(config: Config, log_dir: Path | None = None) -> ModelBackend:
             threads=model.threads,
             log_dir=log_dir,
         )
+    if model.backend == "openai":
+        from perfsup.agent.openai_backend import OpenAIBackend, api_key_from
+
+        assert model.base_url is not None  # the config schema requires it
+        try:
+            api_key = api_key_from(model.api_key_env)
+        except ValueError as exc:
+            raise BackendError(str(exc)) from None
+        return OpenAIBackend(
+            base_url=model.base_url,
+            model=model.name,
+            max_answer_tokens=model.max_answer_tokens,
+            temperature=model.temperature,
+            context_tokens=model.context_tokens,
+            api_key=api_key,
+        )
     raise BackendError(
-        f"model.backend = {model.backend!r} is not known (expected 'ollama', 'llama' or 'scripted')"
+        f"model.backend = {model.backend!r} is not known "
+        "(expected 'ollama', 'llama', 'openai' or 'scripted')"
     )

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from perfsup import __version__
+from perfsup.cli.continuing import ContinueError, add_continue_args, grant_more
 from perfsup.cli.morning import HANDLERS as MORNING_HANDLERS
 from perfsup.cli.morning import MorningError
+from perfsup.cli.tui_commands import HANDLERS as TUI_HANDLERS
 from perfsup.cli.tui_commands import (
     TuiCommandError,
-    cmd_attach,
     demo_with_tui,
     open_tui_or_stop,
     start_engine_for_tui,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--headless", action="store_true", help="run in the foreground, plain output")
     p.add_argument("--seed", type=int, default=None, help="seed for the pair order")
+    add_continue_args(p)
     # the foreground `perfsup run` passed the preflight before it started this engine
     p.add_argument("--preflight-done", action="store_true", help=argparse.SUPPRESS)
 
@@ -102,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"perfsup: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, TuiCommandError, MorningError) as exc:
+    except (CliError, TuiCommandError, MorningError, ContinueError) as exc:
         print(f"perfsup: {exc}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
@@ -130,6 +132,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config, config_path = _load(args)
+    grant_more(config, args, _say)
     if args.headless:
         return _run_engine(config, config_path, args.run_dir, args.seed, args.preflight_done)
     return _run_detached(config, config_path, args)
@@ -200,7 +203,7 @@ def _run_detached(config: Config, config_path: Path, args: argparse.Namespace) -
     if sys.stdout.isatty():
         pid, log = start_engine_for_tui(argv, paths.root)
         print(f"perfsup: engine started in the background (pid {pid}), log {log}", flush=True)
-        open_tui_or_stop(pid, paths.root, config, None, Path.cwd())
+        open_tui_or_stop(pid, paths.root, config, None, Path.cwd(), config_path)
         print(f"perfsup: the engine {engine_state(paths.root, pid)}; `perfsup attach` comes back")
         return 0
     pid, log = start_detached(argv, paths.root)
@@ -443,5 +446,5 @@ HANDLERS = {
     "demo": cmd_demo,
     "ctl": cmd_ctl,
     "stop": cmd_ctl,
-    "attach": cmd_attach,
+    **TUI_HANDLERS,
 }

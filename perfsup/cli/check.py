@@ -16,6 +16,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store import Run, Store
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace
+from perfsup.workspace.target_env import target_env
 
 
 def preflight(
@@ -31,14 +32,16 @@ def preflight(
     The baseline is the stored run's (a resumed run goes on from it), else
     `target.base`. Raises PreflightFailed (one line) when the run cannot work.
     """
-    git = GitWorkspace(target_repo(config, paths), paths.worktrees)
+    repo = target_repo(config, paths)
+    git = GitWorkspace(repo, paths.worktrees)
     baseline = _stored_baseline(store)
     if baseline is None:
         try:
             baseline = git.resolve(config.target.base)
         except ValueError as exc:
             raise PreflightFailed(f"target.base {config.target.base!r}: {exc}") from None
-    env = run_command_env(paths)
+    env = run_command_env(paths, config, repo)
+    say(target_env(config, repo).describe())
     found = run_preflight(
         config=config,
         git=git,

@@ -36,6 +36,9 @@ def add_ctl_parser(sub: Any, with_config: Any) -> None:
     p = kinds.add_parser("prune", help="no more experiments below NODE; running ones abort")
     p.add_argument("node")
     with_config(p)
+    p = kinds.add_parser("unprune", help="undo the last prune (or the prune of NODE)")
+    p.add_argument("node", nargs="?", default=None)
+    with_config(p)
     p = kinds.add_parser("priority", help="set NODE's priority (higher is expanded first)")
     p.add_argument("node")
     p.add_argument("priority", type=int)
@@ -57,6 +60,8 @@ def command_args(args: argparse.Namespace) -> dict[str, Any]:
     kind = args.kind
     if kind in ("prune", "promote"):
         return {"node": args.node}
+    if kind == "unprune":
+        return {"node": args.node} if args.node else {}
     if kind == "priority":
         return {"node": args.node, "priority": args.priority}
     if kind == "steer":

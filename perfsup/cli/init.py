@@ -19,6 +19,7 @@ import git
 
 from perfsup.config import ConfigError, load_config
 from perfsup.config.guess import write_init
+from perfsup.engine.factory import run_command_env
 from perfsup.engine.preflight import (
     MIN_PAIRS,
     PreflightFailed,
@@ -27,7 +28,6 @@ from perfsup.engine.preflight import (
     run_preflight,
 )
 from perfsup.engine.rundir import run_paths
-from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace
 from perfsup.workspace.sandbox import SandboxExecutor
@@ -110,7 +110,7 @@ def _measure_pairs(config_path: Path, say: Callable[[str], None]) -> None:
             git=workspace,
             baseline=workspace.resolve(config.target.base),
             executor=executor,
-            env=command_env(paths.root / "bin"),
+            env=run_command_env(paths, config, Path(config.target.repo)),
             log_dir=paths.logs / "preflight",
             backend=None,
             report=lambda _line: None,

@@ -39,7 +39,18 @@ def add_morning_parsers(
     p.add_argument("--run", type=int, default=None, help="with --best: this run (default: newest)")
     p.add_argument("--squash", action="store_true", help="one patch against the baseline")
     p.add_argument("--branch", help="create this branch in the repository instead of a file")
-    p.add_argument("-o", "--output", help="patch file (default: stdout)")
+    p.add_argument("-o", "--output", help="patch file (default: stdout); with --split a folder")
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="one patch per group of changes touching the same files, each applying alone "
+        "to the baseline (-o names the folder)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="export a node that is not kept (or on a path through one); every message says so",
+    )
 
     p = sub.add_parser(
         "minimize", help="find the smallest set of changes on the path to a node that keeps its win"
@@ -123,6 +134,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise MorningError("export needs a node id or --best (not both)", EXIT_USAGE)
     if args.branch and args.output:
         raise MorningError("--branch creates a branch; it writes no file (drop -o)", EXIT_USAGE)
+    if args.split and (args.squash or args.branch or not args.output):
+        raise MorningError(
+            "--split writes one patch per part into a folder: it needs -o FOLDER and "
+            "neither --squash nor --branch",
+            EXIT_USAGE,
+        )
     config = _config(args)
     store = _open(config, args.run_dir)
     try:
@@ -136,6 +153,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             _check_node_id(args.node)
             node_id = args.node
+        if args.split:
+            return _export_split(store, run_paths(config, args.run_dir).worktrees, node_id, args)
         try:
             done = export_node(
                 store,
@@ -144,17 +163,49 @@ def cmd_export(args: argparse.Namespace) -> int:
                 squash=args.squash,
                 branch=args.branch,
                 direction=config.primary_metric.direction,
+                force=args.force,
             )
         except ExportError as exc:
             raise MorningError(str(exc)) from None
     finally:
         store.close()
+    for text in done.not_kept:  # --force: said on stderr, and in every message
+        print(f"perfsup: warning: {text}; exported because of --force", file=sys.stderr)
     what = "one squashed commit" if args.squash else f"{done.commits} commit(s)"
+    if done.not_kept:
+        what += f" ({len(done.not_kept)} not kept)"
     if done.branch is not None:
         print(f"created branch {done.branch} at {done.tip[:12]}: {what} up to {done.node_id}")
         return 0
     assert done.patch is not None
     _write(done.patch, args.output, f"{what} from the baseline to {done.node_id}")
+    return 0
+
+
+def _export_split(store: Any, worktrees: Path, node_id: str, args: argparse.Namespace) -> int:
+    from perfsup.results.export import ExportError
+    from perfsup.results.export_split import export_split
+
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        raise MorningError(f"--split -o {folder}: a file; expected a folder", EXIT_USAGE)
+    try:
+        done = export_split(store, worktrees, node_id, force=args.force)
+    except ExportError as exc:
+        raise MorningError(str(exc)) from None
+    for text in done.not_kept:
+        print(f"perfsup: warning: {text}; exported because of --force", file=sys.stderr)
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in done.parts:
+        path = folder / f"perfsup-{done.node_id}-part{part.number}.patch"
+        path.write_text(part.patch, encoding="utf-8")
+        print(f"wrote {path}: {', '.join(part.node_ids)} ({', '.join(part.files)})")
+    if done.unchanged:
+        print(f"no file changed by {', '.join(done.unchanged)}: nothing to write for them")
+    print(
+        f"{len(done.parts)} independent part(s) up to {done.node_id}; each applies alone to "
+        "the baseline"
+    )
     return 0
 
 

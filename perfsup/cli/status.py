@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from perfsup.metrics.threshold_explain import (
+    explain_threshold,
+    facts_of,
+    hidden_by_raised_threshold,
+    run_config,
+)
 from perfsup.store import Calibration, ModelCall, Node, NodeStatus, Run
 from perfsup.store.tree import latest_events, run_nodes
 
@@ -40,6 +46,8 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         f"goal: {run.goal}",
     ]
     lines.extend(calibration_lines(session, run.id))
+    config = run_config(run)
+    min_effect = config.decision.min_effect if config is not None else None
     nodes = run_nodes(session, run.id)
     id_width = max((len(n.id) + 2 * n.depth for n in nodes), default=4) + 2
     for node in nodes:
@@ -49,7 +57,10 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         effect = effect_text(node, metric)
         text = f"{glyph} {label:<{id_width}} {status.value:<14} {effect:<34} {node.description}"
         lines.append(text.rstrip() + token_text(node))
-        if node.reason and status not in (NodeStatus.KEPT, NodeStatus.DISCARDED):
+        if node.reason and (
+            status not in (NodeStatus.KEPT, NodeStatus.DISCARDED)
+            or hidden_by_raised_threshold(node, min_effect)
+        ):
             lines.append(f"  {'':<{id_width}} {'':<14} reason: {node.reason}")
     if events:
         lines.append("")
@@ -81,11 +92,14 @@ def _call_text(session: Session, run_id: int) -> str:
 
 
 def calibration_lines(session: Session, run_id: int) -> list[str]:
-    """The latest A/A calibration of each metric and what the noise guard did."""
+    """The latest A/A calibration of each metric and what the noise guard did: when the
+    noise was above min_effect, a second line says by how much, why and what would help."""
     rows = session.exec(
         select(Calibration).where(Calibration.run_id == run_id).order_by(col(Calibration.id))
     ).all()
     latest = {row.metric: row for row in rows}
+    run = session.get(Run, run_id)
+    config = run_config(run) if run is not None else None
     lines = []
     for c in latest.values():
         guard = f"  NOISE GUARD: {c.action}" if c.too_noisy else ""
@@ -94,6 +108,8 @@ def calibration_lines(session: Session, run_id: int) -> list[str]:
             f"[{c.ci_low * 100:+.1f}, {c.ci_high * 100:+.1f}] over {c.pairs} pairs, "
             f"noise floor {c.noise_floor * 100:.1f}%, threshold {c.threshold * 100:.1f}%{guard}"
         )
+        if c.too_noisy:
+            lines.append("  " + explain_threshold(facts_of(c, config)))
     return lines
 
 

@@ -31,12 +31,16 @@ class TuiCommandError(Exception):
 
 
 def add_attach_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`perfsup attach` and `perfsup serve` (the TUI in a browser, cli/serve.py)."""
+    from perfsup.cli.serve import add_serve_parser
+
     p = sub.add_parser("attach", help="open the TUI on a running or finished run")
     p.add_argument(
         "-c", "--config", default="perfsup.toml", help="config file (default: ./perfsup.toml)"
     )
     p.add_argument("--run-dir", help="run directory (default: from the config)")
     p.add_argument("--theme", help="TUI theme (default: [tui] theme in the config)")
+    add_serve_parser(sub)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
@@ -51,7 +55,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
         raise TuiCommandError(f"no run store at {paths.store} (start one with `perfsup run`)")
     if config is None:
         config = config_from_store(paths.store)
-    open_tui(paths.root, config, args.theme, Path.cwd())
+    config_file = config_path.resolve() if config_path.is_file() else None
+    open_tui(paths.root, config, args.theme, Path.cwd(), config_file)
     return 0
 
 
@@ -75,11 +80,21 @@ def config_from_store(store_path: Path) -> Config | None:
         return None  # moved or edited since: the TUI still works, with fewer details
 
 
-def open_tui(run_dir: Path, config: Config | None, theme: str | None, export_dir: Path) -> None:
+def open_tui(
+    run_dir: Path,
+    config: Config | None,
+    theme: str | None,
+    export_dir: Path,
+    config_path: Path | None = None,
+) -> None:
+    from perfsup.cli.continuing import continue_in_background
     from perfsup.tui.app import create_app
 
+    starter = continue_in_background(config_path, run_dir) if config_path else None
     try:
-        app = create_app(None, run_dir, config, theme=theme, export_dir=export_dir)
+        app = create_app(
+            None, run_dir, config, theme=theme, export_dir=export_dir, continue_starter=starter
+        )
     except ValueError as exc:  # a bad theme or key in [tui]
         raise TuiCommandError(str(exc), EXIT_USAGE) from None
     app.run()
@@ -94,7 +109,7 @@ def demo_with_tui(base: Path, config_path: Path, seed: int | None, theme: str | 
         argv += ["--seed", str(seed)]
     pid, log = start_engine_for_tui(argv, run_dir)
     (base / "engine.pid").write_text(f"{pid}\n")
-    open_tui_or_stop(pid, run_dir, config, theme, base)
+    open_tui_or_stop(pid, run_dir, config, theme, base, config_path)
     print(
         f"The demo engine {engine_state(run_dir, pid)}; its output is in {log}.\n"
         f"  perfsup attach -c {config_path} --run-dir {run_dir}\n"
@@ -115,11 +130,16 @@ def start_engine_for_tui(argv: list[str], run_dir: Path) -> tuple[int, Path]:
 
 
 def open_tui_or_stop(
-    pid: int, run_dir: Path, config: Config | None, theme: str | None, export_dir: Path
+    pid: int,
+    run_dir: Path,
+    config: Config | None,
+    theme: str | None,
+    export_dir: Path,
+    config_path: Path | None = None,
 ) -> None:
     """Open the TUI on the engine `pid`; if the TUI fails, stop that engine and say so."""
     try:
-        open_tui(run_dir, config, theme, export_dir)
+        open_tui(run_dir, config, theme, export_dir, config_path)
     except Exception as exc:
         stopped = stop_engine(pid)
         state = "was stopped" if stopped else f"did not stop; `kill {pid}` ends it"
@@ -127,3 +147,16 @@ def open_tui_or_stop(
         raise TuiCommandError(
             f"the TUI failed ({message}); the engine it started (pid {pid}) {state}"
         ) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from perfsup.cli.serve import ServeError
+    from perfsup.cli.serve import cmd_serve as serve
+
+    try:
+        return serve(args)
+    except ServeError as exc:
+        raise TuiCommandError(str(exc), exc.code) from None
+
+
+HANDLERS = {"attach": cmd_attach, "serve": cmd_serve}

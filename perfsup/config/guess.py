@@ -26,6 +26,7 @@ from perfsup.config.guess_bench import (
     go_benchmarks,
     go_caches,
 )
+from perfsup.config.guess_env import find_venv
 from perfsup.config.guess_render import (
     CONFIG_NAME,
     DEFAULT_MODEL,
@@ -77,7 +78,7 @@ def guess_config(repo: Path) -> str:
     guessed is marked TODO. The text is valid TOML for the perfsup schema.
     """
     repo = Path(repo)
-    guess = Guess()
+    guess = Guess(venv=find_venv(repo))
     if (repo / "go.mod").is_file():
         _guess_go(repo, guess)
     elif (repo / "Cargo.toml").is_file():

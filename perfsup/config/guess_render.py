@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from perfsup.config.guess_bench import MetricGuess
+from perfsup.config.guess_env import venv_lines
 
 #: File name `write_init` writes into the repository.
 CONFIG_NAME = "perfsup.toml"
@@ -40,6 +41,7 @@ class Guess:
     protected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sandbox_writable: Value | None = None  # e.g. Go's caches, outside the worktree
+    venv: tuple[str, str] | None = None  # [target] venv and where it was found
 
 
 # --- rendering ------------------------------------------------------------
@@ -90,6 +92,7 @@ def render(guess: Guess) -> str:
         'base = "HEAD"',
         "# TODO: say in words what to make faster; the model reads this first",
         f"goal = {_toml_str(guess.goal)}",
+        *venv_lines(guess.venv),
     ]
     for table, value in (("build", guess.build), ("check", guess.check)):
         lines.append("")

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from perfsup.config.model import Config
 
+#: Keys whose value an error line never repeats (a secret may have been pasted there).
+SECRET_KEYS = frozenset({"api_key_env"})
+
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message is meant for the user."""
@@ -73,6 +76,9 @@ def _resolve(config: Config, base: Path, path: Path) -> Config:
                     f"{path}: access.writable = {entry!r}: no such file or folder in {repo_path}"
                 )
         repo = str(repo_path)
+        target_updates = _resolve_target_env(config, repo_path, path)
+    else:
+        target_updates = {}
     for key, entry in (("access.protected", e) for e in config.access.protected):
         _check_relative(path, key, entry)
 
@@ -89,13 +95,34 @@ def _resolve(config: Config, base: Path, path: Path) -> Config:
     run_dir = config.run.dir
     return config.model_copy(
         update={
-            "target": config.target.model_copy(update={"repo": repo}),
+            "target": config.target.model_copy(update={"repo": repo, **target_updates}),
             "model": model.model_copy(update=updates),
             "run": config.run.model_copy(
                 update={"dir": str((base / run_dir).resolve()) if run_dir else None}
             ),
         }
     )
+
+
+def _resolve_target_env(config: Config, repo_path: Path, path: Path) -> dict[str, Any]:
+    """target.venv and target.path, made absolute (relative to the repository) and checked."""
+    venv = config.target.venv
+    updates: dict[str, Any] = {}
+    if venv is not None:
+        folder = (repo_path / Path(venv).expanduser()).resolve()
+        if not os.access(folder / "bin" / "python", os.X_OK):
+            raise ConfigError(
+                f"{path}: target.venv = {venv!r}: expected a virtualenv folder with bin/python "
+                f"(python -m venv {venv}), found none at {folder}"
+            )
+        updates["venv"] = str(folder)
+    folders = []
+    for entry in config.target.path:
+        folder = (repo_path / Path(entry).expanduser()).resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"{path}: target.path = {entry!r}: expected an existing folder")
+        folders.append(str(folder))
+    return {**updates, "path": folders}
 
 
 def _check_relative(path: Path, key: str, entry: str) -> None:
@@ -119,6 +146,8 @@ def _describe(path: Path, exc: ValidationError, raw: dict[str, Any]) -> str:
         return f"{path}: unknown key {key} {where}: expected one of {', '.join(allowed)}"
     value = error.get("input")
     shown = repr(value) if not isinstance(value, dict) else "{...}"
+    if loc and loc[-1] in SECRET_KEYS:
+        shown = "(value not shown)"  # it may be a key pasted where its variable's name goes
     message = error["msg"].removeprefix("Value error, ")
     return f"{path}: {key} = {shown}: {message}" if key else f"{path}: {message}"
 

@@ -8,6 +8,7 @@ them against the config file's folder and checks that they exist.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, time
 from typing import Literal
 
@@ -25,6 +26,17 @@ class TargetSettings(_Strict):
     base: str = Field("HEAD", description="commit, branch or tag the baseline is taken from")
     goal: str = Field(..., min_length=1, description="what to make faster, in words")
     hints: list[str] = Field(default_factory=list, description="extra advice for every prompt")
+    venv: str | None = Field(
+        None,
+        description="the target's virtualenv (relative to the repository, or absolute): build, "
+        "check and bench run with its bin first on PATH and `python` its interpreter; "
+        "none: perfsup's own interpreter",
+    )
+    path: list[str] = Field(
+        default_factory=list,
+        description="folders put first on PATH for build, check and bench (relative to the "
+        "repository, or absolute), after the virtualenv's bin",
+    )
 
 
 class CommandSpec(_Strict):
@@ -114,9 +126,19 @@ class AccessRules(_Strict):
 class ModelSettings(_Strict):
     """Which model proposes changes."""
 
-    backend: Literal["scripted", "ollama", "llama"] = "scripted"
+    backend: Literal["scripted", "ollama", "llama", "openai"] = "scripted"
     name: str = ""
     host: str = "http://127.0.0.1:11434"
+    base_url: str | None = Field(
+        None,
+        description="openai: the server's OpenAI-compatible API root, e.g. "
+        "http://127.0.0.1:8080/v1",
+    )
+    api_key_env: str | None = Field(
+        None,
+        description="openai: the name of the environment variable that holds the API key "
+        "(the key itself is never written in the config)",
+    )
     gguf_path: str | None = None
     script: str | None = Field(None, description="answer file for the scripted backend")
     context_tokens: int = Field(8192, ge=512)
@@ -134,7 +156,7 @@ class ModelSettings(_Strict):
         "30m", pattern=r"^-?[0-9]+(ms|s|m|h)?$", description="how long Ollama keeps the model"
     )
     unload_before_bench: bool = Field(False, description="free the model before benchmarks")
-    grammar_retry: bool = Field(True, description="llama: constrain retries with a grammar")
+    grammar_retry: bool = Field(True, description="llama, openai: constrain retries with a grammar")
     threads: int | None = Field(None, ge=1, description="llama: CPU threads (default: all)")
 
     @model_validator(mode="after")
@@ -145,7 +167,38 @@ class ModelSettings(_Strict):
             raise ValueError("backend = 'llama' needs gguf_path")
         if self.backend == "ollama" and not self.name:
             raise ValueError("backend = 'ollama' needs name (for example 'qwen2.5-coder:7b')")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError(
+                "backend = 'openai' needs base_url (for example 'http://127.0.0.1:8080/v1')"
+            )
         return self
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError(
+                "expected an http:// or https:// address of the API root, "
+                "like http://127.0.0.1:8080/v1"
+            )
+        return url
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _names_a_variable(cls, name: str | None) -> str | None:
+        # a pasted key (sk-..., with dashes) is refused here; the loader hides the value
+        if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(
+                "expected the name of an environment variable (like OPENAI_API_KEY) that "
+                "holds the key, not the key itself"
+            )
+        if name is not None and name.startswith("PERFSUP_"):
+            # the sandbox passes PERFSUP_* variables to every command: a key there would leak
+            raise ValueError(
+                "expected a variable whose name does not start with PERFSUP_ (those reach "
+                "build, check and bench commands)"
+            )
+        return name
 
 
 class Budgets(_Strict):
@@ -270,6 +323,11 @@ class SandboxSettings(_Strict):
     pass_env: list[str] = Field(default_factory=list, description="variables passed through")
     writable_paths: list[str] = Field(
         default_factory=list, description="extra writable folders (for example a build cache)"
+    )
+    unix_sockets: bool = Field(
+        False,
+        description="let commands open Unix sockets (off: a socket file outside the box's "
+        "private folders, Docker's for example, could otherwise be reached)",
     )
 
 

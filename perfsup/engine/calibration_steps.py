@@ -17,6 +17,7 @@ from perfsup.metrics.calibration import Calibration as Calib
 from perfsup.metrics.calibration import calibrate
 from perfsup.metrics.scales import metric_gains, resolve_scale
 from perfsup.metrics.sequential import Plan
+from perfsup.metrics.threshold_explain import NoiseFacts, explain_threshold
 from perfsup.store import Calibration, EngineState, EventKind, Node, NodeStatus, Store
 from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome
 
@@ -36,6 +37,7 @@ class CalibrationSteps:
     base_plan: Plan
     thresholds: dict[str, float]
     too_noisy: bool
+    noise_facts: dict[str, NoiseFacts]  # per metric, the last calibration (explanations)
     calibrated_at: datetime | None
     _pairs: Callable[..., BenchOutcome]
     _event: Callable[[int, str | None, EventKind, str], None]
@@ -115,6 +117,7 @@ class CalibrationSteps:
                 if action == "wait" and waited + decision.wait_s > decision.max_wait_s:
                     action = "extend"  # waited long enough: go on, honestly
             self._store_calibrations(run_id, node.id, calibs, action)
+            self.noise_facts = {c.metric: self._facts(c, action) for c in calibs}
             summary = "; ".join(_calib_text(c) for c in calibs)
             if not noisy:
                 self.thresholds = {m.name: decision.min_effect for m in self.config.metrics}
@@ -147,7 +150,8 @@ class CalibrationSteps:
         if action == "raise":
             for c in noisy:
                 self.thresholds[c.metric] = c.threshold
-            return "going on with the threshold raised to the noise floor"
+            explained = "; ".join(explain_threshold(self.noise_facts[c.metric]) for c in noisy)
+            return f"going on with the threshold raised to the noise floor: {explained}"
         needed = max(c.pairs_needed for c in noisy)
         most = self.base_plan.max_pairs
         self.plan = replace(self.base_plan, base_pairs=min(needed, most))
@@ -156,6 +160,20 @@ class CalibrationSteps:
         return (
             f"it would take about {needed} pairs, more than the {most} allowed "
             f"(decision.max_pairs): using {most}; gains near the minimum may be missed"
+        )
+
+    def _facts(self, c: Calib, action: str) -> NoiseFacts:
+        """What explains this metric's threshold from now on (`threshold_explain`)."""
+        min_effect = self.config.decision.min_effect
+        return NoiseFacts(
+            metric=c.metric,
+            min_effect=min_effect,
+            noise_floor=c.noise_floor,
+            threshold=c.threshold if action == "raise" else min_effect,
+            action=action if c.too_noisy else "ok",
+            floor_pairs=self.base_plan.budget,
+            max_pairs=self.base_plan.max_pairs,
+            calibration_pairs=c.pairs,
         )
 
     def _store_calibrations(

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from perfsup.config import Budgets
 from perfsup.engine.controls import Controls
+from perfsup.engine.unprune import cut_short_reason, pruned_reason, undo_prune
 from perfsup.store import Node, NodeStatus, Run, Store
 from perfsup.store.commands import command_args, pending_commands, settle_command
 from perfsup.store.models import (
@@ -135,8 +136,15 @@ class CommandWatcher:
             return "stopping: the experiment in flight is cancelled"
         if kind is CommandKind.PRUNE:
             return self._prune(s, _node(s, args))
+        if kind is CommandKind.UNPRUNE:
+            return undo_prune(s, str(args.get("node") or "") or None)
         if kind is CommandKind.PRIORITY:
             node = _node(s, args)
+            if node.parent_id is None:
+                raise Refused(
+                    f"{node.id} is the baseline of run {node.run_id}: every experiment is "
+                    "measured against it, so its priority stays; raise or lower a node below it"
+                )
             try:
                 priority = int(args.get("priority"))  # type: ignore[arg-type]
             except (TypeError, ValueError):
@@ -158,7 +166,7 @@ class CommandWatcher:
         if node.status == NodeStatus.PRUNED:
             raise Refused(f"{node.id} is already pruned")
         prefix = node.id + "."
-        reason = f"pruned with {node.id} by a person"
+        reason = cut_short_reason(node.id)
         current = self.controls.current_node
         if current is not None and (current == node.id or current.startswith(prefix)):
             self.controls.abort(NodeStatus.PRUNED, reason)
@@ -183,14 +191,13 @@ class CommandWatcher:
             except LostTransition:  # it started meanwhile: the abort above reaches it
                 continue
         if node.id != current and NodeStatus(node.status) not in IN_FLIGHT:
-            was = f"; was {node.status}" + (f": {node.reason}" if node.reason else "")
             try:
                 move(
                     s,
                     node,
                     NodeStatus.PRUNED,
                     expected=node.status,
-                    reason=f"pruned by a person{was}",
+                    reason=pruned_reason(node.status, node.reason),
                     finished_at=node.finished_at or utcnow(),
                 )
             except LostTransition as exc:
@@ -206,6 +213,10 @@ class CommandWatcher:
         old = s.get(Run, node.run_id)
         assert newest is not None and old is not None
         run_id = newest.id + 1
+        state, detail = self._state()
+        # The newest run is the one the TUI and `perfsup status` show: until the
+        # engine moves to it, it carries the engine's state (see _beat), so a
+        # paused engine shows paused and `p` resumes it.
         s.add(
             Run(
                 id=run_id,
@@ -215,6 +226,10 @@ class CommandWatcher:
                 baseline_commit=node.commit_sha,
                 root_node_id=str(run_id),
                 from_node_id=node.id,
+                engine_state=state,
+                engine_detail=detail,
+                engine_pid=os.getpid(),
+                heartbeat_at=utcnow(),
             )
         )
         s.flush()
@@ -234,7 +249,8 @@ class CommandWatcher:
             actor="human",
         )
         self.controls.promoted_run = run_id
-        return f"run {run_id} starts from {node.id} after the experiment in flight"
+        when = "on resume" if self.controls.paused else "after the experiment in flight"
+        return f"run {run_id} starts from {node.id} {when}"
 
     def _steer(self, s: Session, args: dict[str, Any]) -> str:
         goal = str(args.get("goal") or "").strip()
@@ -268,22 +284,31 @@ class CommandWatcher:
         return "budgets: " + ", ".join(f"{k} = {getattr(budgets, k)}" for k in args)
 
     # ----------------------------------------------------------- heartbeat
+    def _state(self) -> tuple[str, str]:
+        c = self.controls
+        paused = c.paused and c.state == EngineState.RUNNING
+        return (EngineState.PAUSED if paused else c.state, c.detail)
+
     def _beat(self) -> None:
         c = self.controls
         if c.run_id is None:
             return
-        paused = c.paused and c.state == EngineState.RUNNING
-        state = (EngineState.PAUSED if paused else c.state, c.detail)
+        state = self._state()
         now = utcnow()
         if state == self._last_state and now - self._last_beat < timedelta(seconds=HEARTBEAT_S):
             return
+        promoted = c.promoted_run
         with self.store.session() as s:
-            run = s.get(Run, c.run_id)
-            if run is None:
-                return
-            run.engine_state, run.engine_detail = state
-            run.engine_pid = os.getpid()
-            run.heartbeat_at = now
+            for run_id in (c.run_id, promoted):
+                run = s.get(Run, run_id) if run_id is not None else None
+                if run is None:
+                    continue
+                run.engine_state, run.engine_detail = state
+                if run_id == promoted:  # waiting for the engine to finish the run before
+                    waits = "on resume" if c.paused else "after the experiment in flight"
+                    run.engine_detail = f"starts {waits} (run {c.run_id} ends first)"
+                run.engine_pid = os.getpid()
+                run.heartbeat_at = now
         self._last_state = state
         self._last_beat = now
 

@@ -39,6 +39,7 @@ from perfsup.workspace.executor import Executor
 from perfsup.workspace.experiments import ExperimentExecutor
 from perfsup.workspace.git import GitWorkspace
 from perfsup.workspace.gitclone import clone_or_fetch
+from perfsup.workspace.target_env import target_env
 
 
 def make_engine(
@@ -62,7 +63,7 @@ def make_engine(
     say = _reporter(report, controls)
     repo_path = target_repo(config, paths)
     git = GitWorkspace(repo_path, paths.worktrees)
-    env = run_command_env(paths)
+    env = run_command_env(paths, config, repo_path)
     extra_protected = _extra_protected(config, config_path, repo_path)
     # Protected files and other trees checked around every command (integrity.py).
     guarded = IntegrityGuard(executor, GuardView(git, extra_protected, config, controls))
@@ -187,10 +188,11 @@ def _reporter(report: Callable[[str], None], controls: Controls) -> Callable[[st
     return both
 
 
-def run_command_env(paths: RunPaths) -> dict[str, str]:
-    """The environment of build, check and bench commands: this Python first on PATH,
-    and the run folder's marker, by which a crashed engine's strays are found."""
-    env = command_env(paths.root / "bin")
+def run_command_env(paths: RunPaths, config: Config, repo: Path) -> dict[str, str]:
+    """The environment of build, check and bench commands: the target's own (its venv
+    and PATH, target_env.py) first on PATH, else this Python; and the run folder's
+    marker, by which a crashed engine's strays are found."""
+    env = target_env(config, repo).apply(command_env(paths.root / "bin"))
     env[RUN_DIR_MARKER] = str(paths.root)
     return env
 

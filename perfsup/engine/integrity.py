@@ -47,6 +47,18 @@ __all__ = ["IntegrityGuard", "blob_id"]
 Fingerprint = tuple[int, int, int, int, int] | None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What is checked of one commit's tree, worked out once per commit (around
+    every command only the lstat calls remain)."""
+
+    entries: list[TreeEntry]
+    # tracked files, then their folders ("dir/", "./"): a file added next to
+    # tracked ones (a shadowing module) changes its folder's fingerprint
+    names: tuple[str, ...]
+    relative: tuple[str, ...]  # what to lstat, relative to the tree
+
+
 class GuardedEngine(Protocol):
     """What the guard reads from the engine, at each command (the config may reload)."""
 
@@ -73,11 +85,28 @@ def blob_id(data: bytes, length: int) -> str:
 
 
 def _stat(path: Path) -> Fingerprint:
+    return _lstat(str(path))
+
+
+def _lstat(path: str) -> Fingerprint:
     try:
-        st = path.lstat()
+        st = os.lstat(path)
     except OSError:
         return None
     return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _layout_of(entries: list[TreeEntry]) -> _Layout:
+    files = [e.path for e in entries]
+    folders: dict[str, None] = {"": None}
+    for path in files:
+        parent = os.path.dirname(path)
+        while parent not in folders:
+            folders[parent] = None
+            parent = os.path.dirname(parent)
+    names = tuple(files) + tuple(f + "/" if f else "./" for f in folders)
+    relative = tuple(files) + tuple(f or "." for f in folders)
+    return _Layout(entries=entries, names=names, relative=relative)
 
 
 class IntegrityGuard:
@@ -87,7 +116,10 @@ class IntegrityGuard:
         self.inner = inner
         self.engine = engine
         self._lock = threading.Lock()
-        self._trees: dict[str, list[TreeEntry]] = {}  # commit -> its files
+        self._trees: dict[str, _Layout] = {}  # commit -> its files
+        # per commit, under the access rules in force: (hidden paths, protected entries)
+        self._rules: tuple[object, tuple[str, ...]] | None = None
+        self._split: dict[str, tuple[list[str], list[TreeEntry]]] = {}
         self._verified: dict[Path, Fingerprint] = {}  # protected file -> last good stat
         self._sealed: set[Path] = set()  # worktrees a command ran in
 
@@ -132,24 +164,44 @@ class IntegrityGuard:
 
     # ----------------------------------------------------------- own tree
     def _tree(self, commit: str) -> list[TreeEntry]:
+        return self._layout(commit).entries
+
+    def _layout(self, commit: str) -> _Layout:
         with self._lock:
             found = self._trees.get(commit)
         if found is None:
-            found = tree_entries(self.engine.git.git_dir, commit)
+            found = _layout_of(tree_entries(self.engine.git.git_dir, commit))
             with self._lock:
                 self._trees[commit] = found
                 while len(self._trees) > 64:
                     self._trees.pop(next(iter(self._trees)))
         return found
 
+    def _hidden_and_protected(self, commit: str) -> tuple[list[str], list[TreeEntry]]:
+        """The commit's hidden paths and protected entries, cached while the rules stand
+        (a config reload brings new rule objects, which empties the cache)."""
+        rules, extra = self.engine.config.access, self.engine.extra_protected
+        with self._lock:
+            if self._rules is None or self._rules[0] is not rules or self._rules[1] != tuple(extra):
+                self._rules = (rules, tuple(extra))
+                self._split.clear()
+            found = self._split.get(commit)
+        if found is None:
+            entries = self._tree(commit)
+            hidden = [e.path for e in entries if rules.hidden and is_hidden(e.path, rules)]
+            protected = [e for e in entries if e.regular and is_protected(e.path, rules, extra)]
+            found = (hidden, protected)
+            with self._lock:
+                self._split[commit] = found
+                while len(self._split) > 64:
+                    self._split.pop(next(iter(self._split)))
+        return found
+
     def _prepare(self, here: Path, commit: str) -> list[TreeEntry]:
         """Delete hidden files, restore protected ones; the protected entries."""
-        rules, extra = self.engine.config.access, self.engine.extra_protected
-        entries = self._tree(commit)
-        for entry in entries:
-            if rules.hidden and is_hidden(entry.path, rules):
-                _delete(here / entry.path)
-        protected = [e for e in entries if e.regular and is_protected(e.path, rules, extra)]
+        hidden, protected = self._hidden_and_protected(commit)
+        for path in hidden:
+            _delete(here / path)
         stale = [e for e in protected if not self._intact(here / e.path, e)]
         if stale:
             blobs = read_blobs(self.engine.git.git_dir, [e.blob for e in stale])
@@ -222,28 +274,29 @@ class IntegrityGuard:
                 return False
         return True
 
-    def _fingerprint(self, tree: Path) -> dict[str, Fingerprint]:
+    def _fingerprint(self, tree: Path) -> tuple[str | None, tuple[Fingerprint, ...]]:
+        """(commit, the lstat of every tracked file and folder), in the layout's order."""
         commit = self.engine.git.commit_of(tree)
         if commit is None:
-            return {}
-        prints: dict[str, Fingerprint] = {}
-        folders: set[str] = {""}
-        for entry in self._tree(commit):
-            prints[entry.path] = _stat(tree / entry.path)
-            parent = os.path.dirname(entry.path)
-            while parent not in folders:
-                folders.add(parent)
-                parent = os.path.dirname(parent)
-        for folder in folders:  # a file added next to tracked ones (a shadowing module)
-            prints[folder + "/" if folder else "./"] = _stat(tree / folder)
-        return prints
+            return None, ()
+        base = str(tree)
+        relative = self._layout(commit).relative
+        return commit, tuple(_lstat(os.path.join(base, rel)) for rel in relative)
 
-    def _tree_change(self, tree: Path, before: dict[str, Fingerprint]) -> str | None:
-        after = self._fingerprint(tree)
-        for rel, was in before.items():
-            if after.get(rel) != was:
-                return f"{tree.name}/{rel}"
-        return None
+    def _tree_change(
+        self, tree: Path, before: tuple[str | None, tuple[Fingerprint, ...]]
+    ) -> str | None:
+        commit, prints = before
+        now_commit, now = self._fingerprint(tree)
+        if commit is None or now == prints:
+            return None
+        if now_commit != commit:
+            return f"{tree.name}/"
+        names = self._layout(commit).names
+        for name, was, is_now in zip(names, prints, now, strict=True):
+            if was != is_now:
+                return f"{tree.name}/{name}"
+        return None  # pragma: no cover - the tuples differ, so some entry does
 
     def _discard(self, tree: Path) -> None:
         with self._lock:

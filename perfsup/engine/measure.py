@@ -31,6 +31,7 @@ from perfsup.metrics.keep_rule import confirm, judge_look
 from perfsup.metrics.record import DecisionRecord, PassRecord
 from perfsup.metrics.sequential import Plan, default_looks
 from perfsup.metrics.stats import Decision, MetricDecision
+from perfsup.metrics.threshold_explain import NoiseFacts, explain_below
 from perfsup.store import (
     EngineState,
     EventKind,
@@ -99,6 +100,7 @@ class Measurer(CalibrationSteps):
         self.where = where
         self.wait_quiet = wait_quiet
         self.too_noisy = False  # the last calibration's verdict
+        self.noise_facts: dict[str, NoiseFacts] = {}
         decision = config.decision
         looks = tuple(decision.looks) or default_looks(config.bench.pairs, config.max_pairs)
         self.plan = Plan(
@@ -168,6 +170,13 @@ class Measurer(CalibrationSteps):
                 return judgement
             final = confirm(first, again, self.config.metrics, self.thresholds)
         judgement.reason = final.reason
+        if not final.keep and final.per_metric:
+            # a gain the raised threshold alone hid says so first (issue 16)
+            primary = final.per_metric[0]
+            facts = self.noise_facts.get(primary.metric)
+            below = explain_below(primary.effect, facts) if facts is not None else ""
+            if below:
+                judgement.reason = f"{below}. {final.reason}"
         judgement.keep = final.keep
         judgement.recorded = final.per_metric[0]
         judgement.rule = final.rule

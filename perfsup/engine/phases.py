@@ -141,7 +141,7 @@ class Phases:
             f"{proposal.edit.rationale}\n\nperfsup-node: {node.id}\n"
         )
         try:
-            sha = self.git.commit_all(candidate_dir, f"perfsup/{node.id}", message)
+            sha = self.git.commit_all(candidate_dir, self.git.node_branch(node.id), message)
         except NothingToCommit:
             self.git.remove_worktree(candidate_dir)
             self.recorder.end(node, NodeStatus.MALFORMED, "the edit changes nothing")
@@ -150,7 +150,7 @@ class Phases:
         self.recorder.update(
             node,
             commit_sha=sha,
-            branch=f"perfsup/{node.id}",
+            branch=self.git.node_branch(node.id),
             diff=diff,
             diff_hash=hashlib.sha256(diff.encode()).hexdigest(),
         )

@@ -1,7 +1,8 @@
 """Preflight: prove the night can work before the model is asked anything.
 
 In order, cheapest and most likely to fail first: the model answers (Ollama
-reachable with the model pulled, the GGUF loads, the answer file parses);
+reachable with the model pulled, the GGUF loads, an OpenAI-compatible server
+lists the model, the answer file parses);
 then, on a worktree of the baseline commit, the build and the check pass and
 the bench runs a few times, printing every configured metric as a finite
 positive number. The runs come in A/A pairs (the baseline against itself), so

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from perfsup.config import Config
+from perfsup.engine.branch_prefix import choose_branch_prefix
 from perfsup.engine.controls import Controls, StepAborted
 from perfsup.engine.errors import RunFailed
 from perfsup.engine.orphans import kill_orphans
@@ -53,6 +54,12 @@ class RunLifecycle:
 
     def open(self) -> int:
         """Continue the newest run in the store, or start run 1 from the baseline."""
+        claim = choose_branch_prefix(self.store, self.git, self.paths)
+        if claim.namespaced:
+            self.report(
+                f"branches: {claim.prefix}<id> (perfsup/<id> belong to the run folder "
+                f"{claim.owner or 'of an earlier run'})"
+            )
         run = self.recorder.newest_run()
         if run is None:
             baseline = self.git.resolve(self.config.target.base)

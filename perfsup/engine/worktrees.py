@@ -82,8 +82,19 @@ class BuiltTrees:
         self.git.remove_orphan_worktrees(keep=keep)
 
     def finish(self) -> None:
-        """The run ends: with keep_worktrees = "none" no built worktree stays."""
-        for node_id, path in list(self._built.items()):
-            if self.config.run.keep_worktrees == "none":
+        """The run ends: no worktree stays registered in the person's repository.
+
+        `keep_worktrees` says which folders stay on disk, as plain folders (no
+        `.git`): "kept" the built ones (kept nodes), "all" every one, "none" none.
+        Kept nodes stay reachable by their `perfsup/...` branches.
+        """
+        keep = self.config.run.keep_worktrees
+        built = {path.resolve() for path in self._built.values()}
+        for path in self.git.known_worktrees():
+            if keep == "all" or (keep == "kept" and path in built):
+                self.git.release_worktree(path)
+            else:
                 self.git.remove_worktree(path)
-                del self._built[node_id]
+        # A promoted node starts another run: its parents are checked out afresh.
+        self._built.clear()
+        self.git.prune_worktrees()

@@ -39,6 +39,15 @@ class Calibration:
     pairs_needed: int = 0  # pairs whose floor would reach min_effect (widths ~ 1/sqrt(pairs))
 
 
+def pairs_needed(noise_floor: float, min_effect: float, pairs: int) -> int:
+    """Pairs per pass whose noise floor would reach `min_effect` (widths ~ 1/sqrt(pairs))."""
+    if noise_floor <= min_effect:
+        return pairs
+    if min_effect <= 0:
+        return 10**6
+    return math.ceil(pairs * (noise_floor / min_effect) ** 2)
+
+
 def noise_floor_logs(gains: np.ndarray, alpha: float, max_pairs: int) -> np.ndarray:
     """Per row of A/A log gains: the interval half-width rescaled to `max_pairs`."""
     stats = paired_stats(gains, alpha)
@@ -60,9 +69,7 @@ def calibrate(
     floor_gain = float(noise_floor_logs(gains, alpha, max_pairs)[0])
     # on the log scale, the larger of the two readings of a log width
     floor = math.expm1(floor_gain) if scale == "log" else floor_gain
-    needed = max_pairs
-    if floor > min_effect:
-        needed = math.ceil(max_pairs * (floor / min_effect) ** 2) if min_effect > 0 else 10**6
+    needed = pairs_needed(floor, min_effect, max_pairs)
     return Calibration(
         metric=metric,
         pairs=stats.pairs,

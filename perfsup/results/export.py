@@ -8,6 +8,12 @@ it with its interval, and the model that proposed it. The series starts at
 the user's own baseline commit, across promoted runs, so it applies with
 `git am` (or `git apply`) to a fresh clone of the branch the night started
 from.
+
+Only kept changes are exported: a node that is not kept, or whose path from
+the baseline passes through one that is not, is refused unless `force`; then
+every message says which change was not kept and why, and no effect is claimed
+for a change that was never measured (issue 16: a `checks_failed` patch read
+"97.6% better").
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from sqlmodel import Session, select
 
 from perfsup.engine.best import best_node, compounded_gain, metric_effects
 from perfsup.metrics.record import Effect
-from perfsup.store import Node, Run, Store
+from perfsup.store import Node, NodeStatus, Run, Store
 from perfsup.store.tree import lineage
 from perfsup.workspace.git import GitWorkspace
 
@@ -54,6 +60,35 @@ class Exported:
     tip: str  # sha of the exported (rewritten) tip commit
     patch: str | None  # the format-patch text, unless a branch was asked for
     branch: str | None
+    not_kept: tuple[str, ...] = ()  # with force: each change not kept, and why
+
+
+def _why(node: Node) -> str:
+    return f"{node.status}: {node.reason}" if node.reason else node.status
+
+
+def not_kept_text(node: Node) -> str:
+    """`1.2.1 was not kept (checks_failed: check.py failed)`."""
+    return f"{node.id} was not kept ({_why(node)})"
+
+
+def refuse_unless_kept(node: Node, path: list[Node], force: bool) -> tuple[str, ...]:
+    """The changes on `path` that were not kept, said in words; without `force`, any of
+    them is an ExportError naming the first and the way out."""
+    missing = [n for n in path if n.status != NodeStatus.KEPT]
+    if missing and not force:
+        first = missing[0]
+        what = (
+            f"node {not_kept_text(node)}"
+            if first.id == node.id
+            else f"node {node.id}: its path from the baseline passes through {first.id}, "
+            f"which was not kept ({_why(first)})"
+        )
+        raise ExportError(
+            f"{what}; only kept changes are exported (--force exports it anyway, "
+            "saying so in every message)"
+        )
+    return tuple(not_kept_text(n) for n in missing)
 
 
 def path_to(session: Session, node: Node) -> PathInfo:
@@ -85,16 +120,28 @@ def effect_line(m: Effect) -> str:
     return m.line()
 
 
+def measured_effects(node: Node) -> list[Effect]:
+    """The effects worth quoting: a kept, discarded or pruned node's; nothing for a node
+    that failed before its decision (stale numbers must never read as a gain)."""
+    if node.status not in (NodeStatus.KEPT, NodeStatus.DISCARDED, NodeStatus.PRUNED):
+        return []
+    return metric_effects(node)
+
+
 def commit_message(node: Node) -> str:
     """The exported message of one node's commit."""
-    lines = [f"perfsup {node.id}: {node.description or '(no description)'}", ""]
+    kept = node.status == NodeStatus.KEPT
+    title = node.description or "(no description)"
+    lines = [f"perfsup {node.id}: {title}" + ("" if kept else " (NOT KEPT)"), ""]
+    if not kept:
+        lines += [f"Not kept: {not_kept_text(node)}; exported with --force.", ""]
     if node.rationale.strip():
         lines += [node.rationale.strip(), ""]
-    effects = metric_effects(node)
+    effects = measured_effects(node)
     for m in effects:
-        lines.append("Effect: " + effect_line(m))
+        lines.append("Effect: " + effect_line(m) + ("" if kept else f" ({node.status})"))
     if not effects:
-        lines.append("Effect: not measured")
+        lines.append("Effect: not measured" + ("" if kept else f" ({node.status})"))
     lines.append(f"Model: {node.model or 'none'}")
     lines.append(f"perfsup-node: {node.id}")
     return "\n".join(lines) + "\n"
@@ -104,18 +151,27 @@ def squash_message(
     target: Node, nodes: list[Node], base_commit: str, direction: str = "lower"
 ) -> str:
     """The message of one commit holding every change of the path."""
-    gain = compounded_gain(nodes, None, direction)
+    missing = [n for n in nodes if n.status != NodeStatus.KEPT]
+    gain = None if missing else compounded_gain(nodes, None, direction)
     lines = [
         f"perfsup {target.id}: {target.description or '(no description)'}"
-        + (f" ({len(nodes)} changes)" if len(nodes) > 1 else ""),
+        + (f" ({len(nodes)} changes)" if len(nodes) > 1 else "")
+        + (" (NOT ALL KEPT)" if missing else ""),
         "",
         f"Every change from the baseline {base_commit[:12]} to perfsup node {target.id}:",
     ]
     for node in nodes:
-        effects = metric_effects(node)
+        effects = measured_effects(node)
         effect = f": {effect_line(effects[0])}" if effects else ""
+        if node.status != NodeStatus.KEPT:
+            effect += f" [NOT KEPT: {node.status}" + (f": {node.reason}]" if node.reason else "]")
         lines.append(f"- {node.id} {node.description or '(no description)'}{effect}")
     lines.append("")
+    if missing:
+        lines.append(
+            "Not kept: " + "; ".join(not_kept_text(n) for n in missing) + "; exported with "
+            "--force, so no compounded effect is claimed"
+        )
     if gain is not None:
         lines.append(
             f"Compounded effect on the first metric: {gain:.1%} better than the baseline "
@@ -135,8 +191,12 @@ def export_node(
     squash: bool = False,
     branch: str | None = None,
     direction: str = "lower",
+    force: bool = False,
 ) -> Exported:
-    """Rewrite the path to `node_id` with metric-carrying messages and export it."""
+    """Rewrite the path to `node_id` with metric-carrying messages and export it.
+
+    A node not kept, or on a path through one not kept, is an ExportError unless
+    `force` (see `refuse_unless_kept`)."""
     with store.session() as s:
         node = s.get(Node, node_id)
         if node is None:
@@ -144,6 +204,7 @@ def export_node(
         if node.commit_sha is None or node.parent_id is None:
             raise ExportError(f"node {node.id} has no change to export (status {node.status})")
         info = path_to(s, node)
+    missing = refuse_unless_kept(node, info.nodes, force)
     try:
         git = GitWorkspace(Path(info.repo_path), worktrees_dir)
     except ValueError as exc:
@@ -165,8 +226,8 @@ def export_node(
             git.create_branch(branch, tip)
         except ValueError as exc:
             raise ExportError(str(exc)) from None
-        return Exported(node.id, count, tip, None, branch)
-    return Exported(node.id, count, tip, git.format_patch(base, tip), None)
+        return Exported(node.id, count, tip, None, branch, missing)
+    return Exported(node.id, count, tip, git.format_patch(base, tip), None, missing)
 
 
 def newest_run(session: Session) -> Run | None:

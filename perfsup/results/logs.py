@@ -7,15 +7,22 @@ JSON lines (`perfsup log --jsonl`), the autoresearch convention: a config line
 
 then one line per experiment, the baseline first:
 
-    {"run": 1, "commit": "abc1234", "metric": 12.3, "metrics": {...},
+    {"commit": "abc1234", "metric": 12.3, "metrics": {...},
      "status": "keep" | "discard" | "crash" | "checks_failed",
-     "description": "...", "timestamp": <ms since the epoch>, ...}
+     "description": "...", "timestamp": <ms since the epoch>,
+     "run": 1, "iteration": 3, ...}
 
-plus perfsup's own keys (`node`, `perfsup_status`, `effect`, `ci_low`, `ci_high`)
-that readers of the convention ignore. A metric value is the median of the
+The first six are autoresearch's columns (karpathy's results.tsv: commit,
+the metric, status keep/discard/crash, description; the JSON-lines form adds
+`metrics`, `timestamp` and `checks_failed`). `run` is perfsup's run number (the
+`perfsup log RUN` argument), never a counter; `iteration` numbers the
+experiments as the metrics CSV does (0 = the baseline). perfsup's own keys
+(`node`, `perfsup_status`, `reason`, `effect`, `ci_low`, `ci_high`) follow;
+readers of the convention ignore them. A metric value is the median of the
 counted samples of the pass that decided the node (the re-verification if
-there was one); an experiment that measured nothing has `metric` 0 and empty
-`metrics`, as autoresearch logs a crash.
+there was one); an experiment that measured nothing has `metric` null and
+empty `metrics`: a 0 read as the best result when lower is better (issue 16;
+decision 0200).
 
 The metrics CSV (`perfsup log --csv`) has the rows the engine appends to
 `metrics.csv` while it runs (engine/metrics_csv.py), written from the store.
@@ -93,20 +100,24 @@ def jsonl_text(store: Store, run_id: int, fallback: Config | None = None) -> str
             "bestDirection": primary.direction if primary else "lower",
         }
     ]
-    for number, row in enumerate(rows, start=1):
+    for row in rows:
         node = row.node
-        value = row.values.get(primary.name) if primary else None
+        # a failed experiment has no value, even if some samples were taken before it failed
+        values = row.values if row.status in ("keep", "discard") else {}
+        value = values.get(primary.name) if primary else None
         lines.append(
             {
-                "run": number,
                 "commit": (node.commit_sha or "")[:7],
-                "metric": value if value is not None else 0,
-                "metrics": row.values,
+                "metric": value,
+                "metrics": values,
                 "status": row.status,
                 "description": node.description or "",
                 "timestamp": row.timestamp_ms,
+                "run": run_id,
+                "iteration": row.iteration,
                 "node": node.id,
                 "perfsup_status": node.status,
+                "reason": node.reason,
                 "effect": node.effect,
                 "ci_low": node.ci_low,
                 "ci_high": node.ci_high,

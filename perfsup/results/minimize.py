@@ -29,16 +29,16 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from perfsup.config import Config
+from perfsup.engine.branch_prefix import choose_branch_prefix
 from perfsup.engine.clock import SystemClock
+from perfsup.engine.factory import run_command_env
 from perfsup.engine.measure import Measurer
-from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.outcomes import NodeOutcomes
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, Calibration, Node, NodeStatus, Run, Store
 from perfsup.store.models import EventKind, utcnow
 from perfsup.store.transitions import move, new_node
 from perfsup.store.tree import child_id, lineage, next_ordinal, record_event
-from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
 from perfsup.workspace.logcap import MIB
@@ -90,8 +90,8 @@ class _Ablation:
         self.run = run
         self.report = report
         self.git = GitWorkspace(Path(run.repo_path), paths.worktrees)
-        self.env = command_env(paths.root / "bin")
-        self.env[RUN_DIR_MARKER] = str(paths.root)
+        choose_branch_prefix(store, self.git, paths)  # the run's own branch names
+        self.env = run_command_env(paths, config, Path(run.repo_path))
         self.executor = SandboxExecutor(
             LocalExecutor(config.run.max_log_mb * MIB), config.sandbox, [paths.root], report
         )
@@ -300,7 +300,7 @@ def _record_minimal(
         if not ab.git.cherry_pick_into(fresh, node.commit_sha):
             raise MinimizeError(f"the changes {', '.join(kept)} no longer apply together")
     try:
-        sha = ab.git.commit_all(fresh, f"perfsup/{new.id}", message)
+        sha = ab.git.commit_all(fresh, ab.git.node_branch(new.id), message)
     except NothingToCommit:  # the kept changes cancel out
         sha = root.commit_sha
     diff = ab.git.diff(root.commit_sha, sha)
@@ -308,7 +308,7 @@ def _record_minimal(
         new,
         description=description[:300],
         commit_sha=sha,
-        branch=f"perfsup/{new.id}",
+        branch=ab.git.node_branch(new.id),
         diff=diff,
         diff_hash=hashlib.sha256(diff.encode()).hexdigest(),
         model=target.model,

@@ -21,6 +21,12 @@ from sqlmodel import Session, select
 from perfsup.config import Config, ConfigError
 from perfsup.config.load import parse_config
 from perfsup.engine.rundir import RunPaths
+from perfsup.metrics.threshold_explain import (
+    explain_threshold,
+    facts_of,
+    hidden_by_raised_threshold,
+    run_config,
+)
 from perfsup.results.export import best_node, compounded_gain
 from perfsup.results.logs import Experiment, experiments, run_metrics
 from perfsup.results.report_chart import draw_chart
@@ -68,6 +74,8 @@ class ReportData:
     time_split: dict[str, float] = field(default_factory=dict)
     minimized: list[dict[str, object]] = field(default_factory=list)
     confirmations: list[str] = field(default_factory=list)  # end of night (engine/confirm.py)
+    noise_notes: list[str] = field(default_factory=list)  # a noisy threshold explained
+    min_effect: float | None = None  # the run's decision.min_effect, when its config reads
 
 
 def step_seconds(log: Path) -> float:
@@ -111,6 +119,9 @@ def collect(store: Store, run_id: int, paths: RunPaths, fallback: Config | None)
                 select(Event).where(Event.run_id == run_id, Event.kind == "confirmation")
             ).all()
         ]
+    config = run_config(run, fallback)
+    latest = {c.metric: c for c in sorted(calibrations, key=lambda c: c.id or 0)}
+    noise_notes = [explain_threshold(facts_of(c, config)) for c in latest.values() if c.too_noisy]
     split = {"model": model_s, "build": 0.0, "check": 0.0, "benchmark": 0.0}
     for node in nodes:
         for step, column in STEP_COLUMN.items():
@@ -129,6 +140,8 @@ def collect(store: Store, run_id: int, paths: RunPaths, fallback: Config | None)
         time_split=split,
         minimized=minimized,
         confirmations=confirmations,
+        noise_notes=noise_notes,
+        min_effect=config.decision.min_effect if config is not None else None,
     )
 
 
@@ -233,6 +246,14 @@ def build_report(data: ReportData, chart_ref: str | None) -> list[Block]:
                 ],
             )
         )
+        for note in data.noise_notes:
+            blocks.append(Block("p", note))
+        hidden = [n for n in data.nodes if hidden_by_raised_threshold(n, data.min_effect)]
+        if hidden:
+            blocks.append(Block("p", "Discarded below the raised threshold, not min_effect:"))
+            blocks.append(
+                Block("ul", items=[f"{n.id} {n.description or ''}: {n.reason}" for n in hidden])
+            )
     else:
         blocks.append(Block("p", "No A/A calibration was made in this run."))
 

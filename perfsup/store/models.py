@@ -101,6 +101,7 @@ class EventKind(StrEnum):
     COMMAND_RESUME = "command_resume"
     COMMAND_ABORT = "command_abort"
     COMMAND_PRUNE = "command_prune"
+    COMMAND_UNPRUNE = "command_unprune"
     COMMAND_PRIORITY = "command_priority"
     COMMAND_PROMOTE = "command_promote"
     COMMAND_STEER = "command_steer"
@@ -138,6 +139,7 @@ class CommandKind(StrEnum):
     RESUME = "resume"
     ABORT = "abort"  # the current experiment, now
     PRUNE = "prune"  # {"node": "1.3"}
+    UNPRUNE = "unprune"  # {} or {"node": "1.3"}: undo the last prune (of that node)
     PRIORITY = "priority"  # {"node": "1.3", "priority": 2}
     PROMOTE = "promote"  # {"node": "1.3"}: start a new run from it
     STEER = "steer"  # {"goal": "..."} and/or {"hint": "..."}

@@ -16,6 +16,7 @@ allow is a bug and raises `IllegalTransition`.
            benchmarking              check, a remote experiment re-queued)
     queued or any step ──> an end status (kept, discarded, a failure, pruned...)
     any end status but pruned ──> pruned   (a person prunes a finished node)
+    pruned ──> any other end status        (a person undoes the prune)
     failed, interrupted, cancelled ──> queued   (a run's baseline, checked again)
 
 `tests/test_transitions.py` scans perfsup for status writes that bypass this
@@ -87,6 +88,7 @@ def _allowed() -> dict[NodeStatus, frozenset[NodeStatus]]:
         table[step] |= set(measured[index:]) - {step} | {NodeStatus.QUEUED} | ENDS
     for end in ENDS - {NodeStatus.PRUNED}:
         table[end].add(NodeStatus.PRUNED)
+        table[NodeStatus.PRUNED].add(end)  # an undone prune: the end it had (engine/unprune.py)
     for end in RETRIED:
         table[end].add(NodeStatus.QUEUED)
     return {status: frozenset(targets) for status, targets in table.items()}

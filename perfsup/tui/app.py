@@ -32,6 +32,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store.models import CommandStatus, NodeStatus
 from perfsup.tui.actions import ControlActions
 from perfsup.tui.chart import MetricChart
+from perfsup.tui.continuing import ContinueStarter
 from perfsup.tui.gcpace import IdleCollector
 from perfsup.tui.keys import bindings, check_keymap
 from perfsup.tui.notices import NOTIFIED_KINDS, event_notice
@@ -97,8 +98,10 @@ class PerfsupApp(ControlActions):
         keymap: dict[str, str],
         export_dir: Path,
         now: Callable[[], datetime] | None = None,
+        continue_starter: ContinueStarter | None = None,
     ) -> None:
         super().__init__()
+        self.continue_starter = continue_starter
         fix_strip_cycles()  # see strips.py: each painted line was a reference cycle
         self.gc_pace = IdleCollector()
         self.paths = paths
@@ -124,7 +127,7 @@ class PerfsupApp(ControlActions):
             self.register_theme(theme)
         if theme_name:
             self.theme = theme_name
-        self.sub_title = str(paths.root)
+        self.sub_title = folder_title(paths.root)
 
     # ------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -320,12 +323,14 @@ class PerfsupApp(ControlActions):
         if info is None or info.run_id is None:
             return "waiting for the engine to open the run"
         if info.read_only:
-            sub_title = f"{self.paths.root} (read-only)"
+            sub_title = f"{folder_title(self.paths.root)} (read-only)"
             if self.sub_title != sub_title:
                 self.sub_title = sub_title
             why = f": {info.stop_reason}" if info.stop_reason else ""
             first = f"run {info.run_id} {info.run_status}{why} · read-only"
         else:
+            if self.sub_title.endswith("(read-only)"):  # a continued run: writable again
+                self.sub_title = folder_title(self.paths.root)
             state = info.engine_state
             if state == "stopped" and info.run_status in ("running", "paused"):
                 state = info.run_status  # an engine that does not report its state yet
@@ -384,6 +389,12 @@ class PerfsupApp(ControlActions):
             self.notify(f"{event.worker.name}: {event.worker.error}", severity="error")
 
 
+def folder_title(folder: Path) -> str:
+    """The run folder for the header, the home folder written `~` (shorter, and not personal)."""
+    home = Path.home()
+    return f"~/{folder.relative_to(home)}" if folder.is_relative_to(home) else str(folder)
+
+
 def create_app(
     store_path: Path | None,
     run_dir: Path,
@@ -393,6 +404,7 @@ def create_app(
     keys: dict[str, str] | None = None,
     export_dir: Path | None = None,
     now: Callable[[], datetime] | None = None,
+    continue_starter: ContinueStarter | None = None,
 ) -> PerfsupApp:
     """The TUI on the run in `run_dir` (store at `store_path`, default the run dir's).
 
@@ -417,4 +429,5 @@ def create_app(
         keymap=keymap,
         export_dir=export_dir or Path.cwd(),
         now=now,
+        continue_starter=continue_starter,
     )

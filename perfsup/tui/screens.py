@@ -1,47 +1,22 @@
-"""Modal screens: the help, the steer form and the full log."""
+"""Modal screens: the steer form and the full log (the help is in help.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-from rich.table import Table
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Log, Static
 
-from perfsup.tui.keys import KEYS, key_for
+from perfsup.tui.help import HelpScreen
 from perfsup.tui.logtail import strip_ansi
 
+__all__ = ["FullLogScreen", "HelpScreen", "SteerScreen"]
+
 FULL_LOG_BYTES = 64 * 1024 * 1024  # beyond this, the start of the file is skipped
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]  # noqa: RUF012
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 80; height: auto; max-height: 90%;
-        border: round $primary; background: $surface; padding: 0 1; }
-    """
-
-    def __init__(self, keymap: Mapping[str, str]) -> None:
-        super().__init__()
-        self.keymap = keymap
-
-    def compose(self) -> ComposeResult:
-        table = Table(title="perfsup keys", expand=True, box=None)
-        table.add_column("key", style="bold")
-        table.add_column("what it does")
-        table.add_column("id ([tui.keys])", style="dim")
-        for key in KEYS:
-            table.add_row(key_for(key.id, self.keymap), key.description, key.id)
-        table.add_row("ctrl+p", "Command palette (every control by name)", "")
-        self.table = table
-        with VerticalScroll():
-            yield Static(table)
 
 
 class SteerScreen(ModalScreen[dict[str, str] | None]):

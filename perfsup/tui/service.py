@@ -383,7 +383,8 @@ class RunService:
     def export_patch(self, node_id: str, dest: Path) -> str:
         """Write the patch series from the run's baseline to `node_id`, as `perfsup export`
         does (each commit message carries the node, its effect and the model); say what
-        was written. Raises ValueError for a node without a change."""
+        was written. Raises ValueError for a node without a change, and for one not kept
+        or on a path through one (export's own rule; the TUI never forces)."""
         from perfsup.results.export import ExportError, export_node
 
         direction = self.config.primary_metric.direction if self.config else "lower"

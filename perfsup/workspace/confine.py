@@ -98,8 +98,12 @@ def bwrap_argv(
     writable: Iterable[Path],
     network: bool,
     scope: StepScope | None,
+    readable: Iterable[Path] = (),
+    cache: Path | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The bubblewrap command line (up to `--`) for a command run in `cwd`."""
+    """The bubblewrap command line (up to `--`) for a command run in `cwd`; `readable`:
+    folders shown read-only (the target's venv), `cache`: the step's writable cache."""
     argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     masks: list[Path] = []
     home = Path(os.environ.get("HOME", "/nonexistent")).resolve()
@@ -123,7 +127,7 @@ def bwrap_argv(
     # Back, read-only: the interpreter and the tools on PATH that lived under a mask.
     tools = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
     tools += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
-    tools += [run_dir / "bin" for run_dir in runs]
+    tools += [run_dir / "bin" for run_dir in runs] + list(readable)
     back: list[Path] = []
     for tool in sorted({t.resolve() for t in tools if t.is_absolute()}, key=lambda t: len(t.parts)):
         if tool.is_dir() and _masked(tool, masks) and not _masked(tool, back):
@@ -131,6 +135,8 @@ def bwrap_argv(
             argv += ["--ro-bind", str(tool), str(tool)]
     here = cwd.resolve()
     argv += ["--bind", str(here), str(here)]
+    if cache is not None and cache.is_dir() and not cache.is_symlink():
+        argv += ["--bind", str(cache), str(cache)]
     for path in scope.readonly if scope is not None else ():
         if _exists(path) and not path.is_symlink():
             argv += ["--ro-bind", str(path), str(path)]
@@ -142,4 +148,6 @@ def bwrap_argv(
         argv.append("--unshare-net")
     if user_namespace_works():
         argv += ["--unshare-user", "--uid", NOBODY, "--gid", NOBODY]
+    if seccomp_fd is not None:  # the shell line opens the compiled filter on it
+        argv += ["--seccomp", str(seccomp_fd)]
     return [*argv, "--chdir", str(here), "--"]

@@ -13,9 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import stat
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from functools import wraps
@@ -25,7 +22,9 @@ from typing import Concatenate, ParamSpec, TypeVar
 import git
 from git.refs.symbolic import SymbolicReference
 
+from perfsup.workspace.removal import force_rmtree
 from perfsup.workspace.safegit import run_git
+from perfsup.workspace.step_cache import companion_cache
 
 __all__ = ["PERFSUP_BRANCH_PREFIX", "GitWorkspace", "NothingToCommit"]
 
@@ -59,8 +58,8 @@ _WORKTREE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # A full object name needs no `rev-parse` (every git call costs milliseconds,
 # and an experiment used to make sixteen of them).
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-# perfsup/<node id>: always a valid branch name, no `check-ref-format` needed.
-_NODE_BRANCH = re.compile(r"^perfsup/[0-9]+(?:\.[0-9]+)*$")
+# perfsup/[<tag>/]<node id> (branches.py): a valid branch name, no `check-ref-format`.
+_NODE_BRANCH = re.compile(r"^perfsup/(?:[A-Za-z0-9][A-Za-z0-9_-]*/)?[0-9]+(?:\.[0-9]+)*$")
 
 
 class NothingToCommit(Exception):
@@ -86,23 +85,6 @@ def _run_git(
 
 def _is_under(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
-
-
-def _rmtree(path: Path) -> None:
-    """Delete a folder even if a tool left read-only entries in it (Go does)."""
-
-    def make_writable_and_retry(func: Callable[[str], object], p: str, _exc: object) -> None:
-        try:
-            os.chmod(os.path.dirname(p), stat.S_IRWXU)
-            os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except OSError:
-            pass  # nothing more we can do; the caller checks what is left
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable_and_retry)
-    else:
-        shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
 _P = ParamSpec("_P")
@@ -140,6 +122,8 @@ class GitWorkspace:
         # worktree -> its admin folder, read when git made it (before any command ran)
         self._admin: dict[Path, Path] = {}
         self._commits: dict[Path, str] = {}  # worktree -> the commit checked out there
+        # perfsup/, or perfsup/<tag>/ when another run folder owns the plain names
+        self.branch_prefix = PERFSUP_BRANCH_PREFIX
         # Folders that hold the user's work: never deleted, whatever happens.
         self._precious = (self.repo_path, self.git_dir)
         for precious in self._precious:
@@ -159,6 +143,10 @@ class GitWorkspace:
         if any(_is_under(precious, resolved) for precious in self._precious):
             raise ValueError(f"refusing to touch {path}: it holds the user's repository")
         return resolved
+
+    def node_branch(self, node_id: str) -> str:
+        """The branch of a node's commit: `perfsup/<id>`, or `perfsup/<tag>/<id>`."""
+        return f"{self.branch_prefix}{node_id}"
 
     def _check_branch(self, branch: str) -> None:
         if not branch.startswith(PERFSUP_BRANCH_PREFIX) or branch == PERFSUP_BRANCH_PREFIX:
@@ -217,7 +205,10 @@ class GitWorkspace:
 
     def commit_of(self, worktree: Path) -> str | None:
         """The commit checked out (or last committed) in a worktree we made, else None."""
-        return self._commits.get(Path(worktree).resolve())
+        # Asked around every command: the path as given first (our own paths
+        # are resolved already), resolving only when that misses.
+        found = self._commits.get(Path(worktree))
+        return found if found is not None else self._commits.get(Path(worktree).resolve())
 
     def _remember_admin(self, path: Path) -> None:
         """Note the worktree's admin folder now, while its `.git` file is git's own."""
@@ -249,13 +240,32 @@ class GitWorkspace:
         admin folder whose `gitdir` names it is deleted from the trusted store.
         """
         resolved = self._check_worktree_path(path)
-        if resolved.is_dir() and not resolved.is_symlink():
-            _rmtree(resolved)
-        elif resolved.exists() or resolved.is_symlink():
-            resolved.unlink(missing_ok=True)
+        for folder in (resolved, companion_cache(resolved)):
+            if folder.is_dir() and not folder.is_symlink():
+                force_rmtree(folder)
+            elif folder.exists() or folder.is_symlink():
+                folder.unlink(missing_ok=True)
         self._admin.pop(resolved, None)
         self._commits.pop(resolved, None)
         self._forget_worktree(resolved)
+
+    @_serialized
+    def release_worktree(self, path: Path) -> None:
+        """Unregister a worktree but leave its files on disk, a plain folder without `.git`."""
+        resolved = self._check_worktree_path(path)
+        force_rmtree(companion_cache(resolved), missing_ok=True)
+        dot_git = resolved / ".git"
+        if dot_git.is_dir() and not dot_git.is_symlink():
+            force_rmtree(dot_git)  # a command may have replaced the file with a folder
+        else:
+            dot_git.unlink(missing_ok=True)
+        self._admin.pop(resolved, None)
+        self._commits.pop(resolved, None)
+        self._forget_worktree(resolved)
+
+    def prune_worktrees(self) -> None:
+        """`git worktree prune`: registrations whose folder is gone (a crash) are dropped."""
+        self._git("worktree", "prune")
 
     def _forget_worktree(self, path: Path) -> None:
         """Remove the registrations (in the main repository) of the worktree at `path`."""
@@ -268,7 +278,7 @@ class GitWorkspace:
             except OSError:
                 continue
             if Path(named).parent == path or Path(named).parent.resolve() == path:
-                _rmtree(admin)
+                force_rmtree(admin)
 
     @_serialized
     def commit_all(self, worktree: Path, branch: str, message: str) -> str:
@@ -427,7 +437,7 @@ class GitWorkspace:
         for path in sorted(candidates - kept):
             self.remove_worktree(path)
             removed.append(path)
-        self._git("worktree", "prune")
+        self.prune_worktrees()
         return removed
 
     def _registered_worktrees(self) -> set[Path]:

@@ -26,6 +26,7 @@ import shlex
 import shutil
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ from perfsup.workspace.confine import (
 )
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.runner import CommandResult
+from perfsup.workspace.step_cache import cache_env, step_cache
+from perfsup.workspace.syscalls import SECCOMP_FD, filter_path
+from perfsup.workspace.target_env import READABLE_MARK
 
 __all__ = ["Isolation", "SandboxExecutor", "detect_isolation", "scrub_env"]
 
@@ -58,6 +62,8 @@ class Isolation:
 
     kind: str  # "bwrap", "unshare" or "none"
     network: bool
+    # the seccomp filter refusing new Unix sockets (syscalls.py), where it can be used
+    socket_filter: Path | None = None
 
     @property
     def off(self) -> list[str]:
@@ -65,8 +71,11 @@ class Isolation:
         off = ["network"] if self.network else []
         if self.kind != "bwrap":
             off += ["filesystem confinement", "private /tmp, /run and home", "host secrets"]
-        elif not user_namespace_works():
-            off.append("unprivileged user")
+        else:
+            if not user_namespace_works():
+                off.append("unprivileged user")
+            if self.socket_filter is None:
+                off.append("Unix-socket filter")
         if self.kind == "none":
             off += ["pid namespace"]
         return off
@@ -106,7 +115,8 @@ def detect_isolation(settings: SandboxSettings) -> Isolation:
     """The strongest isolation this machine offers within what the config allows."""
     wanted = settings.kind
     if wanted in ("auto", "bwrap") and _bwrap_works():
-        return Isolation("bwrap", settings.network)
+        socket_filter = None if settings.unix_sockets else filter_path()
+        return Isolation("bwrap", settings.network, socket_filter)
     if wanted in ("auto", "unshare") and _unshare_works():
         return Isolation("unshare", settings.network)
     return Isolation("none", True)
@@ -135,13 +145,28 @@ class SandboxExecutor:
         self.private = [Path(p).resolve() for p in private]
         self.writable = [Path(p).expanduser().resolve() for p in settings.writable_paths]
         self.isolation = detect_isolation(settings)
-        self._lines: dict[tuple[Path, StepScope | None], list[str]] = {}
+        self._lines: dict[tuple[Path, StepScope | None, str], list[str]] = {}
+        self._wrapped: dict[tuple[str, Path, Path | None, StepScope | None, str], str] = {}
+        self._cgroups = PidsCgroups(settings.processes)
         remove_stale_cgroups()
         if self.isolation.kind == "none":
             report("warning: sandbox isolation is OFF (no bubblewrap or unshare usable here)")
 
-    def wrap(self, command: str, cwd: Path, cgroup: Path | None = None) -> str:
-        """The shell line that runs `command` in the box."""
+    def wrap(self, command: str, cwd: Path, cgroup: Path | None = None, readable: str = "") -> str:
+        """The shell line that runs `command` in the box; `readable`: folders shown
+        read-only (the target's environment, target_env.py), os.pathsep-separated."""
+        # The same command runs in the same two trees for every benchmark pair:
+        # its line is made once (the cache is keyed by everything it depends on).
+        key = (command, cwd, cgroup, current_scope(), readable)
+        line = self._wrapped.get(key)
+        if line is None:
+            line = self._wrap(command, cwd, cgroup, readable)
+            self._wrapped[key] = line
+            while len(self._wrapped) > 16:
+                self._wrapped.pop(next(iter(self._wrapped)))
+        return line
+
+    def _wrap(self, command: str, cwd: Path, cgroup: Path | None, readable: str) -> str:
         s = self.settings
         limits = [
             "prlimit",
@@ -152,18 +177,21 @@ class SandboxExecutor:
             "--",
         ]
         inner = ["/bin/bash", "-c", command]
-        argv = limits + self._isolate(cwd) + inner
+        argv = limits + self._isolate(cwd, readable) + inner
         line = shlex.join(argv)
+        if self.isolation.socket_filter is not None:
+            # bwrap reads the filter from this descriptor (see syscalls.py)
+            line += f" {SECCOMP_FD}< {shlex.quote(str(self.isolation.socket_filter))}"
         if cgroup is not None:
             line = f"echo $$ > {shlex.quote(str(cgroup / 'cgroup.procs'))} && exec {line}"
         return f"exec {line}" if cgroup is None else line
 
-    def _isolate(self, cwd: Path) -> list[str]:
+    def _isolate(self, cwd: Path, readable: str) -> list[str]:
         iso = self.isolation
         if iso.kind == "bwrap":
             # The same step runs many times (every benchmark pair): its line is
             # built once (about 2 ms of stat calls) and kept for a few steps.
-            key = (cwd, current_scope())
+            key = (cwd, current_scope(), readable)
             argv = self._lines.get(key)
             if argv is None:
                 argv = bwrap_argv(
@@ -172,6 +200,9 @@ class SandboxExecutor:
                     writable=self.writable,
                     network=iso.network,
                     scope=key[1],
+                    readable=[Path(p) for p in readable.split(os.pathsep) if p],
+                    cache=step_cache(cwd, self.private),
+                    seccomp_fd=SECCOMP_FD if iso.socket_filter is not None else None,
                 )
                 self._lines[key] = argv
                 while len(self._lines) > 8:
@@ -193,21 +224,78 @@ class SandboxExecutor:
         cancel: threading.Event | None = None,
     ) -> CommandResult:
         """Run `command` in the box; the inner executor does the waiting and killing."""
-        cgroup = _make_pids_cgroup(self.settings.processes)
+        scrubbed = scrub_env(env if env is not None else os.environ, self.settings.pass_env)
+        cache = step_cache(cwd, self.private)  # Go's build cache: this step folder's own
+        scrubbed.update(cache_env(cache) if cache is not None else {})
+        cgroup = self._cgroups.take()
         try:
             return self.inner.run(
-                self.wrap(command, cwd, cgroup),
+                self.wrap(command, cwd, cgroup, scrubbed.get(READABLE_MARK, "")),
                 cwd,
                 log_path,
                 timeout_s,
-                env=scrub_env(env if env is not None else os.environ, self.settings.pass_env),
+                env=scrubbed,
                 on_line=on_line,
                 cancel=cancel,
             )
         finally:
             if cgroup is not None:
-                with contextlib.suppress(OSError):
-                    cgroup.rmdir()
+                self._cgroups.give(cgroup)
+
+
+class PidsCgroups:
+    """Pids cgroups reused from one command to the next.
+
+    Making and removing a cgroup around every command cost about 0.2 ms each
+    time (a benchmark runs dozens of commands per experiment). A cgroup is
+    handed out again only once it is empty, so each command has `limit` tasks
+    to itself: right after a command the kernel may still be tearing down its
+    pid namespace, so a cgroup that still lists tasks waits in the pool for a
+    later turn. Past `keep`, empty ones are removed. The pool's cgroups are
+    removed when the sandbox is collected or the process exits (a killed
+    engine's are removed by `remove_stale_cgroups` at the next start).
+    """
+
+    def __init__(self, limit: int, keep: int = 4) -> None:
+        self.limit = limit
+        self.keep = keep
+        self._pool: list[Path] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _remove_all, self._pool)
+
+    def take(self) -> Path | None:
+        with self._lock:
+            for index, cgroup in enumerate(self._pool):
+                if _empty(cgroup):
+                    return self._pool.pop(index)
+        return _make_pids_cgroup(self.limit)
+
+    def give(self, cgroup: Path) -> None:
+        with self._lock:
+            self._pool.append(cgroup)
+            extra = len(self._pool) - self.keep
+            for old in list(self._pool):
+                if extra <= 0:
+                    break
+                if _empty(old):
+                    with contextlib.suppress(OSError):
+                        old.rmdir()
+                        self._pool.remove(old)
+                        extra -= 1
+
+
+def _empty(cgroup: Path) -> bool:
+    try:
+        return not (cgroup / "cgroup.procs").read_text().strip()
+    except OSError:
+        return False
+
+
+def _remove_all(cgroups: list[Path]) -> None:
+    for cgroup in cgroups:
+        with contextlib.suppress(OSError):
+            cgroup.rmdir()
+    cgroups.clear()
 
 
 def _make_pids_cgroup(limit: int) -> Path | None:
