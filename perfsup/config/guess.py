@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -24,7 +25,6 @@ from perfsup.config.guess_bench import (
     find_hyperfine,
     find_python_bench,
     go_benchmarks,
-    go_caches,
 )
 from perfsup.config.guess_env import find_venv
 from perfsup.config.guess_render import (
@@ -145,13 +145,11 @@ def _guess_go(repo: Path, guess: Guess) -> None:
         "guessed from go.mod: `go test -bench` output, read by the go_bench source",
         "(the first benchmark printed; set select = 'BenchmarkName' for another).",
     ]
-    caches = go_caches()
-    if caches:
-        guess.sandbox_writable = Value(
-            caches, ["Go's build and module caches (`go env`): the sandbox keeps home read-only"]
-        )
-    else:
-        guess.notes.append("TODO: go was not found here; give the sandbox Go's cache folders.")
+    # No [sandbox] writable_paths for Go's caches: each step gets a build cache of its
+    # own and sees the module cache read-only (decision 0210); the person's caches
+    # stay out of reach of the code the model writes.
+    if shutil.which("go") is None:
+        guess.notes.append("TODO: go was not found here; install it where the run happens.")
     go_paths = _go_paths(repo)
     if go_paths:
         guess.writable = Value(

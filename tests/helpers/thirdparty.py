@@ -51,9 +51,11 @@ def fetch_sdist(name: str, version: str, into: Path) -> Path:
     return top
 
 
-def pip_target(requirements: list[str], into: Path) -> Path:
-    """A folder with `requirements` installed (pip --target): a target's own test tools."""
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(into)]
+def make_venv(requirements: list[str], into: Path) -> Path:
+    """A virtualenv at `into` with `requirements` installed: a target's own environment."""
+    done = _run([sys.executable, "-m", "venv", "--without-pip", str(into)], into.parent)
+    assert done.returncode == 0, f"python -m venv {into}: {_last_line(done)}"
+    pip = [sys.executable, "-m", "pip", "--python", str(into / "bin" / "python"), "install", "-q"]
     done = _run([*pip, *requirements], into.parent)
     if done.returncode != 0:
         pytest.skip(f"pip install of {' '.join(requirements)} failed: {_last_line(done)}")
