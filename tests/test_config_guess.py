@@ -138,7 +138,8 @@ def test_python_package_with_pytest_benchmark(tmp_path: Path, python_env: dict[s
         },
     )
     text, raw, config = guess(repo)
-    assert raw["check"]["run"] == "python -m pytest -q"
+    # the check runs each benchmark once; the bench is where they are timed
+    assert raw["check"]["run"] == "python -m pytest -q --benchmark-disable"
     assert raw["bench"]["run"] == (
         "python -m pytest --benchmark-only --benchmark-json=.perfsup-bench.json"
     )
@@ -149,6 +150,28 @@ def test_python_package_with_pytest_benchmark(tmp_path: Path, python_env: dict[s
     assert config.build is not None
     done = subprocess.run(config.build.run, shell=True, cwd=repo, env=python_env)
     assert done.returncode == 0
+
+
+def test_top_level_test_modules_and_bench_folders_are_protected(tmp_path: Path) -> None:
+    # the layout of many small sdists: tests beside setup.py, an asv-style folder
+    # that has nothing perfsup can run but is still the project's benchmark
+    repo = make_repo(
+        tmp_path / "py",
+        {
+            "setup.cfg": "[options.extras_require]\ntests = pytest-benchmark\n",
+            "setup.py": "from setuptools import setup\nsetup()\n",
+            "codec/__init__.py": "def encode(b):\n    return b\n",
+            "test_codec.py": "def test_encode(benchmark):\n    benchmark(lambda: 1)\n",
+            "benchmark/suite.py": "class TimeEncode:\n    def time_encode(self):\n        pass\n",
+        },
+    )
+    text, raw, config = guess(repo)
+    assert {"test_*.py", "benchmark", "setup.cfg"} <= set(config.access.protected)
+    assert config.access.writable == ["codec"]
+    assert raw["check"]["run"] == "python -m pytest -q --benchmark-disable"
+    assert raw["metrics"][0]["source"] == "pytest_benchmark"
+    # the person is told which benchmark decides and how to pick another
+    assert "the first benchmark in the JSON; set select = " in comment_above(text, "[[metrics]]")
 
 
 def test_python_src_layout_without_benchmark_gets_a_placeholder(tmp_path: Path) -> None:

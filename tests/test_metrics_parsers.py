@@ -175,6 +175,9 @@ def test_json_formats_truncated_or_wrong_shape(parser: object, name: str) -> Non
     for cut in (0, 1, len(full) // 3, len(full) - 2):
         with pytest.raises(MetricParseError, match=r"not valid JSON.*truncated"):
             parser(full[:cut])  # type: ignore[operator]
+    # an empty file (pytest-benchmark's when no benchmark ran) says so
+    with pytest.raises(MetricParseError, match="the file is empty: did any benchmark run"):
+        parser("\n")  # type: ignore[operator]
     for wrong in ("[]", "{}", '{"results": [], "benchmarks": []}', '{"benchmarks": [{"x": 1}]}'):
         with pytest.raises(MetricParseError):
             parser(wrong)  # type: ignore[operator]

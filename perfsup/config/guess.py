@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
 from perfsup.config.guess_bench import (
+    BENCH_DIRS,
     BenchGuess,
     MetricGuess,
     find_hyperfine,
     find_python_bench,
     go_benchmarks,
-    go_caches,
 )
 from perfsup.config.guess_env import find_venv
 from perfsup.config.guess_render import (
@@ -64,6 +65,7 @@ _NOT_PYTHON_MODULES = frozenset(
     {"setup.py", "conftest.py", "noxfile.py", "tasks.py", "fabfile.py", "manage.py"}
 )
 _PYTHON_PROJECT_FILES = ("pyproject.toml", "setup.cfg", "setup.py")
+_TOP_TEST_MODULES = ("test_*.py", "*_test.py")
 _MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
 _MAX_PATHS = 40
 
@@ -143,13 +145,11 @@ def _guess_go(repo: Path, guess: Guess) -> None:
         "guessed from go.mod: `go test -bench` output, read by the go_bench source",
         "(the first benchmark printed; set select = 'BenchmarkName' for another).",
     ]
-    caches = go_caches()
-    if caches:
-        guess.sandbox_writable = Value(
-            caches, ["Go's build and module caches (`go env`): the sandbox keeps home read-only"]
-        )
-    else:
-        guess.notes.append("TODO: go was not found here; give the sandbox Go's cache folders.")
+    # No [sandbox] writable_paths for Go's caches: each step gets a build cache of its
+    # own and sees the module cache read-only (decision 0210); the person's caches
+    # stay out of reach of the code the model writes.
+    if shutil.which("go") is None:
+        guess.notes.append("TODO: go was not found here; install it where the run happens.")
     go_paths = _go_paths(repo)
     if go_paths:
         guess.writable = Value(
@@ -227,6 +227,16 @@ def _guess_python(repo: Path, guess: Guess) -> None:
     guess.kind = "python"
     guess.check = Value("python -m pytest -q", [f"guessed from {source}"])
     mention = _mentions_pytest_benchmark(repo)
+    if mention is not None:
+        # pytest-benchmark times every benchmark test for about a second in a plain run;
+        # the check needs their assertions only (each benchmarked function runs once)
+        guess.check = Value(
+            "python -m pytest -q --benchmark-disable",
+            [
+                f"guessed from {source}; pytest-benchmark ({mention}) runs each benchmark",
+                "once here (--benchmark-disable): the check tests, the bench measures",
+            ],
+        )
     bench = find_python_bench(repo, mention)
     if bench is not None:
         _take_bench(guess, bench)
@@ -241,8 +251,12 @@ def _guess_python(repo: Path, guess: Guess) -> None:
         )
     guess.protected += [
         p
-        for p in (*_PYTHON_PROJECT_FILES, "conftest.py", "tests", "test", "benchmarks")
+        for p in (*_PYTHON_PROJECT_FILES, "conftest.py", "tests", "test", *BENCH_DIRS)
         if (repo / p).exists()
+    ]
+    # test modules at the top (test_x.py beside setup.py): their tests, and often their bench
+    guess.protected += [
+        pattern for pattern in _TOP_TEST_MODULES if any(p.is_file() for p in repo.glob(pattern))
     ]
 
 
@@ -251,6 +265,10 @@ def _take_bench(guess: Guess, bench: BenchGuess) -> None:
     guess.bench = Value(bench.command, list(bench.comment))
     guess.metrics = bench.metrics
     guess.metric_comment = [f"read from the benchmark: {', '.join(m.name for m in bench.metrics)}"]
+    if bench.metrics[0].source == "pytest_benchmark":
+        guess.metric_comment.append(
+            "(the first benchmark in the JSON; set select = 'test_name[param]' for another)"
+        )
     guess.protected += bench.protected
     guess.notes += bench.notes
 

@@ -14,10 +14,7 @@ included), which is coarse but honest and needs nothing installed.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,34 +229,6 @@ def go_benchmarks(repo: Path) -> list[str]:
             continue
         names += pattern.findall(_read(path))
     return names
-
-
-def go_caches() -> list[str]:
-    """Go's build and module caches (`go env`), made if missing; [] without go."""
-    if shutil.which("go") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["go", "env", "-json", "GOCACHE", "GOMODCACHE"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        found = json.loads(out)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return []
-    caches = []
-    for key in ("GOCACHE", "GOMODCACHE"):
-        value = found.get(key) if isinstance(found, dict) else None
-        if isinstance(value, str) and value and value != "off":
-            path = Path(value)
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                continue
-            caches.append(str(path))
-    return caches
 
 
 def _read(path: Path) -> str:

@@ -23,6 +23,12 @@ class Record:
 
 def parse_json(text: str, what: str) -> Any:
     """JSON text, or MetricParseError naming the format and where it broke."""
+    if not text.strip():
+        # pytest-benchmark opens its JSON file at start and writes it only if a benchmark ran
+        raise MetricParseError(
+            f"{what}: not valid JSON (the file is empty: did any benchmark run?); "
+            "expected the complete file the tool writes (truncated?)"
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
