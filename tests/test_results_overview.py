@@ -66,10 +66,23 @@ def test_overview_of_the_demos_real_run(tmp_path: Path) -> None:
     assert lines[1].startswith("kept 1 · discarded 1 · failed 3 · running 0 · experiments 5 of 5")
     assert "threshold 9.4% RAISED from 2.0% by the noise" in lines[2]
     assert "run finished: experiment budget reached (5 of 5)" in lines[2]
-    assert lines[3].startswith("threshold raised: ")  # the explanation (issue 16's, later)
+    assert lines[3].startswith("threshold raised: time_ms: keep threshold raised from 2.0% to 9.4%")
     assert card.verdict == "rejected"
     # the whole reason, as the engine stored it
     assert card.reason == "bench.py: refused, the file is protected (protected entry 'bench.py')"
+
+
+def test_a_running_run_past_its_experiment_budget_says_it_is_finishing(tmp_path: Path) -> None:
+    """The last experiment is in but the run still checks its winner: not 'when stopped'."""
+    paths, config, finished = demo_run(tmp_path)
+    store = open_store(paths.store)
+    with store.session() as s:
+        run = s.get(Run, 1)
+        assert run is not None
+        run.status = "running"  # as it is while the winner is re-checked at the end
+        lines = OverviewReader(config, now=lambda: finished).read(s, run).lines()
+    store.close()
+    assert lines[2].endswith("ends: experiment budget reached, finishing")
 
 
 def test_progress_is_read_incrementally(tmp_path: Path) -> None:

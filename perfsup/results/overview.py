@@ -218,7 +218,9 @@ class OverviewReader:
         budgets = self.config.budgets
         parts = []
         left = budgets.max_experiments - experiments
-        if per_hour > 0 and left > 0:
+        if left <= 0:  # the last experiment is in; the run ends after its checks
+            return "experiment budget reached, finishing"
+        if per_hour > 0:
             parts.append(f"{left} experiments left, ~{duration(left / per_hour * 3600)}")
         if run.tokens_used and budgets.max_tokens > run.tokens_used and per_hour > 0:
             per_experiment = run.tokens_used / max(experiments, 1)
