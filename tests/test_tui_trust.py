@@ -151,7 +151,7 @@ async def test_palette_screenshot_is_saved_in_the_run_folder(
     (svg,) = shots.glob("*.svg")
     assert (
         "<svg" in svg.read_text()
-        and "Use sets for the membership tests" in svg.read_text().replace("&#160;", " ")
+        and "Use sets for the membership" in svg.read_text().replace("&#160;", " ")
     )
     assert not (home / "Downloads").exists()
 

@@ -425,14 +425,10 @@ class GitWorkspace:
 
     @_serialized
     def remove_orphan_worktrees(self, keep: Iterable[Path]) -> list[Path]:
-        """Remove worktrees (and stray folders) under worktrees_dir not in `keep`.
-
-        Used after a crash: a worktree the store does not know about is an
-        orphan. Returns the removed paths.
-        """
+        """Remove (after a crash) the worktrees and stray folders under worktrees_dir
+        that are not in `keep`, the store's; the removed paths."""
         kept = {Path(p).resolve() for p in keep}
-        # Listed before any prune, so worktrees whose folder vanished are
-        # reported too.
+        # Listed before any prune: worktrees whose folder vanished are reported too.
         candidates = {p for p in self._registered_worktrees() if _is_under(p, self.worktrees_dir)}
         candidates.discard(self.worktrees_dir)
         if self.worktrees_dir.is_dir():
