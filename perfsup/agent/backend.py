@@ -34,6 +34,8 @@ class ModelReply:
     total_s: float
     prompt_eval_s: float | None = None  # time spent reading the prompt, where known
     warnings: list[str] = field(default_factory=list)  # e.g. a prompt cut by the server
+    answer_limit: int | None = None  # the most tokens the answer could have: the room left
+    truncated: bool = False  # the answer stopped at its limit, not at its end
 
 
 class ModelUnavailable(RuntimeError):
@@ -119,4 +121,13 @@ class SizedModel(Protocol):
 
     def parameter_count(self) -> float | None:
         """Parameters of the model, or None when unknown."""
+        ...
+
+
+@runtime_checkable
+class TokenCounting(Protocol):
+    """A backend that counts tokens as its model does (budgets are then exact)."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` by the model's tokenizer (or a calibrated estimate of it)."""
         ...

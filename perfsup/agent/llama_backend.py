@@ -226,6 +226,8 @@ class LlamaBackend:
                     total_s=float(message["total_s"]),
                     # the first token comes right after the prompt is read
                     prompt_eval_s=float(message["ttft_s"]),
+                    answer_limit=message.get("answer_limit"),
+                    truncated=bool(message.get("truncated")),
                 )
 
     def count_tokens(self, text: str) -> int:

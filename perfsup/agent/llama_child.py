@@ -12,7 +12,7 @@ Protocol, one JSON object per line:
   "seed": int | null, "grammar": str | null, "forbid_unchanged": {...} | null (optional;
   see `perfsup.agent.unchanged`)}: replies {"token": "..."} per piece, then
   {"done": true, "prompt_tokens", "completion_tokens", "cached_tokens", "ttft_s",
-  "total_s"}, or {"error": "why"};
+  "total_s", "answer_limit", "truncated"}, or {"error": "why"};
 - request {"op": "count", "text": str}: {"tokens": int}.
 
 The chat is formatted here with the model's own template (from the GGUF),
@@ -168,14 +168,16 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
     processors = (
         _forbid_unchanged(llm, ForbidUnchanged.from_json(forbid), len(tokens)) if forbid else None
     )
+    # a grammar bounds its answer itself: it may use the whole room left, so that
+    # it always reaches its closing line; a free answer keeps the answer budget
+    limit = room if grammar is not None else min(int(request["max_tokens"]), room)
     started = time.monotonic()
     first: float | None = None
+    finish: str | None = None
     parts: list[str] = []
     stream = llm.create_completion(
         tokens,
-        # a grammar bounds its answer itself: it may use the whole room left, so that
-        # it always reaches its closing line; a free answer keeps the answer budget
-        max_tokens=room if grammar is not None else min(int(request["max_tokens"]), room),
+        max_tokens=limit,
         temperature=float(request.get("temperature", 0.2)),
         seed=request.get("seed"),
         stop=stop or None,
@@ -185,6 +187,7 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         stream=True,
     )
     for chunk in stream:
+        finish = chunk["choices"][0].get("finish_reason") or finish
         text = chunk["choices"][0]["text"]
         if text:
             if first is None:
@@ -201,6 +204,8 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
             "cached_tokens": int(cached),
             "ttft_s": first if first is not None else total,
             "total_s": total,
+            "answer_limit": limit,
+            "truncated": finish == "length",
         }
     )
 
