@@ -87,6 +87,7 @@ def profile_section(spots: Sequence[HotSpot], total_s: float | None = None) -> s
 
 
 SLICE_MIN_LINES = 200  # a shorter hot file is shown whole: it costs little
+MAX_SLICED_FUNCTIONS = 3  # hot functions shown whole per file: a small model reads every token
 
 
 def rotated(spots: Sequence[HotSpot], turn: int) -> list[HotSpot]:
@@ -110,7 +111,9 @@ def code_slices(
     """Per long hot file, its slices from `level` down to the smallest (largest first)."""
     hot: dict[str, list[tuple[str, int | None]]] = {}
     for spot in spots:
-        hot.setdefault(spot.file, []).append((spot.function, spot.line))
+        functions = hot.setdefault(spot.file, [])
+        if len(functions) < MAX_SLICED_FUNCTIONS:
+            functions.append((spot.function, spot.line))
     found: dict[str, list[CodeSlice]] = {}
     for path, functions in hot.items():
         text = sources.get(path, "")

@@ -29,6 +29,9 @@ from perfsup.agent.limits import parse_python_or_none
 from perfsup.agent.outline import Outline, Unit
 
 
+MAX_OUTLINE = 40  # outline entries, the nearest to the hot code: a file may have hundreds
+
+
 class SliceLevel(IntEnum):
     """How much of a slice to keep, from the most to the least."""
 
@@ -106,12 +109,15 @@ def slice_source(
                 "this file, not shown whole):\n" + "\n".join(_signature(u) for u in callees)
             )
     if level < SliceLevel.NO_OUTLINE:
-        shown = {u.name for u in chosen}
+        shown = {u.name for u in [*chosen, *_callees(shape.units, chosen)]}
         rest = [u for u in shape.units if u.name not in shown]
-        if rest:
+        listed = _nearest(rest, chosen)
+        if listed:
+            more = len(rest) - len(listed)
             parts.append(
                 f"{comment} Outline of the rest of this file (line: signature; not shown):\n"
-                + "\n".join(f"{comment} {u.start}: {u.signature.strip()}" for u in rest)
+                + "\n".join(f"{comment} {u.start}: {_first_line_of(u)}" for u in listed)
+                + (f"\n{comment} ({more} more definitions not listed)" if more else "")
             )
     code = _verbatim(lines, shape.header, chosen, comment, marks=False)
     return CodeSlice("\n\n".join(parts) + "\n", code, [u.name for u in chosen], len(lines))
@@ -141,7 +147,11 @@ def _verbatim(
             if start > end:
                 continue
         if marks and start > shown_up_to + 1:
-            out.append(f"{comment} ... (lines {shown_up_to + 1}-{start - 1} not shown)")
+            gap = lines[shown_up_to : start - 1]
+            blank = all(not line.strip() for line in gap)
+            out.append(
+                "" if blank else f"{comment} ... (lines {shown_up_to + 1}-{start - 1} not shown)"
+            )
         container = containers.get(start)
         if container:
             out.append(container)
@@ -156,6 +166,24 @@ def _callees(units: Sequence[Unit], chosen: Sequence[Unit]) -> list[Unit]:
     """The units the chosen ones call (by short name), in file order, not themselves."""
     called = set().union(*(u.calls for u in chosen))
     return [u for u in units if u not in chosen and u.name.split(".")[-1] in called]
+
+
+def _nearest(rest: Sequence[Unit], chosen: Sequence[Unit]) -> list[Unit]:
+    """At most MAX_OUTLINE entries of `rest`, the nearest to the hot code, in file order."""
+    if len(rest) <= MAX_OUTLINE:
+        return list(rest)
+
+    def distance(unit: Unit) -> int:
+        return min(min(abs(unit.start - c.start), abs(unit.start - c.end)) for c in chosen)
+
+    kept = sorted(rest, key=distance)[:MAX_OUTLINE]
+    return sorted(kept, key=lambda u: u.start)
+
+
+def _first_line_of(unit: Unit) -> str:
+    """The signature's first line, indented as in the file (a method under its class)."""
+    first = unit.signature.splitlines()[0].rstrip() if unit.signature else unit.name
+    return first + " ..." if first.endswith(("(", ",")) else first  # a def on several lines
 
 
 def _signature(unit: Unit) -> str:
