@@ -37,7 +37,7 @@ def test_a_python_slice_holds_the_hot_method_at_the_end_of_a_long_file() -> None
     hot_code = "\n".join(PYTHON.splitlines()[HOT_LINE - 1 :])
     assert "class Stats:\n" + hot_code in text
     # what it calls: signature and the docstring's first paragraph, not the body
-    assert "def helper(word):\n    \"\"\"Lower-case a word.\"\"\"" in text
+    assert 'def helper(word):\n    """Lower-case a word."""' in text
     assert "return word.lower()" not in text
     # the rest as an outline with line numbers, not its code
     assert "# 3000: def cold599(x):" in text and "return x * 599" not in text
@@ -92,7 +92,8 @@ def test_a_prompt_of_a_long_file_shows_the_hot_code_and_fits() -> None:
 GO = (
     'package words\n\nimport (\n\t"strings"\n)\n\n'
     + "".join(f"func cold{i}(x int) int {{\n\treturn x * {i}\n}}\n\n" for i in range(300))
-    + "// lower makes a word lower case.\nfunc lower(w string) string { return strings.ToLower(w) }\n\n"
+    + "// lower makes a word lower case.\n"
+    + "func lower(w string) string { return strings.ToLower(w) }\n\n"
     + "type Counter struct{ seen map[string]int }\n\n"
     + "func (c *Counter) Add(text string) {\n\tfor _, w := range strings.Fields(text) {\n"
     + "\t\tc.seen[lower(w)]++\n\t}\n}\n"

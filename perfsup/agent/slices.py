@@ -28,7 +28,6 @@ from pathlib import PurePosixPath
 from perfsup.agent.limits import parse_python_or_none
 from perfsup.agent.outline import Outline, Unit
 
-
 MAX_OUTLINE = 40  # outline entries, the nearest to the hot code: a file may have hundreds
 
 
