@@ -163,12 +163,14 @@ def build_messages(
         count(system) + count(head + "\n" + closing) + count(profile) + 2 * MESSAGE_OVERHEAD_TOKENS
     )
     if fixed > budget:
+        needed = context_tokens + fixed - budget
         raise PromptDoesNotFit(
             f"the context budget is too small: {context_tokens} context tokens minus "
             f"{answer_tokens + reserve_tokens} for the answer leaves {budget}, but the "
-            f"instructions, goal and access rules alone need about {fixed}; raise "
-            "model.context_tokens or lower model.max_answer_tokens",
-            context_tokens + fixed - budget,
+            f"instructions, goal and access rules alone need about {fixed} (a context of "
+            f"about {needed} tokens); raise model.context_tokens or lower "
+            "model.max_answer_tokens",
+            needed,
         )
     room = budget - fixed
     rendered = [
