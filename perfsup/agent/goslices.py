@@ -99,9 +99,11 @@ def _calls(node: Node, source: bytes) -> frozenset[str]:
         function = child.child_by_field_name("function")
         if function is None:
             continue
-        if function.type == "selector_expression":
+        prefix = ""
+        if function.type == "selector_expression":  # x.F(): a method (or a package's F)
             function = function.child_by_field_name("field") or function
-        names.add(_text(source, function.start_byte, function.end_byte))
+            prefix = "."
+        names.add(prefix + _text(source, function.start_byte, function.end_byte))
     return frozenset(names)
 
 

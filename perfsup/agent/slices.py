@@ -162,9 +162,18 @@ def _verbatim(
 
 
 def _callees(units: Sequence[Unit], chosen: Sequence[Unit]) -> list[Unit]:
-    """The units the chosen ones call (by short name), in file order, not themselves."""
+    """The units the chosen ones call, in file order, not themselves.
+
+    A plain call `f()` names a top-level function, a call `x.f()` a method
+    (the calls hold `.f` for those): a builtin `str()` is no method `str`.
+    """
     called = set().union(*(u.calls for u in chosen))
-    return [u for u in units if u not in chosen and u.name.split(".")[-1] in called]
+
+    def wanted(unit: Unit) -> bool:
+        short = unit.name.split(".")[-1]
+        return (f".{short}" if unit.container or "." in unit.name else short) in called
+
+    return [u for u in units if u not in chosen and wanted(u)]
 
 
 def _nearest(rest: Sequence[Unit], chosen: Sequence[Unit]) -> list[Unit]:
@@ -186,10 +195,12 @@ def _first_line_of(unit: Unit) -> str:
 
 
 def _signature(unit: Unit) -> str:
-    doc = unit.doc.strip()
-    if not doc:
+    # the first line of prose says what it does (doctest lines do not)
+    prose = [line.strip() for line in unit.doc.splitlines() if line.strip()]
+    prose = [line for line in prose if not line.startswith(">>>")][:1]
+    if not prose:
         return unit.signature.rstrip()
-    first = doc.split("\n\n")[0].strip()  # the first paragraph says what it does
+    first = prose[0][:160]
     indent = " " * (len(unit.signature) - len(unit.signature.lstrip()) + 4)
     if unit.doc.startswith("//"):  # Go: the comment comes above
         return f"{first}\n{unit.signature.rstrip()}"
@@ -235,7 +246,7 @@ def _python_unit(
         # a docstring's lines and the body start at `body`; the def may span lines
         signature = signature.rstrip()
     calls = frozenset(
-        call.func.id if isinstance(call.func, ast.Name) else call.func.attr
+        call.func.id if isinstance(call.func, ast.Name) else f".{call.func.attr}"
         for call in ast.walk(node)
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name | ast.Attribute)
     )
