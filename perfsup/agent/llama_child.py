@@ -10,7 +10,8 @@ Protocol, one JSON object per line:
   (and "chat_format", "architecture") or {"fatal": "why"} before exiting;
 - request {"op": "chat", "messages": [...], "max_tokens": int, "temperature": float,
   "seed": int | null, "grammar": str | null, "forbid_unchanged": {...} | null (optional;
-  see `perfsup.agent.unchanged`)}: replies {"token": "..."} per piece, then
+  see `perfsup.agent.unchanged`)}: replies {"reading": n, "of": total} while it reads
+  the prompt, {"token": "..."} per piece, then
   {"done": true, "prompt_tokens", "completion_tokens", "cached_tokens", "ttft_s",
   "total_s", "answer_limit", "truncated"}, or {"error": "why"};
 - request {"op": "count", "text": str}: {"tokens": int}.
@@ -158,6 +159,7 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         send({"error": f"the prompt has {len(tokens)} tokens, more than the context of {limit}"})
         return
     cached = llm.longest_token_prefix(llm._input_ids.tolist(), tokens)
+    _read_prompt(llm, tokens, cached, send)
     grammar = (
         grammar_cls.from_string(request["grammar"], verbose=False)
         if request.get("grammar")
@@ -208,6 +210,20 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
             "truncated": finish == "length",
         }
     )
+
+
+def _read_prompt(llm: Any, tokens: list[int], cached: int, send: Any) -> None:
+    """Read the prompt's new part batch by batch, saying after each how far it got.
+
+    On a loaded machine a long prompt takes minutes to read: the progress
+    lines tell the parent the child is working, not stuck. The completion
+    that follows finds all but the last token in the cache.
+    """
+    end = len(tokens) - 1
+    llm.n_tokens = min(cached, end)  # the cache beyond it is dropped by eval
+    while llm.n_tokens < end:
+        llm.eval(tokens[llm.n_tokens : min(end, llm.n_tokens + llm.n_batch)])
+        send({"reading": llm.n_tokens, "of": len(tokens)})
 
 
 @functools.lru_cache(maxsize=1)

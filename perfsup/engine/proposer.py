@@ -42,6 +42,7 @@ from perfsup.engine.errors import PromptTooLarge
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.pacing import Pacer
 from perfsup.engine.policy import model_failures_in_a_row
+from perfsup.engine.preflight import NIGHT_S
 from perfsup.engine.profiling import parent_profile
 from perfsup.engine.proposal import (
     RETRY_RESERVE_TOKENS,
@@ -139,6 +140,7 @@ class Proposer:
         self._sources = SourceCache()
         self._chosen_format: EditFormat | None = None
         self._count: Callable[[str], int] | None = None
+        self._paced = False
 
     def ask(
         self,
@@ -171,6 +173,9 @@ class Proposer:
 
             def on_reply(reply: ModelReply, attempt: int) -> None:
                 self.recorder.model_call(run_id, node, reply, attempt)
+                if not self._paced:  # the first call of the night shows its pace
+                    self._paced = True
+                    self.report(self._calls_line(reply))
 
             def on_failure(exc: CallFailed, attempt: int) -> None:
                 self.recorder.failed_call(run_id, node, self.model.name, exc, attempt)
@@ -242,6 +247,21 @@ class Proposer:
             slices=slices,
             count=self._counter(),
             reserve_tokens=RETRY_RESERVE_TOKENS,
+        )
+
+    def _calls_line(self, reply: ModelReply) -> str:
+        """What the first call cost, and how many such calls the night holds."""
+        now = self.pacer.clock.now()
+        deadline = self.pacer.deadline
+        night_s = (deadline - now).total_seconds() if deadline is not None else NIGHT_S
+        label = f"until {deadline:%H:%M}" if deadline is not None else "in 8 h"
+        reading = reply.prompt_eval_s if reply.prompt_eval_s is not None else reply.ttft_s
+        calls = int(max(night_s, 0.0) // max(reply.total_s, 1.0))
+        return (
+            f"model calls: the first took {reply.total_s:.0f} s ({reading:.0f} s reading "
+            f"{reply.prompt_tokens} prompt tokens, {reply.total_s - reading:.0f} s writing "
+            f"{reply.completion_tokens}); about {calls} such calls fit {label}, without the "
+            "experiments' own time"
         )
 
     def _counter(self) -> Callable[[str], int]:
