@@ -116,7 +116,8 @@ python_script = "bench.py"
 backend = "llama"
 gguf_path = "{gguf}"
 context_tokens = 8192
-max_answer_tokens = 1024
+max_answer_tokens = 768
+max_retries = 1
 temperature = 0.7
 threads = 2
 
