@@ -111,3 +111,61 @@ def test_a_truncated_answer_is_said_so_and_its_retry_fits_the_context(tmp_path: 
     assert retry[:2] == ask and retry[2].role == "assistant"
     assert retry[2].content.endswith("[... the rest of this answer is not repeated]")
     assert "Write a shorter change." in retry[3].content
+
+
+DEMO = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"
+FILLER = "".join(f"def cold{i}(x: int) -> int:\n    return x * {i}\n\n\n" for i in range(80))
+
+
+def test_a_night_of_malformed_answers_ends_by_its_budget_each_ask_differently(
+    tmp_path: Path,
+) -> None:
+    """Through the engine, on the demo with a long core.py (hot code past line 300):
+    the prompts carry a slice of the hot function, three malformed answers do not
+    end the night even with max_failures_in_a_row = 1, and each next prompt
+    carries a smaller slice."""
+    import shutil
+
+    from perfsup.store import RunStatus
+    from tests.helpers import build_engine, git
+
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    core = repo / "textstats" / "core.py"
+    head, rest = core.read_text().split("\n\n\n", 1)
+    core.write_text(f"{head}\n\n\n{FILLER}{rest}")
+    (repo / "answers.toml").write_text(
+        "".join(f"[[answer]]\ntext = 'DESCRIPTION: idea {i}\\nnothing usable'\n" for i in range(3))
+    )
+    git(tmp_path, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "demo")
+    config_path = repo / "perfsup.toml"
+    text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 3")
+    text = text.replace(
+        'backend = "scripted"', 'backend = "scripted"\nedit_format = "region"\nmax_retries = 0'
+    )
+    config_path.write_text(
+        text.replace("[budgets]\n", "[budgets]\nmax_failures_in_a_row = 1\n")
+        + '\n[profile]\npython_script = "bench.py"\ntop = 8\n'
+    )
+    engine = build_engine(config_path, tmp_path / "run")
+    outcome = engine.run()
+    engine.store.close()
+    assert outcome.status == RunStatus.FINISHED
+    assert outcome.reason.startswith("experiment budget reached"), outcome.reason
+    prompts = [engine.paths.log(f"1.{i}", "prompt").read_text() for i in (1, 2, 3)]
+    assert "### textstats/core.py (a slice of " in prompts[0]
+    assert "def unknown_words(words: list[str], vocabulary: list[str]) -> list[str]:" in prompts[0]
+    assert "def cold3(x: int) -> int:\n    return x * 3" not in prompts[0]  # not the whole file
+
+    def core_slice(prompt: str) -> str:
+        return prompt.split("### textstats/core.py", 1)[1].split("\n### ", 1)[0]
+
+    slices = [core_slice(p) for p in prompts]
+    # after each model-side failure a smaller slice (another hot function first, where
+    # the profile has several in the files: see the rotation test above)
+    assert "Outline of the rest of this file" in slices[0]
+    assert "Outline of the rest of this file" not in slices[1]
+    assert len(slices[0]) > len(slices[1]) >= len(slices[2])
+    assert all("def unknown_words(" in piece for piece in slices)

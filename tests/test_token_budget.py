@@ -14,7 +14,8 @@ from perfsup.config import AccessRules
 from perfsup.engine.proposal import RETRY_RESERVE_TOKENS
 from tests.llama_model import small_gguf
 
-pytestmark = pytest.mark.slow  # a real model on two shared cores
+# a real model on two shared cores: minutes per call when the machine is loaded
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 CONTEXT = 2048
 ANSWER = 256
