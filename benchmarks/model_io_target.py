@@ -134,7 +134,10 @@ def run_target(
             if why is None:
                 plain_ok += 1
                 grammar_ok += 1
-                print(f"  try {attempt + 1}: plain answer applies ({_cost(reply)})")
+                print(
+                    f"  try {attempt + 1}: plain answer applies ({_cost(reply)}) "
+                    f"[overflow {overflow}, hot {hot_in}/{attempt + 1}]"
+                )
                 continue
             first_failed += 1
             feedback = (
@@ -158,7 +161,9 @@ def run_target(
             failures.append(f"{attempt + 1}: {why[:100]}")
             print(
                 f"  try {attempt + 1}: plain: {why[:60]} ({_cost(reply)}) | grammar retry: "
-                f"{'applies' if why_again is None else why_again[:60]} ({_cost(again)})"
+                f"{'applies' if why_again is None else why_again[:60]} ({_cost(again)}) "
+                f"[overflow {overflow}, hot {hot_in}/{attempt + 1}]",
+                flush=True,
             )
     finally:
         llama.close()
