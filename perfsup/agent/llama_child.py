@@ -159,7 +159,6 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         send({"error": f"the prompt has {len(tokens)} tokens, more than the context of {limit}"})
         return
     cached = llm.longest_token_prefix(llm._input_ids.tolist(), tokens)
-    _read_prompt(llm, tokens, cached, send)
     grammar = (
         grammar_cls.from_string(request["grammar"], verbose=False)
         if request.get("grammar")
@@ -173,7 +172,8 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
     # a grammar bounds its answer itself: it may use the whole room left, so that
     # it always reaches its closing line; a free answer keeps the answer budget
     limit = room if grammar is not None else min(int(request["max_tokens"]), room)
-    started = time.monotonic()
+    started = time.monotonic()  # the first token's time includes reading the prompt
+    _read_prompt(llm, tokens, cached, send)
     first: float | None = None
     finish: str | None = None
     parts: list[str] = []
