@@ -117,7 +117,8 @@ def propose(
             if reply.truncated:
                 problem = (
                     f"truncated: the answer reached its limit of {reply.answer_limit} tokens "
-                    f"(the room left in the context) before its end; {problem}"
+                    f"(the answer budget, or the room left in the context) before its end; "
+                    f"{problem}"
                 )
             grammar = retry_grammar
             forbid = retry_forbid if retry_grammar is not None else None
