@@ -87,9 +87,9 @@ def test_a_context_too_small_for_a_useful_prompt_names_the_size_needed(
         build_messages(
             goal="g", rules=AccessRules(writable=["src"]), sources={}, inquiry=[],
             failed_tries=[], last_failure=None, hints=[], edit_format="search_replace",
-            context_tokens=900, answer_tokens=ANSWER, count=llama.count_tokens,
+            context_tokens=600, answer_tokens=ANSWER, count=llama.count_tokens,
         )  # fmt: skip
-    assert caught.value.needed > 900
+    assert caught.value.needed > 600
     assert f"a context of about {caught.value.needed} tokens" in str(caught.value)
 
 

@@ -53,7 +53,8 @@ class LearnedRatio:
     def count(self, text: str) -> int:
         if not text:
             return 0
-        return math.ceil(len(text) / self.chars_per_token * (1 + LEARNED_MARGIN))
+        # rounded first: 300 / 3.0 * 1.1 is 110.00000000000001 in floating point
+        return math.ceil(round(len(text) / self.chars_per_token * (1 + LEARNED_MARGIN), 6))
 
 
 class CachedCounter:
