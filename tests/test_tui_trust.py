@@ -149,9 +149,8 @@ async def test_palette_screenshot_is_saved_in_the_run_folder(
         await pilot_until(pilot, lambda: shots.is_dir() and list(shots.glob("*.svg")))
         await pilot_until(pilot, lambda: any("Saved screenshot" in n for n in app.notices))
     (svg,) = shots.glob("*.svg")
-    assert (
-        "<svg" in svg.read_text()
-        and "Use sets for the membership" in svg.read_text().replace("&#160;", " ")
+    assert "<svg" in svg.read_text() and "Use sets for the membership" in svg.read_text().replace(
+        "&#160;", " "
     )
     assert not (home / "Downloads").exists()
 

@@ -5,7 +5,8 @@ Go escape analysis) comes to the context builder as plain rows. This module
 keeps the rows that fall in the source the model sees, orders the source
 files so the hottest come first (they survive a tight budget, and a small
 model reads them first), names the hot regions first in the list of regions,
-and writes the profile section of the prompt.
+writes the profile section of the prompt, and makes the code slices of long
+hot files (`perfsup.agent.slices`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from perfsup.agent.slices import CodeSlice, SliceLevel, slice_source
 
 MAX_PROFILE_LINES = 12
 
@@ -81,3 +84,43 @@ def profile_section(spots: Sequence[HotSpot], total_s: float | None = None) -> s
         ),
     ]
     return "\n".join(lines) + "\n"
+
+
+SLICE_MIN_LINES = 200  # a shorter hot file is shown whole: it costs little
+MAX_SLICED_FUNCTIONS = 3  # hot functions shown whole per file: a small model reads every token
+
+
+def rotated(spots: Sequence[HotSpot], turn: int) -> list[HotSpot]:
+    """`spots` with the hot function `turn` (cyclically) first: a different function on a retry."""
+    functions = list(dict.fromkeys((s.file, s.function) for s in spots))
+    if turn <= 0 or len(functions) < 2:
+        return list(spots)
+    first = functions[turn % len(functions)]
+    return [
+        *(s for s in spots if (s.file, s.function) == first),
+        *(s for s in spots if (s.file, s.function) != first),
+    ]
+
+
+def code_slices(
+    sources: Mapping[str, str],
+    spots: Sequence[HotSpot],
+    level: SliceLevel = SliceLevel.FULL,
+    min_lines: int = SLICE_MIN_LINES,
+) -> dict[str, list[CodeSlice]]:
+    """Per long hot file, its slices from `level` down to the smallest (largest first)."""
+    hot: dict[str, list[tuple[str, int | None]]] = {}
+    for spot in spots:
+        functions = hot.setdefault(spot.file, [])
+        if len(functions) < MAX_SLICED_FUNCTIONS:
+            functions.append((spot.function, spot.line))
+    found: dict[str, list[CodeSlice]] = {}
+    for path, functions in hot.items():
+        text = sources.get(path, "")
+        if text.count("\n") < min_lines:
+            continue
+        pieces = [slice_source(path, text, functions, SliceLevel(n)) for n in range(level, 4)]
+        unique = list({p.text: p for p in pieces if p is not None}.values())
+        if unique:
+            found[path] = unique
+    return found

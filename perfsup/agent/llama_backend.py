@@ -29,7 +29,7 @@ from perfsup.agent.backend import CallFailed, ChatMessage, ModelReply, ModelUnav
 from perfsup.agent.unchanged import ForbidUnchanged
 
 LOAD_TIMEOUT_S = 300.0
-TOKEN_TIMEOUT_S = 300.0  # no output for this long: the child is stuck, kill it
+TOKEN_TIMEOUT_S = 300.0  # no output (token or reading progress) this long: stuck, kill it
 
 
 def llama_missing() -> str | None:
@@ -209,6 +209,8 @@ class LlamaBackend:
                     "it is restarted for the next call",
                     "".join(parts),
                 )
+            if "reading" in message:  # still reading the prompt: alive, not stuck
+                continue
             if "token" in message:
                 parts.append(message["token"])
                 if on_token is not None:
@@ -226,6 +228,8 @@ class LlamaBackend:
                     total_s=float(message["total_s"]),
                     # the first token comes right after the prompt is read
                     prompt_eval_s=float(message["ttft_s"]),
+                    answer_limit=message.get("answer_limit"),
+                    truncated=bool(message.get("truncated")),
                 )
 
     def count_tokens(self, text: str) -> int:

@@ -10,9 +10,10 @@ Protocol, one JSON object per line:
   (and "chat_format", "architecture") or {"fatal": "why"} before exiting;
 - request {"op": "chat", "messages": [...], "max_tokens": int, "temperature": float,
   "seed": int | null, "grammar": str | null, "forbid_unchanged": {...} | null (optional;
-  see `perfsup.agent.unchanged`)}: replies {"token": "..."} per piece, then
+  see `perfsup.agent.unchanged`)}: replies {"reading": n, "of": total} while it reads
+  the prompt, {"token": "..."} per piece, then
   {"done": true, "prompt_tokens", "completion_tokens", "cached_tokens", "ttft_s",
-  "total_s"}, or {"error": "why"};
+  "total_s", "answer_limit", "truncated"}, or {"error": "why"};
 - request {"op": "count", "text": str}: {"tokens": int}.
 
 The chat is formatted here with the model's own template (from the GGUF),
@@ -168,14 +169,17 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
     processors = (
         _forbid_unchanged(llm, ForbidUnchanged.from_json(forbid), len(tokens)) if forbid else None
     )
-    started = time.monotonic()
+    # a grammar bounds its answer itself: it may use the whole room left, so that
+    # it always reaches its closing line; a free answer keeps the answer budget
+    limit = room if grammar is not None else min(int(request["max_tokens"]), room)
+    started = time.monotonic()  # the first token's time includes reading the prompt
+    _read_prompt(llm, tokens, cached, send)
     first: float | None = None
+    finish: str | None = None
     parts: list[str] = []
     stream = llm.create_completion(
         tokens,
-        # a grammar bounds its answer itself: it may use the whole room left, so that
-        # it always reaches its closing line; a free answer keeps the answer budget
-        max_tokens=room if grammar is not None else min(int(request["max_tokens"]), room),
+        max_tokens=limit,
         temperature=float(request.get("temperature", 0.2)),
         seed=request.get("seed"),
         stop=stop or None,
@@ -185,6 +189,7 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         stream=True,
     )
     for chunk in stream:
+        finish = chunk["choices"][0].get("finish_reason") or finish
         text = chunk["choices"][0]["text"]
         if text:
             if first is None:
@@ -201,8 +206,24 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
             "cached_tokens": int(cached),
             "ttft_s": first if first is not None else total,
             "total_s": total,
+            "answer_limit": limit,
+            "truncated": finish == "length",
         }
     )
+
+
+def _read_prompt(llm: Any, tokens: list[int], cached: int, send: Any) -> None:
+    """Read the prompt's new part batch by batch, saying after each how far it got.
+
+    On a loaded machine a long prompt takes minutes to read: the progress
+    lines tell the parent the child is working, not stuck. The completion
+    that follows finds all but the last token in the cache.
+    """
+    end = len(tokens) - 1
+    llm.n_tokens = min(cached, end)  # the cache beyond it is dropped by eval
+    while llm.n_tokens < end:
+        llm.eval(tokens[llm.n_tokens : min(end, llm.n_tokens + llm.n_batch)])
+        send({"reading": llm.n_tokens, "of": len(tokens)})
 
 
 @functools.lru_cache(maxsize=1)

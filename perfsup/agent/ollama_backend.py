@@ -36,7 +36,7 @@ from perfsup.agent.backend import (
     ModelUnavailable,
     ModelWaiting,
 )
-from perfsup.agent.tokens import estimate_tokens
+from perfsup.agent.tokens import LearnedRatio, estimate_tokens
 from perfsup.agent.unchanged import ForbidUnchanged
 
 NS = 1e-9
@@ -73,6 +73,11 @@ class OllamaBackend:
         self.client = ollama.Client(
             host=host, timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         )
+        self.ratio = LearnedRatio()  # taught by the first calls' prompt_eval_count
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` by the ratio the server's counts taught, with a margin."""
+        return self.ratio.count(text)
 
     # ---------------------------------------------------------------- chat
     def complete(
@@ -148,6 +153,10 @@ class OllamaBackend:
         warning = truncation_warning(prompt_tokens, estimate, self.context_tokens)
         if warning:
             reply.warnings.append(warning)
+        else:  # a cut prompt's count says nothing about the ratio
+            self.ratio.learn(sum(len(m.content) for m in messages), prompt_tokens)
+        reply.answer_limit = min(self.max_answer_tokens, self.context_tokens - prompt_tokens)
+        reply.truncated = getattr(final, "done_reason", None) == "length"
         return reply
 
     def _response_error(self, exc: ollama.ResponseError, partial: str) -> Exception:

@@ -6,40 +6,36 @@ and edit format in the system message, then goal, access rules and source)
 and what changes comes last (line of inquiry, failed tries, hints, the last
 failure).
 
-Budget: everything must fit in context_tokens - answer_tokens, counted with
-`estimate_tokens`. The instructions, goal and access rules are never cut (a
-budget too small for them is a `ValueError`). The changing part may use at
+Budget: everything must fit in context_tokens - answer_tokens - reserve_tokens
+(what a retry adds to the conversation), counted with the model's tokenizer
+where the backend has one, else `estimate_tokens`. The instructions, goal
+and access rules are never cut (a budget too small for them is a
+`ValueError`). The changing part may use at
 least a quarter of what is left, and more if the source leaves room; beyond
 that its oldest entries go first. The source fills the rest: the files of
-the hot functions (`hot_files`, hottest first) are served first, whole while
-there is room, so the code the profile points at survives a tight budget;
-the other files share what is left, and when they do not fit the largest of
-them are cut first (to their first lines, with a note saying so). A file
-that would keep too little to be useful is left out and named as not shown.
+the hot functions (`hot_files`, hottest first) are served first, as code
+slices of their hot functions when given (`perfsup.agent.slices`), else
+whole while there is room, so the code the profile points at survives a
+tight budget; see `perfsup.agent.source_section` for the rest. A prompt
+whose hottest slice does not fit is not sent: `PromptDoesNotFit` names the
+context it would need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import PurePosixPath
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from perfsup.agent.backend import ChatMessage
-from perfsup.agent.tokens import CHARS_PER_TOKEN, estimate_tokens
+from perfsup.agent.slices import CodeSlice
+from perfsup.agent.source_section import Source, render_source, source_section
+from perfsup.agent.tokens import estimate_tokens
 from perfsup.config import AccessRules
 
 EditFormat = Literal["search_replace", "region"]
 
 MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators per chat message
-MIN_USEFUL_SOURCE_TOKENS = 64  # a file cut below this is left out instead
 _HISTORY_SHARE = 4  # the changing part may always use 1/4 of the room after fixed parts
-
-_LANGUAGES = {
-    ".py": "python", ".pyi": "python", ".go": "go", ".rs": "rust", ".c": "c", ".h": "c",
-    ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".js": "javascript", ".ts": "typescript",
-    ".java": "java", ".rb": "ruby", ".sh": "bash", ".toml": "toml", ".json": "json",
-}  # fmt: skip
 
 _INSTRUCTIONS = """\
 You are a performance engineer. You improve the speed of a code repository by \
@@ -116,11 +112,12 @@ def mean(values):
 """
 
 
-@dataclass
-class _Source:
-    path: str
-    text: str
-    full_tokens: int
+class PromptDoesNotFit(ValueError):
+    """Even the smallest useful prompt does not fit; `needed` is the context it would need."""
+
+    def __init__(self, message: str, needed: int) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 def build_messages(
@@ -138,6 +135,9 @@ def build_messages(
     regions: Sequence[str] = (),
     profile: str = "",
     hot_files: Sequence[str] = (),
+    slices: Mapping[str, Sequence[CodeSlice]] = {},
+    count: Callable[[str], int] = estimate_tokens,
+    reserve_tokens: int = 0,
 ) -> list[ChatMessage]:
     """The system and user messages for one proposal; see the module docstring.
 
@@ -148,56 +148,68 @@ def build_messages(
     (listed in the prompt for the region format, so a small model picks a
     real one); `profile` the parent's profile section (see
     `perfsup.agent.hotspots`), shown after the source: it changes with the
-    parent; `hot_files` the files of its hot functions, hottest first. Raises
-    `ValueError` when the budget cannot hold the fixed parts.
+    parent; `hot_files` the files of its hot functions, hottest first;
+    `slices` per hot file its code slices, largest first (see
+    `perfsup.agent.source_section`); `count` the token counter (the model's
+    own where known); `reserve_tokens` room kept free besides the answer
+    (what a retry adds). Raises `PromptDoesNotFit` (a `ValueError`) when the
+    budget cannot hold the fixed parts.
     """
-    budget = context_tokens - answer_tokens
+    budget = context_tokens - answer_tokens - reserve_tokens
     system = _INSTRUCTIONS + "\n" + _format_text(edit_format)
     head = _head(goal, rules, regions if edit_format == "region" else ())
     closing = "Propose one change now, in the answer format."
     fixed = (
-        estimate_tokens(system)
-        + estimate_tokens(head + "\n" + closing)
-        + estimate_tokens(profile)
-        + 2 * MESSAGE_OVERHEAD_TOKENS
+        count(system) + count(head + "\n" + closing) + count(profile) + 2 * MESSAGE_OVERHEAD_TOKENS
     )
     if fixed > budget:
-        raise ValueError(
+        needed = context_tokens + fixed - budget
+        raise PromptDoesNotFit(
             f"the context budget is too small: {context_tokens} context tokens minus "
-            f"{answer_tokens} for the answer leaves {budget}, but the instructions, goal and "
-            f"access rules alone need about {fixed}; raise model.context_tokens or lower "
-            "model.max_answer_tokens"
+            f"{answer_tokens + reserve_tokens} for the answer leaves {budget}, but the "
+            f"instructions, goal and access rules alone need about {fixed} (a context of "
+            f"about {needed} tokens); raise model.context_tokens or lower "
+            "model.max_answer_tokens",
+            needed,
         )
     room = budget - fixed
     rendered = [
-        _Source(path, text, estimate_tokens(_render_source(path, text)))
-        for path, text in sources.items()
+        Source(path, text, count(render_source(path, text))) for path, text in sources.items()
     ]
     source_need = sum(s.full_tokens for s in rendered)
     history_room = max(room // _HISTORY_SHARE, room - source_need)
-    changing = _changing(inquiry, failed_tries, last_failure, hints, history_room)
-    source_room = room - estimate_tokens(changing) - 8  # 8: the blank lines joining parts
-    for _ in range(8):  # estimates of joined text can differ by a few tokens: shrink till it fits
-        user = "\n".join(
-            part
-            for part in (
-                head,
-                _sources(rendered, source_room, hot_files),
-                profile,
-                changing,
-                closing,
-            )
-            if part
-        )
+    changing = _changing(inquiry, failed_tries, last_failure, hints, history_room, count)
+    source_room = room - count(changing) - 8  # 8: the blank lines joining parts
+    used = fixed
+    for _ in range(8):  # counts of joined text can differ by a few tokens: shrink till it fits
+        section = source_section(rendered, source_room, count, hot_files, slices)
+        user = "\n".join(part for part in (head, section, profile, changing, closing) if part)
         messages = [ChatMessage("system", system), ChatMessage("user", user)]
-        used = sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
-        if used <= budget:
+        used = sum(count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+        if used <= budget and _holds_hot_code(section, hot_files, slices, source_room):
             return messages
+        if used <= budget:  # the hot code is not shown: a prompt without it is not useful
+            break
         source_room -= used - budget
-    raise ValueError(
-        f"cannot fit the prompt in {budget} tokens even without source; raise "
-        "model.context_tokens or lower model.max_answer_tokens"
+    smallest = min((count(render_source(p, s[-1].text)) for p, s in slices.items() if s), default=0)
+    needed = context_tokens + max(used - budget, 0) + smallest
+    raise PromptDoesNotFit(
+        f"cannot fit a useful prompt in {budget} tokens ({context_tokens} context tokens "
+        f"minus {answer_tokens + reserve_tokens} for the answer); it needs a context of about "
+        f"{needed} tokens: raise model.context_tokens or lower model.max_answer_tokens",
+        needed,
     )
+
+
+def _holds_hot_code(
+    section: str,
+    hot_files: Sequence[str],
+    slices: Mapping[str, Sequence[CodeSlice]],
+    room: int,
+) -> bool:
+    """Whether the hottest sliced file made it into the section (True without slices)."""
+    hottest = next((p for p in hot_files if slices.get(p)), None)
+    return hottest is None or f"### {hottest}" in section
 
 
 def _format_text(edit_format: EditFormat) -> str:
@@ -215,104 +227,13 @@ def _head(goal: str, rules: AccessRules, regions: Sequence[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render_source(path: str, text: str, note: str = "") -> str:
-    language = _LANGUAGES.get(PurePosixPath(path).suffix.lower(), "")
-    body = text if text.endswith("\n") or not text else text + "\n"
-    return f"### {path}{note}\n```{language}\n{body}```\n"
-
-
-def _sources(sources: list[_Source], room: int, hot_files: Sequence[str] = ()) -> str:
-    """The source section within `room` tokens: whole files, cut files, left-out files."""
-    if not sources:
-        return ""
-    room = max(0, room - 40)  # 40: section title and the omitted-list
-    allowed: dict[str, int] = {}
-    by_path = {s.path: s for s in sources}
-    for path in dict.fromkeys(p for p in hot_files if p in by_path):
-        # hot files first, hottest first: cold files are the ones cut when room is short
-        share = min(by_path[path].full_tokens, room)
-        allowed[path] = share if share >= MIN_USEFUL_SOURCE_TOKENS else 0
-        room -= allowed[path]
-    allowed |= _allocate([s for s in sources if s.path not in allowed], room)
-    blocks: list[str] = []
-    omitted: list[str] = []
-    for source in sources:
-        share = allowed[source.path]
-        if share >= source.full_tokens:
-            blocks.append(_render_source(source.path, source.text))
-        elif share >= MIN_USEFUL_SOURCE_TOKENS and (cut := _cut_source(source, share)):
-            blocks.append(cut)
-        else:
-            omitted.append(source.path)
-    parts = ["## Source", *blocks]
-    if omitted:
-        parts.append("Not shown for lack of space (do not edit them): " + ", ".join(omitted) + "\n")
-    return "\n".join(parts)
-
-
-def _allocate(sources: list[_Source], room: int) -> dict[str, int]:
-    """Tokens per file: small files whole, the largest cut to a common level first.
-
-    Water-filling: every file gets min(its size, level), with the level as high
-    as the room allows. If that level is too low to be useful, the largest file
-    is left out (share 0) and the rest share the room again.
-    """
-    remaining = sorted(sources, key=lambda s: s.full_tokens)
-    allowed = {s.path: 0 for s in sources}
-    while remaining:
-        level = _level(remaining, room)
-        if level >= remaining[-1].full_tokens or level >= MIN_USEFUL_SOURCE_TOKENS:
-            for s in remaining:
-                allowed[s.path] = min(s.full_tokens, level)
-            return allowed
-        remaining.pop()  # the largest file goes; its room goes to the others
-    return allowed
-
-
-def _level(ascending: list[_Source], room: int) -> int:
-    """The highest per-file cap with sum(min(size, cap)) <= room (sizes ascending)."""
-    left = room
-    for index, source in enumerate(ascending):
-        share = left // (len(ascending) - index)
-        if source.full_tokens > share:
-            return share
-        left -= source.full_tokens
-    return ascending[-1].full_tokens
-
-
-def _cut_source(source: _Source, tokens: int) -> str | None:
-    """The first lines of a file that fit in `tokens`, with a note that it was cut.
-
-    None if not even one line fits.
-    """
-    lines = source.text.splitlines(keepends=True)
-    # the note with the largest numbers it can show bounds its own cost
-    overhead = estimate_tokens(_render_source(source.path, "", _cut_note(len(lines), len(lines))))
-    kept: list[str] = []
-    chars = 0  # the estimate is by characters: count them, not per-line rounded tokens
-    for line in lines:
-        if chars + len(line) > (tokens - overhead) * CHARS_PER_TOKEN:
-            break
-        kept.append(line)
-        chars += len(line)
-    if not kept:
-        return None
-    return _render_source(source.path, "".join(kept), _cut_note(len(kept), len(lines)))
-
-
-def _cut_note(shown: int, total: int) -> str:
-    return (
-        f" (truncated: only lines 1-{shown} of {total} shown; the rest of this file is not "
-        "shown and cannot be edited)"
-    )
-
-
 def _changing(
     inquiry: Sequence[str],
     failed_tries: Sequence[str],
     last_failure: str | None,
     hints: Sequence[str],
     room: int,
+    count: Callable[[str], int] = estimate_tokens,
 ) -> str:
     """History, failures and hints, cut to `room` tokens: oldest entries go first."""
     inquiry, failed = list(inquiry), list(failed_tries)
@@ -320,7 +241,7 @@ def _changing(
     failure = (last_failure or "").strip()
     while True:
         text = _render_changing(inquiry, dropped_inquiry, failed, dropped_failed, failure, hints)
-        if estimate_tokens(text) <= room:
+        if count(text) <= room:
             return text
         if inquiry:
             inquiry.pop(0)

@@ -11,6 +11,7 @@ from perfsup.metrics.threshold_explain import (
     run_config,
 )
 from perfsup.store import Calibration, ModelCall, Node, NodeStatus, Run
+from perfsup.store.calls import CallCost, node_calls, node_costs
 from perfsup.store.tree import latest_events, run_nodes
 
 GLYPHS = {
@@ -49,6 +50,7 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
     config = run_config(run)
     min_effect = config.decision.min_effect if config is not None else None
     nodes = run_nodes(session, run.id)
+    costs = node_costs(session, run.id)
     id_width = max((len(n.id) + 2 * n.depth for n in nodes), default=4) + 2
     for node in nodes:
         status = NodeStatus(node.status)
@@ -56,7 +58,9 @@ def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> s
         label = "  " * node.depth + node.id
         effect = effect_text(node, metric)
         text = f"{glyph} {label:<{id_width}} {status.value:<14} {effect:<34} {node.description}"
-        lines.append(text.rstrip() + token_text(node))
+        cost = cost_text(costs[node.id]) if node.id in costs else ""
+        lines.append(text.rstrip() + cost + token_text(node))
+        lines.extend(call_lines(session, node.id, id_width))
         if node.reason and (
             status not in (NodeStatus.KEPT, NodeStatus.DISCARDED)
             or hidden_by_raised_threshold(node, min_effect)
@@ -75,6 +79,33 @@ def token_text(node: Node) -> str:
     if not node.prompt_tokens and not node.completion_tokens:
         return ""
     return f"  (tokens {node.prompt_tokens}+{node.completion_tokens})"
+
+
+def cost_text(cost: CallCost) -> str:
+    """`  [2 calls: read 45 s + answer 30 s]`: the time a node's model calls took.
+
+    Its tokens follow in `token_text`.
+    """
+    calls = f"{cost.calls} call{'s' if cost.calls != 1 else ''}"
+    return f"  [{calls}: read {cost.prompt_s:.0f} s + answer {cost.answer_s:.0f} s]"
+
+
+def call_lines(session: Session, node_id: str, indent: int) -> list[str]:
+    """One line per model call of a node that called more than once or had a problem."""
+    calls = node_calls(session, node_id)
+    if len(calls) < 2 and not any(c.failed or c.truncated or c.error for c in calls):
+        return []
+    lines = []
+    for attempt, c in enumerate(calls):
+        limit = f" of {c.answer_limit}" if c.answer_limit is not None else ""
+        cut = ", truncated" if c.truncated else ""
+        what = f": {c.error[:160]}" if c.error else ""
+        state = "failed" if c.failed else f"{c.prompt_tokens}+{c.answer_tokens}{limit} tokens"
+        lines.append(
+            f"  {'':<{indent}} call {attempt}: {state}{cut}, read {c.prompt_s:.0f} s "
+            f"+ answer {c.answer_s:.0f} s{what}"
+        )
+    return lines
 
 
 def _call_text(session: Session, run_id: int) -> str:

@@ -21,14 +21,14 @@ from perfsup.engine.commands import CommandWatcher, read_text
 from perfsup.engine.confirm import confirm_night
 from perfsup.engine.controls import Controls, StepAborted
 from perfsup.engine.diskfull import is_disk_full, ride_out_full_disk, unstored_stop_reason
-from perfsup.engine.errors import RunFailed
+from perfsup.engine.errors import PromptTooLarge, RunFailed
 from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.measure import GuardStop, Measurer
 from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.phases import Candidate, Phases
 from perfsup.engine.pipeline import Pipeline
-from perfsup.engine.policy import PolicyLimits, choose_parent
+from perfsup.engine.policy import PolicyLimits, choose_parent, exhausted_reason
 from perfsup.engine.recorder import Recorder
 from perfsup.engine.reload import ConfigWatcher
 from perfsup.engine.remote import RemoteExperiments
@@ -250,6 +250,9 @@ class Engine:
             except ModelUnavailable as exc:
                 self.phases.end_unanswered(node, f"the model is unavailable: {exc}")
                 return f"the model is unavailable: {exc}"
+            except PromptTooLarge as exc:  # a person raises the context and resumes
+                self.phases.end_unanswered(node, str(exc))
+                self._pause_for(run_id, str(exc))
             finally:
                 self.controls.end()
                 self.pipeline.settle()  # the proposal made meanwhile is done (or given up)
@@ -264,12 +267,9 @@ class Engine:
             explore=budgets.explore,
         )
         with self.store.session() as s:
-            parent = choose_parent(run_nodes(s, run_id), limits, self.parts.rng)
-        if parent is None:
-            return (
-                "no node left to expand (limits on depth, children per node and failures in a row)"
-            )
-        return parent
+            nodes = run_nodes(s, run_id)
+            parent = choose_parent(nodes, limits, self.parts.rng)
+            return exhausted_reason(nodes, limits) if parent is None else parent
 
     # ------------------------------------------------------------- guards
     def _guard(self) -> str | None:

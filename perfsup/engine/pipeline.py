@@ -47,7 +47,7 @@ from perfsup.agent.unchanged import ForbidUnchanged
 from perfsup.config import Config
 from perfsup.engine.clock import Clock
 from perfsup.engine.controls import Controls, StepAborted
-from perfsup.engine.errors import RunFailed
+from perfsup.engine.errors import PromptTooLarge, RunFailed
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.pacing import Pacer
 from perfsup.engine.phases import Candidate, Phases
@@ -62,7 +62,9 @@ STOP_WAIT_S = 30.0  # how long a stop waits for a proposal ahead before giving i
 _POLL_S = 0.2
 
 # Raised by the thread and raised again in the loop, which ends the node as usual.
-_LOOP_HANDLES = (StepAborted, ScriptExhausted, ModelUnavailable, LostTransition, RunFailed)
+_LOOP_HANDLES = (
+    StepAborted, ScriptExhausted, ModelUnavailable, LostTransition, RunFailed, PromptTooLarge
+)  # fmt: skip
 _LOCAL = threading.local()
 
 

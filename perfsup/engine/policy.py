@@ -7,7 +7,9 @@ is never expanded below a pruned one, past the depth limit, past its
 children limit, or after too many failures in a row among its children (then
 the policy turns elsewhere). Experiments that never got to test their idea
 (interrupted by a crash, cancelled or pruned by a person) count neither as
-failures nor towards the children limit.
+failures nor towards the children limit, and neither do failures on the
+model's side (no usable answer): only the target's failures (build, check,
+bench) close a node, and the end of a night names them.
 """
 
 from __future__ import annotations
@@ -34,11 +36,37 @@ class PolicyLimits:
 
 # Ended by a crash or a person, not by what the change did.
 NOT_TRIED = frozenset({NodeStatus.INTERRUPTED, NodeStatus.CANCELLED, NodeStatus.PRUNED})
+# Ended by the model's answer (none usable), before the target ran anything.
+MODEL_SIDE = frozenset({NodeStatus.MALFORMED})
+MODEL_CALLS_FAILED = "every model call failed"  # the start of a crashed proposal's reason
+
+
+def model_side(node: Node) -> bool:
+    """Whether `node` failed on the model's side (no usable answer), not the target's."""
+    if node.status in MODEL_SIDE:
+        return True
+    return node.status == NodeStatus.CRASHED and (node.reason or "").startswith(MODEL_CALLS_FAILED)
 
 
 def tried(children: Sequence[Node]) -> list[Node]:
-    """The children that really tested their idea (or are testing it now)."""
-    return [c for c in children if c.status not in NOT_TRIED]
+    """The children that really tested their idea (or are testing it now).
+
+    A model-side failure tested nothing on the target: it counts neither
+    towards the children limit nor the failures in a row (the next proposal
+    is asked differently instead, see `engine/proposer.py`).
+    """
+    return [c for c in children if c.status not in NOT_TRIED and not model_side(c)]
+
+
+def model_failures_in_a_row(children: Sequence[Node]) -> int:
+    """How many of the most recent finished children failed on the model's side."""
+    count = 0
+    finished = [c for c in children if c.status not in NOT_TRIED and NodeStatus(c.status).finished]
+    for child in sorted(finished, key=lambda n: id_key(n.id), reverse=True):
+        if not model_side(child):
+            break
+        count += 1
+    return count
 
 
 def cumulative_gain(node: Node, by_id: Mapping[str, Node]) -> float:
@@ -63,10 +91,9 @@ def failures_in_a_row(children: Sequence[Node]) -> int:
     return count
 
 
-def choose_parent(
-    nodes: Sequence[Node], limits: PolicyLimits, rng: random.Random | None = None
-) -> Node | None:
-    """The kept node to try a new change on, or None when the tree is exhausted."""
+def _candidates(
+    nodes: Sequence[Node], limits: PolicyLimits
+) -> tuple[list[Node], dict[str, list[Node]]]:
     by_id = {n.id: n for n in nodes}
     kids: dict[str, list[Node]] = {}
     for n in nodes:
@@ -90,6 +117,36 @@ def choose_parent(
         and failures_in_a_row(kids.get(n.id, [])) < limits.max_failures_in_a_row
         and not blocked(n)
     ]
+    return candidates, kids
+
+
+def exhausted_reason(nodes: Sequence[Node], limits: PolicyLimits) -> str:
+    """Why no node is left to expand, naming the failures that closed each kept node."""
+    _, kids = _candidates(nodes, limits)
+    closed: list[str] = []
+    for node in sorted(
+        (n for n in nodes if n.status == NodeStatus.KEPT), key=lambda n: id_key(n.id)
+    ):
+        children = kids.get(node.id, [])
+        streak = failures_in_a_row(children)
+        if streak >= limits.max_failures_in_a_row:
+            recent = sorted(tried(children), key=lambda n: id_key(n.id))[-streak:]
+            named = "; ".join(f"{c.id} {c.status}: {(c.reason or '')[:120]}" for c in recent)
+            closed.append(f"{node.id} after {streak} failures in a row ({named})")
+        elif len(tried(children)) >= limits.max_children:
+            closed.append(f"{node.id} at its {limits.max_children} children")
+        elif node.depth >= limits.max_depth:
+            closed.append(f"{node.id} at the depth limit")
+    detail = "; ".join(closed) if closed else "limits on depth, children and failures in a row"
+    return f"no node left to expand: {detail}"
+
+
+def choose_parent(
+    nodes: Sequence[Node], limits: PolicyLimits, rng: random.Random | None = None
+) -> Node | None:
+    """The kept node to try a new change on, or None when the tree is exhausted."""
+    by_id = {n.id: n for n in nodes}
+    candidates, _ = _candidates(nodes, limits)
     if not candidates:
         return None
     if rng is not None and limits.explore > 0 and rng.random() < limits.explore:

@@ -50,6 +50,8 @@ def propose(
     retry_grammar: str | None = None,
     retry_forbid: ForbidUnchanged | None = None,
     limits: AnswerLimits | None = None,
+    on_unusable: Callable[[int, str], None] | None = None,
+    fit: RetryFit | None = None,
 ) -> Proposal:
     """Call the model up to 1 + max_retries times until an edit applies to `worktree`.
 
@@ -58,6 +60,11 @@ def propose(
     write an answer in the edit format whose search blocks are file lines;
     `retry_forbid` goes with it, so that answer cannot copy the code back
     unchanged either.
+
+    With `fit`, a retry conversation never outgrows the context: the
+    answer it repeats is cut (or left out) so that the answer budget stays
+    free. An answer cut at its limit is said to be cut, with its parse
+    error; `on_unusable` gets why each unusable answer was.
 
     Whatever goes wrong with an answer (parsing, applying, syntax-checking;
     running out of memory or recursion on a hostile one included) makes it
@@ -107,16 +114,27 @@ def propose(
             if is_disk_full(exc):
                 raise
             problem = _unusable(exc)
+            if reply.truncated:
+                problem = (
+                    f"truncated: the answer reached its limit of {reply.answer_limit} tokens "
+                    f"(the answer budget, or the room left in the context) before its end; "
+                    f"{problem}"
+                )
             grammar = retry_grammar
             forbid = retry_forbid if retry_grammar is not None else None
             on_token(f"\n\n[perfsup] answer not usable: {problem}\n\n")
-            conversation += [
-                ChatMessage(role="assistant", content=answer),
-                ChatMessage(
-                    role="user",
-                    content=f"Your answer could not be used: {problem}\n"
-                    "Answer again in the exact edit format, changing only what is needed.",
-                ),
+            if on_unusable is not None:
+                on_unusable(attempt, problem)
+            feedback = (
+                f"Your answer could not be used: {problem[:RETRY_FEEDBACK_CHARS]}\n"
+                + ("Write a shorter change.\n" if reply.truncated else "")
+                + "Answer again in the exact edit format, changing only what is needed."
+            )
+            echo = fit.echo(messages, answer, feedback) if fit is not None else answer
+            conversation = [
+                *messages,
+                *([ChatMessage(role="assistant", content=echo)] if echo else []),
+                ChatMessage(role="user", content=feedback),
             ]
             continue
         return Proposal(
@@ -134,6 +152,33 @@ def propose(
         answer_text=answer,
         malformed=f"no usable edit after {tries} {'try' if tries == 1 else 'tries'}: {problem}",
     )
+
+
+RETRY_FEEDBACK_CHARS = 600  # what a retry says of the failure (the reserve below holds it)
+RETRY_RESERVE_TOKENS = 256  # kept free in the first prompt for a retry's feedback
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers per message (as agent.prompt counts them)
+_ECHO_CUT = "\n[... the rest of this answer is not repeated]"
+
+
+@dataclass(frozen=True)
+class RetryFit:
+    """How a retry keeps within the context: the counter and the sizes it keeps free."""
+
+    count: Callable[[str], int]
+    context_tokens: int
+    answer_tokens: int
+
+    def echo(self, messages: Sequence[ChatMessage], answer: str, feedback: str) -> str:
+        """As much of the failed answer as the retry can repeat with the answer budget free."""
+        used = sum(self.count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+        used += self.count(feedback) + 2 * MESSAGE_OVERHEAD_TOKENS
+        room = self.context_tokens - self.answer_tokens - used
+        if self.count(answer) <= room:
+            return answer
+        lines = answer.splitlines(keepends=True)
+        while lines and self.count("".join(lines) + _ECHO_CUT) > room:
+            lines = lines[: len(lines) // 2] if len(lines) > 8 else lines[:-1]
+        return "".join(lines) + _ECHO_CUT if lines else ""
 
 
 def answer_limits(settings: ModelSettings) -> AnswerLimits:

@@ -11,21 +11,46 @@ command, so it may run while another node benchmarks (pipeline.py).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from perfsup.agent.backend import CallFailed, ChatMessage, ModelBackend, ModelReply, SizedModel
+from perfsup.agent.backend import (
+    CallFailed,
+    ChatMessage,
+    ModelBackend,
+    ModelReply,
+    ModelUnavailable,
+    SizedModel,
+    TokenCounting,
+)
 from perfsup.agent.context import EditFormatSetting, choose_edit_format
 from perfsup.agent.grammar import forbid_unchanged, region_names, retry_grammar
-from perfsup.agent.hotspots import hot_first, hot_regions, hot_spots, profile_section
-from perfsup.agent.prompt import EditFormat, build_messages
+from perfsup.agent.hotspots import (
+    code_slices,
+    hot_first,
+    hot_regions,
+    hot_spots,
+    profile_section,
+    rotated,
+)
+from perfsup.agent.prompt import EditFormat, PromptDoesNotFit, build_messages
+from perfsup.agent.slices import CodeSlice, SliceLevel
+from perfsup.agent.tokens import CachedCounter, LearnedRatio, estimate_tokens
 from perfsup.config import AccessRules, Config
 from perfsup.engine.controls import Controls
-from perfsup.engine.errors import RunFailed
+from perfsup.engine.errors import PromptTooLarge
 from perfsup.engine.model_wait import PatientBackend
 from perfsup.engine.pacing import Pacer
+from perfsup.engine.policy import model_failures_in_a_row
+from perfsup.engine.preflight import NIGHT_S
 from perfsup.engine.profiling import parent_profile
-from perfsup.engine.proposal import Proposal, answer_limits, propose
+from perfsup.engine.proposal import (
+    RETRY_RESERVE_TOKENS,
+    Proposal,
+    RetryFit,
+    answer_limits,
+    propose,
+)
 from perfsup.engine.recorder import Recorder
 from perfsup.engine.rundir import RunPaths
 from perfsup.engine.sources import SourceCache
@@ -50,9 +75,12 @@ class PromptContext:
     regions: list[str]
     profile: str
     hot_files: list[str]
+    slices: dict[str, list[CodeSlice]] = field(default_factory=dict)
+    count: Callable[[str], int] = estimate_tokens
+    reserve_tokens: int = 0  # kept free for what a retry adds
 
     def messages(self) -> list[ChatMessage]:
-        """The chat messages; ValueError when the instructions alone do not fit."""
+        """The chat messages; `PromptDoesNotFit` when no useful prompt fits the context."""
         return build_messages(
             goal=self.goal,
             rules=self.rules,
@@ -67,7 +95,17 @@ class PromptContext:
             regions=self.regions,
             profile=self.profile,
             hot_files=self.hot_files,
+            slices=self.slices,
+            count=self.count,
+            reserve_tokens=self.reserve_tokens,
         )
+
+    def grammar_sources(self) -> dict[str, str]:
+        """The text a retry grammar anchors to: the sliced files' hot code, other files whole."""
+        return {
+            path: self.slices[path][0].code if path in self.slices else text
+            for path, text in self.sources.items()
+        }
 
 
 class Proposer:
@@ -101,6 +139,8 @@ class Proposer:
         self.report = report
         self._sources = SourceCache()
         self._chosen_format: EditFormat | None = None
+        self._count: Callable[[str], int] | None = None
+        self._paced = False
 
     def ask(
         self,
@@ -116,8 +156,8 @@ class Proposer:
         context = self.context(run_id, parent, parent_dir)
         try:
             messages = context.messages()
-        except ValueError as exc:  # the instructions alone do not fit the context
-            raise RunFailed(f"cannot build a prompt: {exc}") from None
+        except PromptDoesNotFit as exc:  # the run pauses: a person raises the context
+            raise PromptTooLarge(f"cannot build a prompt: {exc}") from None
         agent_log = self.paths.log(node.id, "agent")
         agent_log.parent.mkdir(parents=True, exist_ok=True)
         prompt_file = self.paths.log(node.id, "prompt")
@@ -133,9 +173,15 @@ class Proposer:
 
             def on_reply(reply: ModelReply, attempt: int) -> None:
                 self.recorder.model_call(run_id, node, reply, attempt)
+                if not self._paced:  # the first call of the night shows its pace
+                    self._paced = True
+                    self.report(self._calls_line(reply))
 
             def on_failure(exc: CallFailed, attempt: int) -> None:
                 self.recorder.failed_call(run_id, node, self.model.name, exc, attempt)
+
+            def on_unusable(attempt: int, problem: str) -> None:
+                self.recorder.unusable_answer(node, attempt, problem)
 
             proposal = propose(
                 backend=backend or self.backend,
@@ -149,8 +195,10 @@ class Proposer:
                 on_failure=on_failure,
                 before_call=lambda: self.pacer.before_call(run_id),
                 retry_grammar=self._retry_grammar(context),
-                retry_forbid=forbid_unchanged(context.edit_format, context.sources),
+                retry_forbid=forbid_unchanged(context.edit_format, context.grammar_sources()),
                 limits=answer_limits(self.config.model),
+                on_unusable=on_unusable,
+                fit=RetryFit(context.count, context.context_tokens, context.answer_tokens),
             )
         self.recorder.update(
             node,
@@ -171,9 +219,16 @@ class Proposer:
             goal = run.goal if run else self.config.target.goal
         failed = [summary(n) for n in tried if n.status != NodeStatus.KEPT]
         last_failure = tried[-1].reason if tried and tried[-1].status != NodeStatus.KEPT else None
-        spots = hot_spots(parent_profile(self.store, parent.id), sources)
+        # after answers that failed on the model's side: another function, a smaller slice
+        misses = model_failures_in_a_row(tried)
+        spots = rotated(hot_spots(parent_profile(self.store, parent.id), sources), misses)
         sources = hot_first(sources, spots)
-        regions = [f"{p}::{n}" for p, text in sources.items() for n in region_names(p, text)]
+        slices = code_slices(sources, spots, SliceLevel(min(misses, SliceLevel.HOTTEST_ONLY)))
+        regions = [
+            f"{p}::{n}"
+            for p, text in sources.items()
+            for n in (slices[p][0].functions if p in slices else region_names(p, text))
+        ]
         model = self.config.model
         return PromptContext(
             goal=goal,
@@ -189,7 +244,34 @@ class Proposer:
             regions=hot_regions(regions, spots),
             profile=profile_section(spots),
             hot_files=[spot.file for spot in spots],
+            slices=slices,
+            count=self._counter(),
+            reserve_tokens=RETRY_RESERVE_TOKENS,
         )
+
+    def _calls_line(self, reply: ModelReply) -> str:
+        """What the first call cost, and how many such calls the night holds."""
+        now = self.pacer.clock.now()
+        deadline = self.pacer.deadline
+        night_s = (deadline - now).total_seconds() if deadline is not None else NIGHT_S
+        label = f"until {deadline:%H:%M}" if deadline is not None else "in 8 h"
+        reading = reply.prompt_eval_s if reply.prompt_eval_s is not None else reply.ttft_s
+        calls = int(max(night_s, 0.0) // max(reply.total_s, 1.0))
+        return (
+            f"model calls: the first took {reply.total_s:.0f} s ({reading:.0f} s reading "
+            f"{reply.prompt_tokens} prompt tokens, {reply.total_s - reading:.0f} s writing "
+            f"{reply.completion_tokens}); about {calls} such calls fit {label}, without the "
+            "experiments' own time"
+        )
+
+    def _counter(self) -> Callable[[str], int]:
+        """The model's own token counter where the backend has one, else the estimate."""
+        if self._count is None:
+            if isinstance(self.model, TokenCounting):
+                self._count = CachedCounter(_fallible(self.model.count_tokens))
+            else:
+                self._count = LearnedRatio().count  # cautious: fewer characters per token
+        return self._count
 
     def _edit_format(self, setting: EditFormatSetting) -> EditFormat:
         """The run's edit format; for "auto", asked once of the backend's model size."""
@@ -204,7 +286,20 @@ class Proposer:
     def _retry_grammar(self, context: PromptContext) -> str | None:
         if not (self.config.model.grammar_retry and self.backend.supports_grammar):
             return None
-        return retry_grammar(context.edit_format, context.sources)
+        return retry_grammar(context.edit_format, context.grammar_sources())
+
+
+def _fallible(count: Callable[[str], int]) -> Callable[[str], int]:
+    """`count`, or a cautious estimate when the backend cannot count just now."""
+    cautious = LearnedRatio()
+
+    def counted(text: str) -> int:
+        try:
+            return count(text)
+        except (CallFailed, ModelUnavailable):
+            return cautious.count(text)
+
+    return counted
 
 
 def summary(node: Node) -> str:

@@ -115,6 +115,8 @@ class Recorder:
                     ttft_s=reply.ttft_s,
                     total_s=reply.total_s,
                     prompt_eval_s=reply.prompt_eval_s,
+                    answer_limit=reply.answer_limit,
+                    truncated=reply.truncated,
                     created_at=self._utc_now(),  # the engine's clock paces the calls
                 )
             )
@@ -129,6 +131,17 @@ class Recorder:
                 record_event(s, EventKind.MODEL_WARNING, warning, run_id=run_id, node_id=node.id)
         for warning in reply.warnings:
             self.report(f"{node.id:<10} model warning: {warning}")
+
+    def unusable_answer(self, node: Node, attempt: int, problem: str) -> None:
+        """Why the answer of `node`'s call `attempt` could not be used, on that call's row."""
+        with self.store.session() as s:
+            call = s.exec(
+                select(ModelCall)
+                .where(ModelCall.node_id == node.id, ModelCall.attempt == attempt)
+                .order_by(col(ModelCall.id).desc())
+            ).first()
+            if call is not None:
+                call.error = problem[:2000]
 
     def failed_call(
         self, run_id: int, node: Node, model: str, exc: CallFailed, attempt: int

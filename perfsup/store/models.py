@@ -259,7 +259,9 @@ class ModelCall(SQLModel, table=True):
     ttft_s: float | None = None
     total_s: float | None = None
     prompt_eval_s: float | None = None  # time spent reading the prompt, where known
-    ok: bool = True
+    answer_limit: int | None = None  # the most tokens the answer could have (the room left)
+    truncated: bool = False  # the answer stopped at that limit, not at its end
+    ok: bool = True  # False: the call broke off; True with `error`: the answer was unusable
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
