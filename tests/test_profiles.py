@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,18 @@ def test_hot_spots_keep_only_visible_files_and_rows_that_make_sense() -> None:
     ]
     assert "- b.py:1 g: 83% of the time in itself" in profile_section(spots)
     assert profile_section([]) == ""
+
+
+def test_python_in_a_command_is_perfsups_interpreter_with_its_packages(tmp_path: Path) -> None:
+    """`python` in build, check and bench is the interpreter running perfsup, inside
+    its virtualenv (a plain link to a venv's python would start the bare one)."""
+    env = command_env(tmp_path / "bin")
+    done = subprocess.run(
+        ["python", "-c", "import sys, pytest; print(sys.prefix)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == sys.prefix
