@@ -36,6 +36,20 @@ def _last_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[-1] if lines else f"exit status {done.returncode}"
 
 
+def _extract(archive: tarfile.TarFile, into: Path) -> None:
+    """Unpack a downloaded archive without letting it write outside `into`."""
+    if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later
+        archive.extractall(into, filter="data")
+        return
+    # Older 3.11 (Debian 12's 3.11.2): refuse links and paths that leave `into`.
+    root = into.resolve()
+    for member in archive.getmembers():
+        target = (root / member.name).resolve()
+        if member.issym() or member.islnk() or not target.is_relative_to(root):
+            raise AssertionError(f"unsafe member in the archive: {member.name}")
+    archive.extractall(into)  # every member was checked above
+
+
 def fetch_sdist(name: str, version: str, into: Path) -> Path:
     """The unpacked sdist of name==version (its own tests included); skip if unreachable."""
     into.mkdir(parents=True, exist_ok=True)
@@ -45,7 +59,7 @@ def fetch_sdist(name: str, version: str, into: Path) -> Path:
     if done.returncode != 0 or not archives:
         pytest.skip(f"pip download of the sdist {name}=={version} failed: {_last_line(done)}")
     with tarfile.open(archives[0]) as archive:
-        archive.extractall(into, filter="data")
+        _extract(archive, into)
     top = into / archives[0].name.removesuffix(".tar.gz")
     assert top.is_dir(), f"the sdist {archives[0].name} has no top folder {top.name}"
     return top
