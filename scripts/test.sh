@@ -24,8 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-# the llama extra builds llama-cpp-python from source (about 10 minutes the first time)
-python -m pip install -q -e '.[dev,llama,dask]'
+# the llama extra builds llama-cpp-python from source (about 10 minutes the first time);
+# the env extra (OpenEnv) lets tests/test_env_openenv.py run instead of skipping
+python -m pip install -q -e '.[dev,llama,dask,env]'
 # every third-party import of perfsup/ is declared in pyproject.toml
 python -m deptry perfsup
 exec python -m pytest "$@"
