@@ -183,6 +183,27 @@ def squash_message(
     return "\n".join(lines) + "\n"
 
 
+def open_path(
+    store: Store, worktrees_dir: Path, node_id: str, force: bool
+) -> tuple[Node, PathInfo, tuple[str, ...], GitWorkspace, str]:
+    """What every export starts from: the node, its path from the baseline (refused
+    unless kept, see `refuse_unless_kept`), the nodes not kept, the repository and
+    the baseline's commit."""
+    with store.session() as s:
+        node = s.get(Node, node_id)
+        if node is None:
+            raise ExportError(f"no node {node_id} in {store.path}")
+        if node.commit_sha is None or node.parent_id is None:
+            raise ExportError(f"node {node.id} has no change to export (status {node.status})")
+        info = path_to(s, node)
+    missing = refuse_unless_kept(node, info.nodes, force)
+    try:
+        git = GitWorkspace(Path(info.repo_path), worktrees_dir)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    return node, info, missing, git, git.resolve(info.base_commit)
+
+
 def export_node(
     store: Store,
     worktrees_dir: Path,
@@ -197,19 +218,8 @@ def export_node(
 
     A node not kept, or on a path through one not kept, is an ExportError unless
     `force` (see `refuse_unless_kept`)."""
-    with store.session() as s:
-        node = s.get(Node, node_id)
-        if node is None:
-            raise ExportError(f"no node {node_id} in {store.path}")
-        if node.commit_sha is None or node.parent_id is None:
-            raise ExportError(f"node {node.id} has no change to export (status {node.status})")
-        info = path_to(s, node)
-    missing = refuse_unless_kept(node, info.nodes, force)
-    try:
-        git = GitWorkspace(Path(info.repo_path), worktrees_dir)
-    except ValueError as exc:
-        raise ExportError(str(exc)) from None
-    base = git.resolve(info.base_commit)
+    node, info, missing, git, base = open_path(store, worktrees_dir, node_id, force)
+    assert node.commit_sha is not None  # open_path refuses a node without one
     if squash:
         tip = git.commit_tree(
             node.commit_sha, base, squash_message(node, info.nodes, base, direction)

@@ -18,15 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsup.results.export import (
-    ExportError,
     effect_line,
     measured_effects,
     not_kept_text,
-    path_to,
-    refuse_unless_kept,
+    open_path,
 )
 from perfsup.store import Node, NodeStatus, Store
-from perfsup.workspace.git import GitWorkspace
 from perfsup.workspace.gittrees import changed_paths, commit_with_paths
 
 __all__ = ["SplitExport", "SplitPart", "export_split", "group_by_files"]
@@ -99,20 +96,9 @@ def export_split(
     store: Store, worktrees_dir: Path, node_id: str, *, force: bool = False
 ) -> SplitExport:
     """The path to `node_id` as independent patches on the baseline, grouped by files."""
-    with store.session() as s:
-        node = s.get(Node, node_id)
-        if node is None:
-            raise ExportError(f"no node {node_id} in {store.path}")
-        if node.commit_sha is None or node.parent_id is None:
-            raise ExportError(f"node {node.id} has no change to export (status {node.status})")
-        info = path_to(s, node)
-    missing = refuse_unless_kept(node, info.nodes, force)
-    try:
-        git = GitWorkspace(Path(info.repo_path), worktrees_dir)
-    except ValueError as exc:
-        raise ExportError(str(exc)) from None
+    node, info, missing, git, base = open_path(store, worktrees_dir, node_id, force)
+    assert node.commit_sha is not None  # open_path refuses a node without one
     repo = Path(info.repo_path)
-    base = git.resolve(info.base_commit)
     by_id = {n.id: n for n in info.nodes}
     changes = []
     for n in info.nodes:
