@@ -115,7 +115,8 @@ def test_without_a_venv_python_is_perfsup_s_own(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert Path(which.stdout.strip()) == paths.root / "bin" / "python"
+    # perfsup's own interpreter, started through the run folder's `python` script
+    assert Path(which.stdout.strip()) == Path(sys.executable)
     assert "VIRTUAL_ENV" not in env or env["VIRTUAL_ENV"] != str(tmp_path / "repo" / ".venv")
 
 
