@@ -8,7 +8,10 @@ Before each build, check or bench command in a worktree perfsup made:
   from pristine copies; they are also bound read-only into the box;
 - its hidden files are deleted: a command cannot read what is not there;
 - every other worktree a command already ran in (the parent's build, kept
-  nodes) is fingerprinted: tracked files and their folders.
+  nodes) is fingerprinted: tracked files and their folders. Not when the box
+  hides them: bubblewrap shows a command only its own worktree, so the other
+  trees are out of its reach and checking them would cost a few ms per command
+  for nothing.
 
 After the command, the protected files and those other trees are checked
 again. Any change raises `StepAborted(rejected, "tampered with <path>")`: the
@@ -37,7 +40,7 @@ from perfsup.engine.controls import Controls, StepAborted
 from perfsup.store.models import NodeStatus
 from perfsup.workspace.access import is_hidden, is_protected
 from perfsup.workspace.confine import StepScope, step_scope
-from perfsup.workspace.executor import Executor
+from perfsup.workspace.executor import Executor, hidden_from_commands
 from perfsup.workspace.git import GitWorkspace
 from perfsup.workspace.runner import CommandResult
 from perfsup.workspace.safegit import TreeEntry, read_blobs, tree_entries
@@ -122,6 +125,7 @@ class IntegrityGuard:
         self._split: dict[str, tuple[list[str], list[TreeEntry]]] = {}
         self._verified: dict[Path, Fingerprint] = {}  # protected file -> last good stat
         self._sealed: set[Path] = set()  # worktrees a command ran in
+        self._hidden_trees: bool | None = None  # does the box hide the other worktrees?
 
     # ------------------------------------------------------------ executor
     def run(
@@ -142,7 +146,7 @@ class IntegrityGuard:
                 command, cwd, log_path, timeout_s, env=env, on_line=on_line, cancel=cancel
             )
         protected = self._prepare(here, commit)
-        others = self._others(here)
+        others = [] if self._boxed() else self._others(here)
         before = {tree: self._fingerprint(tree) for tree in others}
         link = _stat(here / ".git")  # a replaced .git file would point git elsewhere
         scope = StepScope(readonly=tuple(here / e.path for e in protected))
@@ -236,6 +240,12 @@ class IntegrityGuard:
         return None
 
     # ------------------------------------------------------- other trees
+    def _boxed(self) -> bool:
+        """Are all worktrees out of sight of the commands (a box shows each only its own)?"""
+        if self._hidden_trees is None:  # neither the box nor the folder changes in a run
+            self._hidden_trees = hidden_from_commands(self.inner, self.engine.git.worktrees_dir)
+        return self._hidden_trees
+
     def _others(self, here: Path) -> list[Path]:
         """The trees to watch during a command in `here`: every other worktree that is
         its commit's content, except a proposal made ahead (the engine edits it meanwhile)."""

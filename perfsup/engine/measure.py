@@ -20,6 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+# The engine judges every experiment with SciPy, which metrics/ imports only where
+# it computes (so the TUI never loads it): load it with the engine, once, rather
+# than inside the first experiment.
+import scipy.stats  # noqa: F401
 from sqlalchemy import insert
 
 from perfsup.config import Config

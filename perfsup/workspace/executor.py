@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from perfsup.workspace.logcap import DEFAULT_MAX_LOG_BYTES
 from perfsup.workspace.runner import CommandResult, run_command
 
-__all__ = ["Executor", "LocalExecutor"]
+__all__ = ["Executor", "LocalExecutor", "hidden_from_commands"]
 
 
 @runtime_checkable
@@ -35,6 +35,19 @@ class Executor(Protocol):
     ) -> CommandResult:
         """Run `command`; never raise because the command failed."""
         ...
+
+
+def hidden_from_commands(executor: object, path: Path) -> bool:
+    """Can no command run through `executor` see `path`? True only when a box in its
+    chain of wrappers (each keeps the one it wraps as `inner`) says it hides it."""
+    seen = 0
+    while executor is not None and seen < 16:
+        hides = getattr(executor, "hides", None)
+        if callable(hides):
+            return bool(hides(path))
+        executor = getattr(executor, "inner", None)
+        seen += 1
+    return False
 
 
 class LocalExecutor:

@@ -156,6 +156,14 @@ class SandboxExecutor:
         if self.isolation.kind == "none":
             report("warning: sandbox isolation is OFF (no bubblewrap or unshare usable here)")
 
+    def hides(self, path: Path) -> bool:
+        """Is `path` out of sight of every command (inside a run directory that
+        bubblewrap covers with an empty tmpfs, except the command's own worktree)?"""
+        if self.isolation.kind != "bwrap":
+            return False
+        resolved = Path(path).resolve()
+        return any(resolved == p or p in resolved.parents for p in self.private)
+
     def wrap(
         self,
         command: str,
