@@ -219,10 +219,12 @@ class IntegrityGuard:
     def _intact(self, path: Path, entry: TreeEntry) -> bool:
         """Is the file at `path` the blob of `entry`? Hashed only when its stat moved."""
         now = _stat(path)
-        if now is None or not os.path.isfile(path) or os.path.islink(path):
+        if now is None:
             return False
         if self._verified.get(path) == now:
-            return True
+            return True  # lstat's mode shows it is still the regular file we hashed
+        if not os.path.isfile(path) or os.path.islink(path):
+            return False
         try:
             data = path.read_bytes()
         except OSError:
