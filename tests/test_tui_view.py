@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from perfsup.store import Calibration, Node, open_store
+from perfsup.store import Calibration, ModelCall, Node, open_store
 from perfsup.tui.app import PerfsupApp
 from perfsup.tui.chart import PairsChart, ProgressChart
 from perfsup.tui.nodecard import PairTable
@@ -161,6 +161,48 @@ async def test_card_shows_the_failure_reason_in_full(running: RunFixture) -> Non
         card = card_text(app)
     assert card.startswith("checks failed")
     assert f"reason: {reason}" in card
+
+
+async def test_card_shows_each_model_call_and_the_overview_the_calls_left(
+    running: RunFixture,
+) -> None:
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:  # before any call: unknown, the card has none
+        await opened(pilot, app)
+        before = (await overview_shown(pilot, app)).splitlines()[2]
+        await select_node(pilot, app, "1.1")
+        plain = card_text(app)
+    store = open_store(running.paths.store)
+    with store.session() as s:
+        s.add(ModelCall(
+            run_id=1, node_id="1.1", model="scripted", attempt=0, prompt_tokens=3000,
+            completion_tokens=1000, prompt_eval_s=40.0, total_s=90.0, answer_limit=1000,
+            truncated=True, error="truncated: the answer reached its limit of 1000 tokens",
+        ))  # fmt: skip
+        s.add(ModelCall(
+            run_id=1, node_id="1.1", model="scripted", attempt=1, prompt_tokens=4000,
+            completion_tokens=100, prompt_eval_s=5.0, total_s=15.0, answer_limit=3000, ok=False,
+            error="the server closed the connection\nmore lines",
+        ))  # fmt: skip
+        s.add(ModelCall(run_id=1, node_id="1.2", model="scripted", prompt_tokens=1200,
+                        completion_tokens=180, prompt_eval_s=20.0, total_s=45.0))  # fmt: skip
+    store.close()
+    app = make_app(running)
+    async with app.run_test(size=SIZE) as pilot:
+        await opened(pilot, app)
+        after = (await overview_shown(pilot, app)).splitlines()[2]
+        await select_node(pilot, app, "1.1")
+        card = card_text(app).splitlines()
+    assert before.endswith(" · model calls left: unknown until the first")
+    assert "call 0" not in plain
+    assert card[-3].endswith(" · 2 calls: read 45 s + answer 60 s")  # the node's total
+    assert card[-2:] == [
+        "call 0: 3000+1000 of 1000 tokens, truncated, read 40 s + answer 50 s: "
+        "truncated: the answer reached its limit of 1000 tokens",
+        "call 1: failed, read 5 s + answer 10 s: the server closed the connection",
+    ]
+    # 94,078 tokens left at 3,160 a call hold 29 calls: fewer than the time or experiments
+    assert after.endswith(" · model calls left: ~29")
 
 
 # ------------------------------------------------------------ 3. tree columns

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel import Session, col, select
 
+from perfsup.engine.night import night_calls
 from perfsup.metrics.threshold_explain import (
     explain_threshold,
     facts_of,
     hidden_by_raised_threshold,
     run_config,
 )
-from perfsup.store import Calibration, ModelCall, Node, NodeStatus, Run
+from perfsup.results.callcost import call_line, calls_total
+from perfsup.store import Calibration, ModelCall, Node, NodeStatus, Run, RunStatus
 from perfsup.store.calls import CallCost, node_calls, node_costs
 from perfsup.store.tree import latest_events, run_nodes
 
@@ -39,15 +43,19 @@ def effect_text(node: Node, metric: str) -> str:
     return f"{metric} {node.effect * 100:+.1f}%{interval}"
 
 
-def render_run(session: Session, run: Run, metric: str, *, events: int = 0) -> str:
+def render_run(
+    session: Session, run: Run, metric: str, *, events: int = 0, now: datetime | None = None
+) -> str:
     lines = [
         f"run {run.id}  {run.status}"
         + (f": {run.stop_reason}" if run.stop_reason else "")
         + f"  (tokens used {run.tokens_used}{_call_text(session, run.id)})",
         f"goal: {run.goal}",
     ]
-    lines.extend(calibration_lines(session, run.id))
     config = run_config(run)
+    if config is not None and run.status in (RunStatus.RUNNING, RunStatus.PAUSED):
+        lines.append(night_calls(session, run, config.budgets, now or datetime.now(UTC)).text())
+    lines.extend(calibration_lines(session, run.id))
     min_effect = config.decision.min_effect if config is not None else None
     nodes = run_nodes(session, run.id)
     costs = node_costs(session, run.id)
@@ -86,8 +94,7 @@ def cost_text(cost: CallCost) -> str:
 
     Its tokens follow in `token_text`.
     """
-    calls = f"{cost.calls} call{'s' if cost.calls != 1 else ''}"
-    return f"  [{calls}: read {cost.prompt_s:.0f} s + answer {cost.answer_s:.0f} s]"
+    return f"  [{calls_total(cost)}]"
 
 
 def call_lines(session: Session, node_id: str, indent: int) -> list[str]:
@@ -95,17 +102,7 @@ def call_lines(session: Session, node_id: str, indent: int) -> list[str]:
     calls = node_calls(session, node_id)
     if len(calls) < 2 and not any(c.failed or c.truncated or c.error for c in calls):
         return []
-    lines = []
-    for attempt, c in enumerate(calls):
-        limit = f" of {c.answer_limit}" if c.answer_limit is not None else ""
-        cut = ", truncated" if c.truncated else ""
-        what = f": {c.error[:160]}" if c.error else ""
-        state = "failed" if c.failed else f"{c.prompt_tokens}+{c.answer_tokens}{limit} tokens"
-        lines.append(
-            f"  {'':<{indent}} call {attempt}: {state}{cut}, read {c.prompt_s:.0f} s "
-            f"+ answer {c.answer_s:.0f} s{what}"
-        )
-    return lines
+    return [f"  {'':<{indent}} {call_line(attempt, c)}" for attempt, c in enumerate(calls)]
 
 
 def _call_text(session: Session, run_id: int) -> str:

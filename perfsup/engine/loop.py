@@ -24,6 +24,7 @@ from perfsup.engine.diskfull import is_disk_full, ride_out_full_disk, unstored_s
 from perfsup.engine.errors import PromptTooLarge, RunFailed
 from perfsup.engine.guards import FailureStreak, disk_problem
 from perfsup.engine.measure import GuardStop, Measurer
+from perfsup.engine.night import night_text
 from perfsup.engine.orphans import RUN_DIR_MARKER
 from perfsup.engine.pacing import BudgetReached, Pacer
 from perfsup.engine.phases import Candidate, Phases
@@ -131,6 +132,7 @@ class Engine:
             report=self.report,
         )
         run_id = self.run_id = self.runs.open()
+        self.report(night_text(self.store, run_id, self.pacer.budgets, self.pacer.clock.now()))
         resume_script(self.model, self.store)  # a restart replays no answer already spent
         self.controls.run_id = run_id
         self.controls.set_state(EngineState.RUNNING, "starting")

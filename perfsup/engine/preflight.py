@@ -27,6 +27,7 @@ from pathlib import Path
 
 from perfsup.agent.backend import Checkable, ModelBackend, ModelUnavailable
 from perfsup.config import CommandSpec, Config, MetricSpec
+from perfsup.engine.night import NIGHT_S
 from perfsup.engine.pacing import deadline_after
 from perfsup.metrics.calibration import calibrate, noise_floor_logs
 from perfsup.metrics.collect import collect_metrics
@@ -40,8 +41,6 @@ from perfsup.workspace.git import GitWorkspace
 #: A/A pairs the preflight runs: enough for a first reading of the noise, few
 #: enough that a good bench costs seconds (the engine calibrates again).
 PREFLIGHT_PAIRS = 5
-#: The night a run is planned for when no deadline is configured.
-NIGHT_S = 8 * 3600.0
 #: Fewest pairs with which the signed-rank test can reach alpha = 0.05 at all.
 MIN_PAIRS = 6
 MAX_PAIRS = 1000

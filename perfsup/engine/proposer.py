@@ -40,9 +40,9 @@ from perfsup.config import AccessRules, Config
 from perfsup.engine.controls import Controls
 from perfsup.engine.errors import PromptTooLarge
 from perfsup.engine.model_wait import PatientBackend
+from perfsup.engine.night import night_text
 from perfsup.engine.pacing import Pacer
 from perfsup.engine.policy import model_failures_in_a_row
-from perfsup.engine.preflight import NIGHT_S
 from perfsup.engine.profiling import parent_profile
 from perfsup.engine.proposal import (
     RETRY_RESERVE_TOKENS,
@@ -175,7 +175,7 @@ class Proposer:
                 self.recorder.model_call(run_id, node, reply, attempt)
                 if not self._paced:  # the first call of the night shows its pace
                     self._paced = True
-                    self.report(self._calls_line(reply))
+                    self.report(self._calls_line(run_id, reply))
 
             def on_failure(exc: CallFailed, attempt: int) -> None:
                 self.recorder.failed_call(run_id, node, self.model.name, exc, attempt)
@@ -249,19 +249,14 @@ class Proposer:
             reserve_tokens=RETRY_RESERVE_TOKENS,
         )
 
-    def _calls_line(self, reply: ModelReply) -> str:
-        """What the first call cost, and how many such calls the night holds."""
-        now = self.pacer.clock.now()
-        deadline = self.pacer.deadline
-        night_s = (deadline - now).total_seconds() if deadline is not None else NIGHT_S
-        label = f"until {deadline:%H:%M}" if deadline is not None else "in 8 h"
+    def _calls_line(self, run_id: int, reply: ModelReply) -> str:
+        """What the first call cost, and how many calls the night still holds."""
         reading = reply.prompt_eval_s if reply.prompt_eval_s is not None else reply.ttft_s
-        calls = int(max(night_s, 0.0) // max(reply.total_s, 1.0))
+        night = night_text(self.store, run_id, self.pacer.budgets, self.pacer.clock.now())
         return (
             f"model calls: the first took {reply.total_s:.0f} s ({reading:.0f} s reading "
             f"{reply.prompt_tokens} prompt tokens, {reply.total_s - reading:.0f} s writing "
-            f"{reply.completion_tokens}); about {calls} such calls fit {label}, without the "
-            "experiments' own time"
+            f"{reply.completion_tokens}); {night}"
         )
 
     def _counter(self) -> Callable[[str], int]:

@@ -1,6 +1,7 @@
 """One experiment explained: the verdict in plain words with its direction and
 real units, every metric with its role, the failure reason in full, the
-model's description, tokens and time, and its benchmark pairs.
+model's description, tokens and time (in total and per model call), and its
+benchmark pairs.
 
 Plain Python over the store: the TUI's node card renders `NodeCard.lines()`,
 its Bench tab the `pairs`, its pair chart the same pairs; a command-line
@@ -20,9 +21,11 @@ from sqlmodel import Session, col, select
 from perfsup.config import Config, MetricSpec
 from perfsup.metrics.record import DecisionRecord
 from perfsup.metrics.stats import MetricDecision
+from perfsup.results.callcost import call_line, calls_total
 from perfsup.results.overview import threshold_note
 from perfsup.results.wording import effect_words, interval_words, p_text, unit_of, value_text
 from perfsup.store import Calibration, Node, NodeStatus, Sample
+from perfsup.store.calls import CallCost, node_calls, total
 
 __all__ = ["NodeCard", "PairRow", "pair_gain", "read_card"]
 
@@ -52,6 +55,7 @@ class NodeCard:
     estimate: float | None = None  # the pairs' gain so far (the running node's chart)
     threshold: float | None = None
     threshold_note: str = ""  # why the threshold was above decision.min_effect
+    calls: list[str] = field(default_factory=list)  # one line per model call, oldest first
 
     def lines(self) -> list[str]:
         out = [self.verdict, *self.metric_lines]
@@ -63,7 +67,7 @@ class NodeCard:
             out.append(self.spent)
         if self.threshold_note:
             out.append(f"threshold raised: {self.threshold_note}")
-        return out
+        return out + self.calls
 
 
 def pair_gain(parent: float, candidate: float, direction: str) -> float:
@@ -97,6 +101,7 @@ def read_card(
         verdict = f"{status.value.replace('_', ' ')}"
     threshold = node.threshold
     note = _raised(s, node, metric, config)
+    costs = node_calls(s, node.id)
     return NodeCard(
         node_id=node.id,
         status=node.status,
@@ -105,11 +110,12 @@ def read_card(
         reason=(node.reason or "") if status is not NodeStatus.KEPT else "",
         description=node.description,
         rationale=node.rationale,
-        spent=_spent(node, now),
+        spent=_spent(node, now, total(costs) if len(costs) > 1 else None),
         pairs=pairs,
         estimate=_estimate(deciding, direction),
         threshold=threshold,
         threshold_note=note,
+        calls=[call_line(attempt, cost) for attempt, cost in enumerate(costs)],
     )
 
 
@@ -234,7 +240,7 @@ def _raised(s: Session, node: Node, metric: str, config: Config | None) -> str:
     return threshold_note(calibration, min_effect, config)
 
 
-def _spent(node: Node, now: datetime | None) -> str:
+def _spent(node: Node, now: datetime | None, calls: CallCost | None) -> str:
     parts = []
     if node.model:
         parts.append(f"model {node.model}")
@@ -246,6 +252,8 @@ def _spent(node: Node, now: datetime | None) -> str:
         seconds = (_aware(end) - _aware(node.started_at)).total_seconds()
         word = "took" if node.finished_at else "running for"
         parts.append(f"{word} {_seconds(seconds)}")
+    if calls is not None:  # the calls' sum; each call has a line of its own below
+        parts.append(calls_total(calls))
     return " · ".join(parts)
 
 

@@ -1,5 +1,5 @@
 """A run at a glance: baseline -> best in real units, the counts, the pace, the
-budget, the machine's noise and when the run ends.
+budget, the machine's noise, when the run ends and the model calls it still holds.
 
 Plain Python over the store (no Textual): the TUI's overview pane renders it
 every second and `perfsup status` can print the same lines. The expensive
@@ -20,10 +20,12 @@ from sqlmodel import Session, col, select
 from perfsup.config import Config, MetricSpec
 from perfsup.engine.best import best_node, metric_effects
 from perfsup.engine.metrics_csv import baseline_values, node_values
+from perfsup.engine.night import night_calls
 from perfsup.metrics.threshold_explain import explain_threshold, facts_of
 from perfsup.results.wording import effect_words, interval_words, unit_of, value_text
 from perfsup.store import Calibration, Node, NodeStatus, Run, Sample
 from perfsup.store.models import IN_FLIGHT
+from perfsup.store.nightcalls import NightCalls
 from perfsup.store.tree import lineage
 
 __all__ = ["Best", "Overview", "OverviewReader", "threshold_note"]
@@ -73,6 +75,7 @@ class Overview:
     raised_note: str  # why the threshold is above decision.min_effect; "" when it is not
     min_effect: float
     ends: str
+    night: NightCalls | None = None  # the model calls left; None once the run ended
 
     def headline(self) -> str:
         """`time_ms 52.1 ms -> 36.0 ms (1.2), 31.0% faster, 28.0-34.0% faster`."""
@@ -114,7 +117,8 @@ class Overview:
         if self.run_status in ENDED:
             why = f": {self.stop_reason}" if self.stop_reason else ""
             return f"{noise} · run {self.run_status}{why}"
-        return f"{noise} · ends: {self.ends or 'when stopped'}"
+        night = f" · {self.night.short()}" if self.night is not None else ""
+        return f"{noise} · ends: {self.ends or 'when stopped'}{night}"
 
     def lines(self) -> list[str]:
         """The three lines of the TUI's overview, and why the threshold was raised."""
@@ -185,6 +189,7 @@ class OverviewReader:
             raised_note=raised,
             min_effect=min_effect,
             ends=self._ends(run, experiments, per_hour),
+            night=self._night(s, run, experiments),
         )
 
     def _primary(self) -> MetricSpec | None:
@@ -210,6 +215,13 @@ class OverviewReader:
         best = best_figures(s, run, spec, root)
         self._best = (key, best)  # kept until the kept nodes or the baseline change
         return best
+
+    def _night(self, s: Session, run: Run, experiments: int) -> NightCalls | None:
+        if run.status in ENDED or self.config is None:
+            return None
+        if experiments >= self.config.budgets.max_experiments:
+            return None  # the last experiment is in: "finishing" says it all
+        return night_calls(s, run, self.config.budgets, self.now(), experiments)
 
     def _ends(self, run: Run, experiments: int, per_hour: float) -> str:
         """When a budget or the deadline ends the run, whichever comes first."""

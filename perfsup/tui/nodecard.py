@@ -14,7 +14,7 @@ CARD_LINES = 7
 
 class NodeCardView(Static):
     """The verdict with its direction and real units, each metric with its role, the
-    reason in full, the model's description, tokens and time."""
+    reason in full, the model's description, tokens and time, then each model call."""
 
     DEFAULT_CSS = f"""
     NodeCardView {{ height: {CARD_LINES}; padding: 0 1; background: $panel; }}
@@ -37,7 +37,7 @@ class NodeCardView(Static):
         for line in card.lines()[1:]:
             label, sep, rest = line.partition(": ")
             text.append("\n")
-            if sep and label in ("reason", "change", "threshold raised"):
+            if sep and (label in ("reason", "change", "threshold raised") or _is_call(label)):
                 text.append(f"{label}: ", style="bold")
                 text.append(rest)
             else:
@@ -48,6 +48,12 @@ class NodeCardView(Static):
     @property
     def text(self) -> str:
         return "\n".join(self.card.lines()) if self.card else ""
+
+
+def _is_call(label: str) -> bool:
+    """`call 0`: a model call's line (results.callcost.call_line)."""
+    word, _, attempt = label.partition(" ")
+    return word == "call" and attempt.isdigit()
 
 
 def _verdict_style(status: str) -> str:
