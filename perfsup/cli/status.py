@@ -14,6 +14,7 @@ from perfsup.metrics.threshold_explain import (
     run_config,
 )
 from perfsup.results.callcost import call_line, calls_total
+from perfsup.results.wording import effect_words, signed_interval
 from perfsup.store import Calibration, ModelCall, Node, NodeStatus, Run, RunStatus
 from perfsup.store.calls import CallCost, node_calls, node_costs
 from perfsup.store.tree import latest_events, run_nodes
@@ -33,14 +34,13 @@ GLYPHS = {
 }
 
 
-def effect_text(node: Node, metric: str) -> str:
-    """`time_ms +41.2% [+39.0, +43.1]`: positive means better in the metric's direction."""
+def effect_text(node: Node, metric: str, unit: str = "") -> str:
+    """`time_ms 41.2% faster [39.0, 43.1]`: the word says which way (as the TUI does);
+    the interval's numbers are positive in the good direction."""
     if node.effect is None:
         return ""
-    interval = ""
-    if node.ci_low is not None and node.ci_high is not None:
-        interval = f" [{node.ci_low * 100:+.1f}, {node.ci_high * 100:+.1f}]"
-    return f"{metric} {node.effect * 100:+.1f}%{interval}"
+    interval = signed_interval(node.ci_low, node.ci_high)
+    return f"{metric} {effect_words(node.effect, metric, unit)} {interval}".rstrip()
 
 
 def render_run(
@@ -57,6 +57,8 @@ def render_run(
         lines.append(night_calls(session, run, config.budgets, now or datetime.now(UTC)).text())
     lines.extend(calibration_lines(session, run.id))
     min_effect = config.decision.min_effect if config is not None else None
+    units = {m.name: m.unit for m in config.metrics} if config is not None else {}
+    unit = units.get(metric, "")
     nodes = run_nodes(session, run.id)
     costs = node_costs(session, run.id)
     id_width = max((len(n.id) + 2 * n.depth for n in nodes), default=4) + 2
@@ -64,7 +66,7 @@ def render_run(
         status = NodeStatus(node.status)
         glyph = GLYPHS.get(status, "…")
         label = "  " * node.depth + node.id
-        effect = effect_text(node, metric)
+        effect = effect_text(node, metric, unit)
         text = f"{glyph} {label:<{id_width}} {status.value:<14} {effect:<34} {node.description}"
         cost = cost_text(costs[node.id]) if node.id in costs else ""
         lines.append(text.rstrip() + cost + token_text(node))
