@@ -18,6 +18,7 @@ from perfsup.store import Artifact, Event, Node
 from perfsup.store.models import EventKind
 from perfsup.workspace.command_env import command_env
 from perfsup.workspace.executor import LocalExecutor
+from perfsup.workspace.sandbox import SandboxExecutor
 from tests.helpers import build_engine, git
 from tests.test_profiles import artifacts, make_store
 
@@ -146,7 +147,7 @@ def test_a_go_profile_that_fails_is_an_event(tmp_path: Path) -> None:
 
 @needs_go
 def test_the_prompt_carries_the_go_hot_functions_whole(tmp_path: Path) -> None:
-    """Through the engine: the Go demo's parent is profiled with pprof, and the
+    """Through the engine and the sandbox: the Go demo's parent is profiled with pprof, and the
     prompt of its first child shows the hot functions of a long file whole, in a
     slice, not the cold code after them."""
     cold = "".join(
@@ -162,7 +163,10 @@ def test_the_prompt_carries_the_go_hot_functions_whole(tmp_path: Path) -> None:
     config_path.write_text(text)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "demo")
-    engine = build_engine(config_path, tmp_path / "run")
+    config = load_config(config_path)
+    run_dir = tmp_path / "run"
+    box = SandboxExecutor(LocalExecutor(), config.sandbox, [run_dir], lambda _line: None)
+    engine = build_engine(config_path, run_dir, executor=box)  # profiled in the box
     paths = engine.paths
     engine.run()
     prompt = paths.log("1.1", "prompt").read_text()
