@@ -1,12 +1,12 @@
 """Put what the profile points at first: hot functions, then the rest.
 
-The parent's profile (the cProfile top functions of [profile] python_script,
-Go escape analysis) comes to the context builder as plain rows. This module
-keeps the rows that fall in the source the model sees, orders the source
-files so the hottest come first (they survive a tight budget, and a small
-model reads them first), names the hot regions first in the list of regions,
-writes the profile section of the prompt, and makes the code slices of long
-hot files (`perfsup.agent.slices`).
+The parent's profile (the top functions of [profile] python_script under
+cProfile and of go_pprof under pprof, Go escape analysis) comes to the
+context builder as plain rows. This module keeps the rows that fall in the
+source the model sees, orders the source files so the hottest come first
+(they survive a tight budget, and a small model reads them first), names the
+hot regions first in the list of regions, writes the profile section of the
+prompt, and makes the code slices of long hot files (`perfsup.agent.slices`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def hot_regions(regions: Sequence[str], spots: Sequence[HotSpot]) -> list[str]:
     for spot in spots:
         for region in regions:
             path, _, name = region.partition("::")
-            if path == spot.file and name.split(".")[-1] == spot.function and region not in hot:
+            same = name.split(".")[-1] == spot.function.split(".")[-1]  # Go: `Type.Method`
+            if path == spot.file and same and region not in hot:
                 hot.append(region)
     return [*hot, *(r for r in regions if r not in hot)]
 
@@ -79,7 +80,8 @@ def profile_section(spots: Sequence[HotSpot], total_s: float | None = None) -> s
         "## Profile of the code you are changing (hottest first; start there)",
         *(
             f"- {s.file}:{s.line} {s.function}: {100 * s.self_s / total:.0f}% of the time "
-            f"in itself, {s.cumulative_s:.3g} s with what it calls, {s.calls} calls"
+            f"in itself, {s.cumulative_s:.3g} s with what it calls"
+            + (f", {s.calls} calls" if s.calls else "")  # pprof samples, it does not count
             for s in spots[:MAX_PROFILE_LINES]
         ),
     ]

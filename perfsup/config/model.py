@@ -297,6 +297,16 @@ class ProfileSettings(_Strict):
     go_escape: str | None = Field(
         None, description="packages for `go build -gcflags=-m`, e.g. './...'"
     )
+    go_pprof: str | None = Field(
+        None,
+        description="packages whose benchmarks run under `go test -bench . -cpuprofile` "
+        "(one profile per package, merged by `go tool pprof`), e.g. './...'",
+    )
+    go_benchtime: str = Field(
+        "1s",
+        pattern=r"^[0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|x)$",
+        description="`-benchtime` of each benchmark profiled for go_pprof, e.g. '1s' or '100x'",
+    )
     top: int = Field(20, ge=1, le=500, description="functions kept from a profile")
     timeout_s: float = Field(600.0, gt=0)
 

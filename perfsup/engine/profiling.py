@@ -1,21 +1,35 @@
-"""Profile a parent node once: Go escape analysis and the top functions of a
-cProfile of the Python benchmark, stored as JSON artifacts (kind "profile") of
-that node for the context builder. A profile that cannot be made is an event,
+"""Profile a parent node once: Go escape analysis, the top functions of a
+cProfile of the Python benchmark and of a pprof CPU profile of the Go
+benchmarks, stored as JSON artifacts (kind "profile") of that node for the
+context builder. A profile that cannot be made is an event,
 never a failed experiment: profiles are hints, not measurements.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from perfsup.config import Config
 from perfsup.metrics.errors import MetricParseError
 from perfsup.metrics.profiles.escape import EscapeNote, parse_escape
-from perfsup.metrics.profiles.pyprofile import PROFILE_FILE, cprofile_command, top_functions
+from perfsup.metrics.profiles.gopprof import (
+    PPROF_DIR,
+    TRACES_FILE,
+    go_hot_functions,
+    module_path,
+    pprof_command,
+)
+from perfsup.metrics.profiles.pyprofile import (
+    PROFILE_FILE,
+    HotFunction,
+    cprofile_command,
+    top_functions,
+)
 from perfsup.store import Artifact, Node, Store
 from perfsup.store.models import EventKind
 from perfsup.store.tree import record_event
@@ -61,20 +75,71 @@ def profile_parent(
             _event(store, node, f"cProfile of {settings.python_script} failed: {exc}")
         else:
             _save(store, node, "cprofile", out_dir / "cprofile.json", [asdict(h) for h in hot])
-            lines = [f"cProfile of {settings.python_script}: top functions by own time", ""]
-            lines += [
-                f"{h.self_s * 1000:9.1f} ms own {h.cumulative_s * 1000:9.1f} ms total "
-                f"{h.calls:>8} calls  {h.function} ({h.file}:{h.line})"
-                for h in hot
-            ]
-            _perf_tab(store, node, out_dir, "\n".join(lines) + "\n")
+            title = f"cProfile of {settings.python_script}: top functions by own time"
+            _perf_tab(store, node, out_dir, _hot_text(title, hot))
         (workdir / PROFILE_FILE).unlink(missing_ok=True)
+    if settings.go_pprof is not None:
+        _go_pprof(config, store, executor, env, node, workdir, out_dir)
+
+
+def _go_pprof(
+    config: Config,
+    store: Store,
+    executor: Executor,
+    env: dict[str, str],
+    node: Node,
+    workdir: Path,
+    out_dir: Path,
+) -> None:
+    """The Go benchmarks under pprof: the worktree's hot functions, like cProfile's."""
+    settings = config.profile
+    packages = settings.go_pprof
+    log = out_dir / "go_pprof.log"
+    command = pprof_command(str(packages), settings.go_benchtime)
+    result = executor.run(command, workdir, log, settings.timeout_s, env=env)
+    folder = workdir / PPROF_DIR
+    try:
+        if result.exit_code != 0:
+            last = _read(log).strip().splitlines()[-1:] or ["no output"]
+            raise MetricParseError(f"exited with status {result.exit_code}: {last[0][:200]}")
+        traces = folder / TRACES_FILE
+        if folder.is_symlink() or traces.is_symlink():  # written where the benchmarks ran
+            raise MetricParseError(f"{PPROF_DIR}/{TRACES_FILE} is a link, not the traces")
+        module = module_path(_read(workdir / "go.mod"))
+        hot = go_hot_functions(_read(traces), workdir, module, settings.top)
+    except MetricParseError as exc:
+        _event(store, node, f"Go CPU profile of {packages} failed: {exc}")
+    else:
+        _save(store, node, "go_pprof", out_dir / "go_pprof.json", [asdict(h) for h in hot])
+        kept = [p for p in sorted(folder.glob("*.pprof")) if p.is_file() and not p.is_symlink()]
+        for index, path in enumerate(kept, 1):  # for `go tool pprof` by a person
+            shutil.copyfile(
+                path, out_dir / ("cpu.pprof" if len(kept) == 1 else f"cpu-{index}.pprof")
+            )
+        title = f"Go CPU profile (go test -bench . {packages}): worktree functions by own time"
+        _perf_tab(store, node, out_dir, _hot_text(title, hot))
+    if folder.is_symlink():
+        folder.unlink()
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _hot_text(title: str, hot: list[HotFunction]) -> str:
+    """What the Perf tab shows of a profile's top functions."""
+    lines = [title, ""]
+    lines += [
+        f"{h.self_s * 1000:9.1f} ms own {h.cumulative_s * 1000:9.1f} ms total "
+        + (f"{h.calls:>8} calls  " if h.calls else "")
+        + f"{h.function} ({h.file}:{h.line})"
+        for h in hot
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def profile_due(config: Config, store: Store, node_id: str) -> bool:
     """Whether `profile_parent` would run commands for `node_id` (none stored yet)."""
     settings = config.profile
-    if settings.python_script is None and settings.go_escape is None:
+    if settings.python_script is None and settings.go_escape is None and settings.go_pprof is None:
         return False
     with store.session() as s:
         done = s.exec(
@@ -134,18 +199,25 @@ def _event(store: Store, node: Node, message: str) -> None:
         record_event(s, EventKind.PROFILE_FAILED, message, run_id=node.run_id, node_id=node.id)
 
 
+HOT_FUNCTION_STEPS = ("cprofile", "go_pprof")  # profiles stored as `HotFunction` rows
+
+
 def parent_profile(store: Store, node_id: str) -> list[dict[str, object]]:
-    """The cProfile top functions stored for `node_id` (empty when there are none)."""
+    """The top functions (cProfile, Go pprof) stored for `node_id` (empty when none)."""
     with store.session() as s:
-        artifact = s.exec(
+        artifacts = s.exec(
             select(Artifact).where(
-                Artifact.node_id == node_id, Artifact.kind == "profile", Artifact.step == "cprofile"
+                Artifact.node_id == node_id,
+                Artifact.kind == "profile",
+                col(Artifact.step).in_(HOT_FUNCTION_STEPS),
             )
-        ).first()
-    if artifact is None:
-        return []
-    try:
-        rows = json.loads(Path(artifact.path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []  # a profile is a hint: a lost file only means no hint
-    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+        ).all()
+    found: list[dict[str, object]] = []
+    for artifact in artifacts:
+        try:
+            rows = json.loads(Path(artifact.path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a profile is a hint: a lost file only means no hint
+        if isinstance(rows, list):
+            found += [r for r in rows if isinstance(r, dict)]
+    return found

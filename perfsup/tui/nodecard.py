@@ -97,12 +97,14 @@ class PairTable(DataTable[str]):
 
 def perf_note(config: Config | None) -> str:
     """Why the Perf tab of a node is empty."""
-    if config is None or (
-        config.profile.python_script is None and config.profile.go_escape is None
+    profile = config.profile if config is not None else None
+    if profile is None or (
+        profile.python_script is None and profile.go_escape is None and profile.go_pprof is None
     ):
         return (
             "No profile for this node: profiles are off. Set [profile] python_script "
-            "(a cProfile of the benchmark) or go_escape (Go escape analysis) in perfsup.toml."
+            "(a cProfile of the benchmark), go_pprof (a pprof CPU profile of the Go "
+            "benchmarks) or go_escape (Go escape analysis) in perfsup.toml."
         )
     return (
         "No profile for this node yet: perfsup profiles a node once, when it is first "

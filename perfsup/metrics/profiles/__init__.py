@@ -1,1 +1,1 @@
-"""Profiling inputs for the model: Go escape analysis and Python profiles."""
+"""Profiling inputs for the model: Go escape analysis, Go and Python CPU profiles."""
