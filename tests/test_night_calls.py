@@ -3,6 +3,7 @@ the calls so far, the night's end, and the line `perfsup status` prints."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -75,6 +76,16 @@ def test_the_hours_left_bound_a_night_with_experiments_to_spare() -> None:
     night = estimate_night_calls(TEN_CALLS, budget)
     assert night.calls == 60
     assert night.bound == "2 h 00 min until 07:00 at 120 s a call"
+
+
+def test_the_nights_pace_bounds_the_hours_when_builds_and_benchmarks_take_longer() -> None:
+    # The ten calls took 1,200 s of model time, but the run has gone on for 3,000 s:
+    # 300 s a call with the builds and benchmarks between them; 2 h hold 24 such calls.
+    slow = replace(TEN_CALLS, elapsed_s=3000.0)
+    budget = NightBudget(experiments_left=495, seconds_left=2 * 3600.0, time_label="until 07:00")
+    night = estimate_night_calls(slow, budget)
+    assert night.calls == 24
+    assert night.bound == "2 h 00 min until 07:00 at the pace so far, 300 s a call"
 
 
 def test_the_rate_limit_and_the_tokens_left_bound_it_when_they_are_tighter() -> None:

@@ -10,6 +10,7 @@ start line, `perfsup status` and the TUI's overview read the same estimate
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
@@ -51,6 +52,8 @@ def night_calls(
     so_far = calls_so_far(session, run.id, experiments)
     started = run.created_at if run.created_at.tzinfo else run.created_at.replace(tzinfo=UTC)
     end, label = night_end(budgets, started, now)
+    elapsed = (_local(now) - _local(started)).total_seconds()
+    so_far = replace(so_far, elapsed_s=max(elapsed, 0.0))
     budget = NightBudget(
         experiments_left=budgets.max_experiments - so_far.experiments,
         seconds_left=(end - _local(now)).total_seconds() if end is not None else None,

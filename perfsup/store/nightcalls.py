@@ -33,6 +33,7 @@ class CallsSoFar:
     tokens: int = 0  # prompt + answer tokens
     experiments: int = 0  # experiments created (the baseline left out)
     experiments_called: int = 0  # experiments that called the model at least once
+    elapsed_s: float = 0.0  # the run's time so far: calls, builds, checks and benchmarks
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,15 @@ def estimate_night_calls(so_far: CallsSoFar, budget: NightBudget) -> NightCalls:
     per_experiment = so_far.calls / max(so_far.experiments_called, 1)
     bounds.append((left * per_experiment, f"{experiments} at {per_experiment:.1f} calls each"))
     per_call_s = so_far.seconds / so_far.calls
+    # The night also builds, checks and benchmarks between calls: its pace so far
+    # (the run's time per call) bounds the calls left when it is slower than the model.
+    pace_s = so_far.elapsed_s / so_far.calls
     if budget.seconds_left is not None:
         seconds = max(budget.seconds_left, 0.0)
         when = f"{_duration(seconds)} {budget.time_label}".rstrip()
-        if per_call_s > 0:
+        if pace_s > per_call_s:
+            bounds.append((seconds / pace_s, f"{when} at the pace so far, {pace_s:.0f} s a call"))
+        elif per_call_s > 0:
             bounds.append((seconds / per_call_s, f"{when} at {per_call_s:.0f} s a call"))
         if budget.calls_per_hour is not None:
             rate = budget.calls_per_hour
