@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from perfsup.config import MetricSpec
@@ -74,6 +75,17 @@ def run_nodes_in_order(session: Session, run_id: int) -> tuple[Node | None, list
         key=lambda n: (n.created_at, id_key(n.id)),
     )
     return root, tried
+
+
+def _iteration(session: Session, node: Node) -> int:
+    """`node`'s number in `run_nodes_in_order` (1 for the first experiment), counted by
+    the store rather than by loading every node: it is asked after every experiment."""
+    tried = (Node.run_id == node.run_id, col(Node.parent_id).is_not(None))
+    earlier = session.exec(
+        select(func.count()).select_from(Node).where(*tried, Node.created_at < node.created_at)
+    ).one()
+    same = session.exec(select(Node.id).where(*tried, Node.created_at == node.created_at)).all()
+    return int(earlier) + sum(1 for other in same if id_key(other) <= id_key(node.id))
 
 
 def node_values(session: Session, node: Node) -> dict[str, float]:
@@ -146,11 +158,12 @@ class MetricsCsvLog:
 
         Reads this node's samples only (the baseline's too for a new file): it
         runs after every experiment, so it must not grow with the tree."""
-        root, tried = run_nodes_in_order(session, run_id)
-        number = next((i for i, n in enumerate(tried, start=1) if n.id == node_id), None)
-        if number is None or not NodeStatus(tried[number - 1].status).finished:
+        node = session.get(Node, node_id)
+        if node is None or node.run_id != run_id or node.parent_id is None:
             return
-        node = tried[number - 1]
+        if not NodeStatus(node.status).finished:
+            return
+        number = _iteration(session, node)
         cells = csv_row(Experiment(number, node, node_values(session, node)), self.metrics)
         if cells is None:
             return
@@ -161,6 +174,9 @@ class MetricsCsvLog:
             writer = csv.writer(fh, lineterminator="\n")
             if new:
                 writer.writerow(csv_header(self.metrics))
+                root = session.exec(
+                    select(Node).where(Node.run_id == run_id, col(Node.parent_id).is_(None))
+                ).first()
                 if root is not None:
                     baseline = Experiment(0, root, baseline_values(session, root))
                     base = csv_row(baseline, self.metrics)
