@@ -189,3 +189,13 @@ def test_chat_formats_fold_the_system_turn_for_gemma() -> None:
     assert stop == ["<end_of_turn>"]
     chatml, _ = format_builtin("chatml", messages)
     assert chatml.startswith("<|im_start|>system\nS<|im_end|>\n")
+
+
+def test_a_grammar_forcing_text_the_model_would_never_write_is_still_followed(
+    llama: LlamaBackend,
+) -> None:
+    # The child checks the grammar on the likeliest tokens first (lazy_grammar.py);
+    # here none of them is allowed, so the whole vocabulary is judged, token by token.
+    forced = "Zebra quartz 7919 xylophone"
+    reply = llama.complete(ASK, seed=5, grammar=f'root ::= "{forced}"')
+    assert reply.text == forced

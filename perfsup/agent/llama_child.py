@@ -30,6 +30,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from perfsup.agent.lazy_grammar import LazyGrammar
 from perfsup.agent.unchanged import ForbidUnchanged, UnchangedGuard
 
 # Chat formats for GGUF files that carry no template of their own, by the
@@ -169,6 +170,12 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
     processors = (
         _forbid_unchanged(llm, ForbidUnchanged.from_json(forbid), len(tokens)) if forbid else None
     )
+    lazy = None
+    if grammar is not None:  # checked shortlist first, after the forbid mask (lazy_grammar.py)
+        from llama_cpp import LogitsProcessorList
+
+        lazy = LazyGrammar(llm, grammar._grammar, grammar._root, len(tokens))
+        processors = LogitsProcessorList([*(processors or []), lazy])
     # a grammar bounds its answer itself: it may use the whole room left, so that
     # it always reaches its closing line; a free answer keeps the answer budget
     limit = room if grammar is not None else min(int(request["max_tokens"]), room)
@@ -183,19 +190,22 @@ def _chat(llm: Any, render: Any, request: dict[str, Any], send: Any, grammar_cls
         temperature=float(request.get("temperature", 0.2)),
         seed=request.get("seed"),
         stop=stop or None,
-        grammar=grammar,
         logits_processor=processors,
         repeat_penalty=REPEAT_PENALTY,
         stream=True,
     )
-    for chunk in stream:
-        finish = chunk["choices"][0].get("finish_reason") or finish
-        text = chunk["choices"][0]["text"]
-        if text:
-            if first is None:
-                first = time.monotonic() - started
-            parts.append(text)
-            send({"token": text})
+    try:
+        for chunk in stream:
+            finish = chunk["choices"][0].get("finish_reason") or finish
+            text = chunk["choices"][0]["text"]
+            if text:
+                if first is None:
+                    first = time.monotonic() - started
+                parts.append(text)
+                send({"token": text})
+    finally:
+        if lazy is not None:
+            lazy.close()
     total = time.monotonic() - started
     answer = "".join(parts)
     send(
