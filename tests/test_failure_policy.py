@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlmodel import select
+
 from perfsup.agent.backend import ChatMessage, ModelReply
 from perfsup.agent.hotspots import HotSpot, rotated
 from perfsup.agent.unchanged import ForbidUnchanged
@@ -32,18 +34,32 @@ def test_model_side_failures_neither_end_the_night_nor_fill_the_children() -> No
     assert choose_parent(tree, LIMITS).id == "1"  # type: ignore[union-attr]
 
 
-def test_target_failures_end_the_night_and_the_ending_names_them() -> None:
+def test_failed_changes_close_a_node_but_never_the_nights_last_open_one() -> None:
     tree = [node("1"), node("1.1", "build_failed"), node("1.2", "malformed")]
     tree.append(node("1.3", "checks_failed"))
     tree[1].reason = "SyntaxError in tabulate/__init__.py"
     tree[3].reason = "case 2 (pipe) differs"
     assert failures_in_a_row([n for n in tree if n.parent_id == "1"]) == 2
     assert model_failures_in_a_row([n for n in tree if n.parent_id == "1"]) == 0
+    # The baseline is all that is open: it stays open, the budget ends the night.
+    assert choose_parent(tree, LIMITS).id == "1"  # type: ignore[union-attr]
+    # A kept child is open: the failures close the baseline and the search goes there.
+    grown = [
+        *tree,
+        node("1.4", effect=0.1),
+        node("1.5", "checks_failed"),
+        node("1.6", "build_failed"),
+    ]
+    assert choose_parent(grown, LIMITS).id == "1.4"  # type: ignore[union-attr]
+    # Once the children limit (the person's) is reached too, the ending names the failures.
+    tree += [node("1.4", "checks_failed")]
+    tree[-1].reason = "case 3 differs"
     assert choose_parent(tree, LIMITS) is None
     reason = exhausted_reason(tree, LIMITS)
-    assert reason.startswith("no node left to expand: 1 after 2 failures in a row")
+    assert reason.startswith("no node left to expand: 1 after 3 failures in a row")
     assert "1.1 build_failed: SyntaxError in tabulate/__init__.py" in reason
     assert "1.3 checks_failed: case 2 (pipe) differs" in reason
+    assert "1.4 checks_failed: case 3 differs" in reason
     assert "1.2" not in reason  # the malformed answer did not close the node
 
 
@@ -169,3 +185,45 @@ def test_a_night_of_malformed_answers_ends_by_its_budget_each_ask_differently(
     assert "Outline of the rest of this file" not in slices[1]
     assert len(slices[0]) > len(slices[1]) >= len(slices[2])
     assert all("def unknown_words(" in piece for piece in slices)
+
+
+BREAKS_CHECK = """DESCRIPTION: skip lower-casing, try {i}
+textstats/core.py
+<<<<<<< SEARCH
+    return text.lower().translate(_DROP_PUNCTUATION)
+=======
+    return text.translate(_DROP_PUNCTUATION)  # try {i}
+>>>>>>> REPLACE
+"""
+
+
+def test_changes_that_fail_the_check_on_the_baseline_do_not_end_the_night(
+    tmp_path: Path,
+) -> None:
+    """Issue 17: four wrong changes of a small model closed the baseline, the only
+    kept node, and the night ended in minutes. Through the engine on the demo, with
+    max_failures_in_a_row = 1: three changes fail the check, the budget ends the run."""
+    import shutil
+
+    from perfsup.store import Node, RunStatus
+    from tests.helpers import build_engine, git
+
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "answers.toml").write_text(
+        "".join(f"[[answer]]\ntext = '''\n{BREAKS_CHECK.format(i=i)}'''\n" for i in range(3))
+    )
+    git(tmp_path, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "demo")
+    config_path = repo / "perfsup.toml"
+    text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 3")
+    config_path.write_text(text.replace("[budgets]\n", "[budgets]\nmax_failures_in_a_row = 1\n"))
+    engine = build_engine(config_path, tmp_path / "run")
+    outcome = engine.run()
+    with engine.store.session() as s:
+        statuses = {n.id: n.status for n in s.exec(select(Node)).all()}
+    engine.store.close()
+    assert outcome.status == RunStatus.FINISHED
+    assert outcome.reason.startswith("experiment budget reached"), outcome.reason
+    assert [statuses[f"1.{i}"] for i in (1, 2, 3)] == ["checks_failed"] * 3

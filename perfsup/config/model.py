@@ -214,7 +214,7 @@ class Budgets(_Strict):
     max_depth: int = Field(12, ge=1)
     max_children: int = Field(8, ge=1)
     max_failures_in_a_row: int = Field(
-        4, ge=1, description="target failures in a row closing a node (not the model's)"
+        4, ge=1, description="failed changes in a row closing a node (never the last open one)"
     )
     pause_after_failures: int = Field(
         10, ge=1, description="pause after this many failed experiments in a row"

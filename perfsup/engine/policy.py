@@ -117,6 +117,19 @@ def _candidates(
         and failures_in_a_row(kids.get(n.id, [])) < limits.max_failures_in_a_row
         and not blocked(n)
     ]
+    if not candidates:
+        # Failed children close a node so the search turns elsewhere; when nothing
+        # else is open they must not end the night: the baseline passed its build and
+        # checks, so the failures were the model's changes (decision 0182).
+        root = next((n for n in nodes if n.parent_id is None), None)
+        if root is not None and root.status == NodeStatus.KEPT and not blocked(root):
+            children = kids.get(root.id, [])
+            if (
+                failures_in_a_row(children) >= limits.max_failures_in_a_row
+                and len(tried(children)) < limits.max_children  # a limit the person set
+                and root.depth < limits.max_depth
+            ):
+                candidates = [root]
     return candidates, kids
 
 
