@@ -133,6 +133,29 @@ DEMO = Path(__file__).resolve().parent.parent / "perfsup" / "demo" / "target"
 FILLER = "".join(f"def cold{i}(x: int) -> int:\n    return x * {i}\n\n\n" for i in range(80))
 
 
+def _demo_with_answers(tmp_path: Path, answers: str, pad_core: bool = False) -> Path:
+    """The demo as a fresh repository with these scripted answers, 3 experiments and
+    max_failures_in_a_row = 1; its config's path."""
+    import shutil
+
+    from tests.helpers import git
+
+    repo = tmp_path / "repo"
+    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    if pad_core:  # the hot code past line 300
+        core = repo / "textstats" / "core.py"
+        head, rest = core.read_text().split("\n\n\n", 1)
+        core.write_text(f"{head}\n\n\n{FILLER}{rest}")
+    (repo / "answers.toml").write_text(answers)
+    git(tmp_path, "init", "-q", str(repo))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "demo")
+    config_path = repo / "perfsup.toml"
+    text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 3")
+    config_path.write_text(text.replace("[budgets]\n", "[budgets]\nmax_failures_in_a_row = 1\n"))
+    return config_path
+
+
 def test_a_night_of_malformed_answers_ends_by_its_budget_each_ask_differently(
     tmp_path: Path,
 ) -> None:
@@ -140,31 +163,17 @@ def test_a_night_of_malformed_answers_ends_by_its_budget_each_ask_differently(
     the prompts carry a slice of the hot function, three malformed answers do not
     end the night even with max_failures_in_a_row = 1, and each next prompt
     carries a smaller slice."""
-    import shutil
-
     from perfsup.store import RunStatus
-    from tests.helpers import build_engine, git
+    from tests.helpers import build_engine
 
-    repo = tmp_path / "repo"
-    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
-    core = repo / "textstats" / "core.py"
-    head, rest = core.read_text().split("\n\n\n", 1)
-    core.write_text(f"{head}\n\n\n{FILLER}{rest}")
-    (repo / "answers.toml").write_text(
-        "".join(f"[[answer]]\ntext = 'DESCRIPTION: idea {i}\\nnothing usable'\n" for i in range(3))
+    answers = "".join(
+        f"[[answer]]\ntext = 'DESCRIPTION: idea {i}\\nnothing usable'\n" for i in range(3)
     )
-    git(tmp_path, "init", "-q", str(repo))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "demo")
-    config_path = repo / "perfsup.toml"
-    text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 3")
-    text = text.replace(
+    config_path = _demo_with_answers(tmp_path, answers, pad_core=True)
+    text = config_path.read_text().replace(
         'backend = "scripted"', 'backend = "scripted"\nedit_format = "region"\nmax_retries = 0'
     )
-    config_path.write_text(
-        text.replace("[budgets]\n", "[budgets]\nmax_failures_in_a_row = 1\n")
-        + '\n[profile]\npython_script = "bench.py"\ntop = 8\n'
-    )
+    config_path.write_text(text + '\n[profile]\npython_script = "bench.py"\ntop = 8\n')
     engine = build_engine(config_path, tmp_path / "run")
     outcome = engine.run()
     engine.store.close()
@@ -203,22 +212,11 @@ def test_changes_that_fail_the_check_on_the_baseline_do_not_end_the_night(
     """Issue 17: four wrong changes of a small model closed the baseline, the only
     kept node, and the night ended in minutes. Through the engine on the demo, with
     max_failures_in_a_row = 1: three changes fail the check, the budget ends the run."""
-    import shutil
-
     from perfsup.store import Node, RunStatus
-    from tests.helpers import build_engine, git
+    from tests.helpers import build_engine
 
-    repo = tmp_path / "repo"
-    shutil.copytree(DEMO, repo, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "answers.toml").write_text(
-        "".join(f"[[answer]]\ntext = '''\n{BREAKS_CHECK.format(i=i)}'''\n" for i in range(3))
-    )
-    git(tmp_path, "init", "-q", str(repo))
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "demo")
-    config_path = repo / "perfsup.toml"
-    text = config_path.read_text().replace("max_experiments = 5", "max_experiments = 3")
-    config_path.write_text(text.replace("[budgets]\n", "[budgets]\nmax_failures_in_a_row = 1\n"))
+    answers = "".join(f"[[answer]]\ntext = '''\n{BREAKS_CHECK.format(i=i)}'''\n" for i in range(3))
+    config_path = _demo_with_answers(tmp_path, answers)
     engine = build_engine(config_path, tmp_path / "run")
     outcome = engine.run()
     with engine.store.session() as s:
