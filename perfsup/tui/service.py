@@ -244,7 +244,11 @@ class RunService:
                 .order_by(col(Event.id).desc())
             ).first()
             now = _aware(self.now())
-            elapsed_h = max((now - _aware(run.created_at)).total_seconds() / 3600, 1e-6)
+            # Over the run's own time, as the overview says it: an ended run's pace
+            # does not keep falling while the screen stays open.
+            ended = run.status in ENDED and run.finished_at is not None
+            end = _aware(run.finished_at) if ended and run.finished_at else now
+            elapsed_h = max((end - _aware(run.created_at)).total_seconds() / 3600, 1e-6)
             heartbeat = None
             if run.heartbeat_at is not None:
                 heartbeat = (now - _aware(run.heartbeat_at)).total_seconds()
