@@ -88,7 +88,15 @@ async def test_pause_promote_resume_in_any_order(
         assert not run.engine.controls.paused  # the last `p` always resumed
         run.release()
         run.wait_status("2.1", "discarded", timeout=60)  # run 2 grew from the promoted node
-        await pilot_until(pilot, lambda: "run 2 · engine" in app.status_text(), timeout=15)
+        # Run 2 may have ended (its script ran out) before the screen polled:
+        # the status line then says "run 2 finished: ... · read-only".
+        await pilot_until(
+            pilot,
+            lambda: app.status_text().startswith("run 2 "),
+            what="the status line to follow run 2",
+            timeout=15,
+            detail=app.status_text,
+        )
     run.finish()
     assert "promoted" in (run.run(1).stop_reason or "")
 

@@ -87,6 +87,7 @@ async def pilot_until(
     *,
     what: str = "the app to reach the expected state",
     timeout: float = 10.0,
+    detail: Callable[[], object] | None = None,
 ) -> None:
     """Let a Textual app run until `check()` holds, then return.
 
@@ -100,7 +101,7 @@ async def pilot_until(
         if time.monotonic() >= deadline:
             break
         await asyncio.sleep(POLL_S)
-    raise AssertionError(_timed_out(what, timeout, None))
+    raise AssertionError(_timed_out(what, timeout, detail))
 
 
 def _timed_out(what: str, timeout: float, detail: Callable[[], object] | None) -> str:
