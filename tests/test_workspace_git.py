@@ -314,3 +314,19 @@ def test_a_replaced_dot_git_never_runs_its_config(
     assert not wt.exists() and not owned.exists()
     assert str(wt) not in git(repo, "worktree", "list")
     assert ws.add_worktree("1.1", "HEAD").is_dir()  # the name is free again
+
+
+def test_a_perfsup_branch_checked_out_by_the_person_is_never_moved(
+    repo: Path, ws: GitWorkspace
+) -> None:
+    first = ws.add_worktree("1.1", "HEAD")
+    (first / "src" / "fast.py").write_text("X = 1\n")
+    sha = ws.commit_all(first, "perfsup/1.1", "change")
+    assert git(repo, "rev-parse", "perfsup/1.1").strip() == sha  # git reads the ref we wrote
+    git(repo, "checkout", "-q", "perfsup/1.1")  # the person looks at the result
+    again = ws.add_worktree("1.1-again", sha)
+    (again / "src" / "fast.py").write_text("X = 2\n")
+    with pytest.raises(RuntimeError, match=r"perfsup/1\.1 .*checked out"):
+        ws.commit_all(again, "perfsup/1.1", "would move their checkout")
+    assert git(repo, "rev-parse", "perfsup/1.1").strip() == sha
+    assert "fast.py" not in git(repo, "status", "--porcelain")

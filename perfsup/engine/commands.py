@@ -23,7 +23,7 @@ from perfsup.config import Budgets
 from perfsup.engine.controls import Controls
 from perfsup.engine.unprune import cut_short_reason, pruned_reason, undo_prune
 from perfsup.store import Node, NodeStatus, Run, Store
-from perfsup.store.commands import command_args, pending_commands, settle_command
+from perfsup.store.commands import any_pending, command_args, pending_commands, settle_command
 from perfsup.store.models import (
     IN_FLIGHT,
     Command,
@@ -85,9 +85,10 @@ class CommandWatcher:
 
     def tick(self) -> None:
         """Apply every pending command, then refresh the engine state on the run."""
-        with self.store.session() as s:
-            for command in pending_commands(s):
-                self._handle(s, command)
+        if any_pending(self.store.engine):
+            with self.store.session() as s:
+                for command in pending_commands(s):
+                    self._handle(s, command)
         self._beat()
 
     # ------------------------------------------------------------ commands

@@ -11,13 +11,14 @@ their status stands.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from perfsup.engine.measure import Judgement, decision_json
 from perfsup.store import Node, NodeStatus, Store
 from perfsup.store.models import EventKind, utcnow
 from perfsup.store.transitions import ENDS, LostTransition, move
-from perfsup.store.tree import record_event
+from perfsup.store.tree import record_event, record_log
 
 __all__ = ["NodeOutcomes", "decision_fields"]
 
@@ -63,32 +64,45 @@ class NodeOutcomes:
                 setattr(stored, key, value)
                 setattr(node, key, value)
 
-    def move(self, node: Node, status: NodeStatus, **fields: Any) -> None:
+    def move(
+        self, node: Node, status: NodeStatus, *, log: tuple[str, Path] | None = None, **fields: Any
+    ) -> None:
         """The one status write: `node` goes from the status this writer last saw
-        to `status`, with `fields` (compare-and-set; LostTransition if it moved)."""
+        to `status`, with `fields` (compare-and-set; LostTransition if it moved).
+        `log` (step, path) is noted in the same transaction: one commit, not two."""
         with self.store.session() as s:
             move(s, node, status, expected=node.status, **fields)
+            if log is not None:
+                record_log(s, node.id, log[0], str(log[1]))
 
     def end(self, node: Node, status: NodeStatus, reason: str, **fields: Any) -> bool:
         """Finish `node` with `status` and `reason` (and `fields`), with its event;
         False when a person ended it first (their status stands)."""
+        kind = EventKind.NODE_KEPT if status is NodeStatus.KEPT else EventKind.NODE_FINISHED
         try:
-            self.move(node, status, reason=reason, finished_at=utcnow(), **fields)
+            with self.store.session() as s:  # the status and its event in one commit
+                move(
+                    s,
+                    node,
+                    status,
+                    expected=node.status,
+                    reason=reason,
+                    finished_at=utcnow(),
+                    **fields,
+                )
+                record_event(
+                    s,
+                    kind,
+                    f"{status.value}: {reason}",
+                    run_id=node.run_id,
+                    node_id=node.id,
+                    actor=self.actor,
+                )
         except LostTransition as exc:
             if exc.found not in ENDS:
                 raise
             self.report(f"{node.id:<10} left {node.status}: {exc}")
             return False
-        kind = EventKind.NODE_KEPT if status is NodeStatus.KEPT else EventKind.NODE_FINISHED
-        with self.store.session() as s:
-            record_event(
-                s,
-                kind,
-                f"{status.value}: {reason}",
-                run_id=node.run_id,
-                node_id=node.id,
-                actor=self.actor,
-            )
         return True
 
     def decide(self, node: Node, judgement: Judgement) -> NodeStatus:

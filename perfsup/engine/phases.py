@@ -119,9 +119,13 @@ class Phases:
         assert parent.commit_sha is not None
         check = check or self.controls.raise_if_aborted
         # Compare-and-set: a prune that landed since the node was created wins.
-        self.recorder.move(node, NodeStatus.PROPOSING, started_at=utcnow())
+        self.recorder.move(
+            node,
+            NodeStatus.PROPOSING,
+            log=("agent", self.paths.log(node.id, "agent")),
+            started_at=utcnow(),
+        )
         self.report(f"{node.id:<10} proposing on top of {parent.id}")
-        self.recorder.artifact(node.id, "agent", self.paths.log(node.id, "agent"))
         candidate_dir = self.git.add_worktree(node.id, parent.commit_sha)
         proposal = self.proposer.ask(
             run_id, node, parent, parent_dir, candidate_dir, backend=backend
@@ -176,13 +180,12 @@ class Phases:
             self.recorder.end(node, *failure)
             return
 
-        self.recorder.move(node, NodeStatus.BENCHMARKING)
+        log = self.paths.log(node.id, "bench")
+        self.recorder.move(node, NodeStatus.BENCHMARKING, log=("bench", log))
         if self.config.model.unload_before_bench and isinstance(self.model, Unloadable):
             self.model.unload()  # free its memory for the benchmark; reloaded on the next call
         pairs = self.config.bench.pairs
         self.report(f"{node.id:<10} benchmarking {pairs} pairs at most against {parent.id}")
-        log = self.paths.log(node.id, "bench")
-        self.recorder.artifact(node.id, "bench", log)
         dirs = {PARENT: parent_dir, "candidate": candidate_dir}
         try:  # A/A calibration at the run's first benchmark, then every few hours
             self._calibrate_if_due(run_id, parent, parent_dir)
@@ -222,10 +225,9 @@ class Phases:
         for step, spec, running, failed in steps:
             if spec is None:
                 continue
-            self.recorder.move(node, running)
-            self.report(f"{node.id:<10} {running.value}")
             log = self.paths.log(node.id, step)
-            self.recorder.artifact(node.id, step, log)
+            self.recorder.move(node, running, log=(step, log))
+            self.report(f"{node.id:<10} {running.value}")
             result = self.executor.run(spec.run, workdir, log, spec.timeout_s, env=self.env)
             if result.cancelled:
                 return NodeStatus.CANCELLED, f"{step} was cancelled"

@@ -24,7 +24,7 @@ from perfsup.engine.rundir import RunPaths
 from perfsup.store import Artifact, ModelCall, Node, NodeStatus, Run, RunStatus, Store
 from perfsup.store.models import IN_FLIGHT, EngineState, EventKind, utcnow
 from perfsup.store.transitions import move, new_node
-from perfsup.store.tree import child_id, next_ordinal, record_event
+from perfsup.store.tree import child_id, next_ordinal, record_event, record_log
 
 UNFINISHED = "the engine stopped while this experiment was in flight"
 
@@ -60,9 +60,12 @@ class Recorder:
         """Write fields of `node` other than its status (see `move`)."""
         self.outcomes.set(node, **fields)
 
-    def move(self, node: Node, status: NodeStatus, **fields: Any) -> None:
-        """Move `node` on from the status this engine last saw (compare-and-set)."""
-        self.outcomes.move(node, status, **fields)
+    def move(
+        self, node: Node, status: NodeStatus, *, log: tuple[str, Path] | None = None, **fields: Any
+    ) -> None:
+        """Move `node` on from the status this engine last saw (compare-and-set);
+        `log` (step, path) notes where the step now starting writes, in the same write."""
+        self.outcomes.move(node, status, log=log, **fields)
 
     def end(self, node: Node, status: NodeStatus, reason: str) -> bool:
         """End `node` with an event; False when a person ended it first (theirs stands)."""
@@ -77,11 +80,7 @@ class Recorder:
 
     def artifact(self, node_id: str, step: str, path: Path) -> None:
         with self.store.session() as s:
-            exists = s.exec(
-                select(Artifact.id).where(Artifact.node_id == node_id, Artifact.step == step)
-            ).first()
-            if exists is None:
-                s.add(Artifact(node_id=node_id, kind="log", step=step, path=str(path)))
+            record_log(s, node_id, step, str(path))
 
     def answered(self, node_id: str) -> bool:
         """Whether the model ever answered for `node_id`."""

@@ -11,9 +11,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from perfsup.store.models import Command, CommandKind, CommandStatus, utcnow
+
+# The engine asks five times a second all night: one indexed lookup through
+# the driver, without building ORM objects for an answer that is nearly always no.
+_ANY_PENDING = f"SELECT 1 FROM {Command.__tablename__} WHERE status = ? LIMIT 1"
 
 
 def enqueue_command(
@@ -23,6 +28,13 @@ def enqueue_command(
     session.add(command)
     session.flush()
     return command
+
+
+def any_pending(engine: Engine) -> bool:
+    """Is a command waiting? (cheap: for polling before `pending_commands`)."""
+    with engine.connect() as connection:
+        row = connection.exec_driver_sql(_ANY_PENDING, (str(CommandStatus.PENDING),)).first()
+    return row is not None
 
 
 def pending_commands(session: Session) -> list[Command]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from perfsup.store.models import Event, EventKind, Node
+from perfsup.store.models import Artifact, Event, EventKind, Node
 
 
 def child_id(parent_id: str, ordinal: int) -> str:
@@ -71,6 +71,15 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+def record_log(session: Session, node_id: str, step: str, path: str) -> None:
+    """Note where a node's `step` logs to, once (a rerun of the step keeps the row)."""
+    exists = session.exec(
+        select(Artifact.id).where(Artifact.node_id == node_id, Artifact.step == step)
+    ).first()
+    if exists is None:
+        session.add(Artifact(node_id=node_id, kind="log", step=step, path=path))
 
 
 def latest_events(session: Session, run_id: int, limit: int = 20) -> list[Event]:

@@ -22,6 +22,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import git
 from git.refs.symbolic import SymbolicReference
 
+from perfsup.workspace.branchref import point_branch
 from perfsup.workspace.removal import force_rmtree
 from perfsup.workspace.safegit import run_git
 from perfsup.workspace.step_cache import companion_cache
@@ -119,6 +120,7 @@ class GitWorkspace:
         common = _run_git(self.repo_path, "rev-parse", "--git-common-dir").strip()
         # The object store every trusted read goes through (an explicit --git-dir).
         self.git_dir = (self.repo_path / common).resolve()
+        self._store = git.Repo(self.git_dir)  # refs written in-process (branchref.py)
         # worktree -> its admin folder, read when git made it (before any command ran)
         self._admin: dict[Path, Path] = {}
         self._commits: dict[Path, str] = {}  # worktree -> the commit checked out there
@@ -318,13 +320,7 @@ class GitWorkspace:
         # HEAD read from the admin folder: a git process per commit costs more.
         sha = self._head_of(wt)
         self._commits[wt] = sha
-        # `git branch -f` (not update-ref) refuses to move a branch checked out
-        # anywhere, so the user's current branch can never move under them.
-        try:
-            self._git("branch", "--force", "--no-track", branch, sha)
-        except git.GitCommandError as exc:
-            reason = str(exc.stderr).strip().removeprefix("stderr:").strip(" '\n")
-            raise RuntimeError(f"cannot point {branch} at {sha[:12]}: {reason}") from exc
+        point_branch(self._store, branch, sha)  # never one checked out anywhere
         return sha
 
     def _head_of(self, wt: Path) -> str:
