@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from perfsup.engine.errors import last_line as _last_line
+from perfsup.engine.errors import failure_line as _last_line
 from perfsup.store import Node, NodeStatus
-from perfsup.workspace.logcap import CappedLog, last_line
+from perfsup.workspace.logcap import CappedLog, telling_line
 from perfsup.workspace.runner import run_command
 from tests.helpers import bench_sh_config, build_engine, make_repo
 
@@ -83,7 +83,7 @@ def test_a_command_printing_megabytes_leaves_a_bounded_log(tmp_path: Path) -> No
     assert _last_line(log) == "last words"
 
 
-def test_last_line_reads_the_end_of_a_big_log_only(tmp_path: Path) -> None:
+def test_the_reason_line_reads_the_end_of_a_big_log_only(tmp_path: Path) -> None:
     log = tmp_path / "build.log"
     with log.open("w") as handle:
         for i in range(300_000):
@@ -91,7 +91,7 @@ def test_last_line_reads_the_end_of_a_big_log_only(tmp_path: Path) -> None:
         handle.write("error: the last unit failed\n--- perfsup: exit 2 after 1.00 s\n\n")
     tracemalloc.start()
     try:
-        found = last_line(log, skip=("--- perfsup:",))
+        found = telling_line(log, skip=("--- perfsup:",))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

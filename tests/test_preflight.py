@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import bench_sh_config, make_repo, perfsup
+from tests.helpers import bench_sh_config, git, make_repo, perfsup
 from tests.ollama_server import FakeModel, OllamaTestServer, free_port
 
 ANSWER = (
@@ -92,6 +92,25 @@ def test_a_failing_check_stops_at_preflight_naming_the_command(tmp_path: Path) -
     assert model_calls(folder) == 0
     # the bench never ran: the first failure ends the preflight
     assert not (folder / "run" / "logs" / "preflight" / "bench.log").exists()
+
+
+def test_a_check_needing_a_file_git_ignores_names_that_file(tmp_path: Path) -> None:
+    """setuptools-scm / hatch-vcs projects import a generated, ignored `_version.py`:
+    present in the person's checkout, absent from a clean one."""
+    check = "test -f src/_version.py || { echo 'ModuleNotFoundError: _version'; exit 1; }"
+    folder = target(tmp_path, GOOD_BENCH, tables=f'[check]\nrun = "{check}"\n')
+    repo = folder / "repo"
+    (repo / ".gitignore").write_text("src/_version.py\n.venv/\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-q", "-m", "ignore the generated version")
+    (repo / "src" / "_version.py").write_text("version = '1.0'\n")  # their build made it
+    (repo / ".venv" / "lib").mkdir(parents=True)
+    (repo / ".venv" / "lib" / "site.py").write_text("")  # an ignored folder never counts
+    code, out, err = run_headless(folder)
+    assert code == 2, out + err
+    assert "it printed: 'ModuleNotFoundError: _version'" in err
+    assert "your checkout has src/_version.py (ignored by git)" in err
+    assert "site.py" not in err
 
 
 def test_perfsup_check_reports_noise_and_the_night(tmp_path: Path) -> None:

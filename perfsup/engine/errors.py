@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from perfsup.workspace.steps import failure_line
 
-from perfsup.workspace.logcap import last_line as tail_line
+__all__ = ["PromptTooLarge", "RunFailed", "failure_line"]
 
 
 class RunFailed(Exception):
@@ -17,12 +17,3 @@ class PromptTooLarge(Exception):
     The message names the context size needed; a person raises
     `model.context_tokens` (or lowers the answer budget) and resumes.
     """
-
-
-def last_line(log: Path) -> str:
-    """The last non-empty line of a log, for a one-line failure reason (reads its end only)."""
-    try:
-        line = tail_line(log, skip=("--- perfsup:", "---- "))
-    except OSError:
-        return "(no log)"
-    return (line or "(no output)")[:300]

@@ -13,7 +13,6 @@ from pathlib import Path
 from perfsup.agent.backend import ModelBackend, Unloadable
 from perfsup.config import Config
 from perfsup.engine.controls import Controls, StepAborted
-from perfsup.engine.errors import last_line
 from perfsup.engine.flags import FlagsProposer
 from perfsup.engine.measure import GuardStop, Judgement, Measurer
 from perfsup.engine.metrics_csv import MetricsCsvLog
@@ -30,6 +29,7 @@ from perfsup.store.transitions import LostTransition
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace, NothingToCommit
 from perfsup.workspace.pairs import PARENT
+from perfsup.workspace.steps import step_failure
 
 
 @dataclass(frozen=True)
@@ -229,12 +229,9 @@ class Phases:
             self.recorder.move(node, running, log=(step, log))
             self.report(f"{node.id:<10} {running.value}")
             result = self.executor.run(spec.run, workdir, log, spec.timeout_s, env=self.env)
-            if result.cancelled:
-                return NodeStatus.CANCELLED, f"{step} was cancelled"
-            if result.timed_out:
-                return NodeStatus.TIMEOUT, f"{step} did not finish within {spec.timeout_s:g} s"
-            if result.exit_code != 0:
-                return failed, f"{step} exited with status {result.exit_code}: {last_line(log)}"
+            failure = step_failure(step, result, spec.timeout_s, failed)
+            if failure is not None:
+                return failure
         return None
 
     def _calibrate_if_due(self, run_id: int, parent: Node, parent_dir: Path) -> None:

@@ -37,6 +37,8 @@ from perfsup.metrics.scales import metric_gains, resolve_scale
 from perfsup.metrics.sequential import default_looks
 from perfsup.workspace.executor import Executor
 from perfsup.workspace.git import GitWorkspace
+from perfsup.workspace.ignored import ignored_sources
+from perfsup.workspace.logcap import telling_line
 
 #: A/A pairs the preflight runs: enough for a first reading of the noise, few
 #: enough that a good bench costs seconds (the engine calibrates again).
@@ -127,7 +129,9 @@ def run_preflight(
     try:
         for step, spec in (("build", config.build), ("check", config.check)):
             if spec is not None:
-                result.steps.append(_run_step(step, spec, executor, workdir, env, log_dir))
+                result.steps.append(
+                    _run_step(step, spec, executor, workdir, env, log_dir, git.repo_path)
+                )
                 report(f"preflight: {step} ok in {result.steps[-1].seconds:.1f} s")
         samples, bench_times = _bench_runs(config, executor, workdir, env, log_dir, report)
     finally:
@@ -148,7 +152,13 @@ def run_preflight(
 
 
 def _run_step(
-    step: str, spec: CommandSpec, executor: Executor, workdir: Path, env: dict[str, str], logs: Path
+    step: str,
+    spec: CommandSpec,
+    executor: Executor,
+    workdir: Path,
+    env: dict[str, str],
+    logs: Path,
+    repo: Path,
 ) -> StepRun:
     log = logs / f"{step}.log"
     started = time.monotonic()
@@ -162,9 +172,21 @@ def _run_step(
     if done.exit_code != 0:
         raise PreflightFailed(
             f"{step} `{spec.run}` on the baseline exited with status {done.exit_code} "
-            f"(expected 0); it printed: {last_line(log)}; log {log}"
+            f"(expected 0); it printed: {printed_line(log)}; log {log}{_clean_checkout_note(repo)}"
         )
     return StepRun(step, spec.run, seconds)
+
+
+def _clean_checkout_note(repo: Path) -> str:
+    """Why a step that works in the person's checkout may fail in ours, when it may."""
+    missing = ignored_sources(repo)
+    if not missing:
+        return ""
+    return (
+        f"; note: experiments start from a clean checkout of the commit, without files git "
+        f"ignores, and your checkout has {', '.join(missing)} (ignored by git): "
+        "generate it in [build] or commit it"
+    )
 
 
 def _bench_runs(
@@ -196,7 +218,7 @@ def _bench_runs(
         if done.exit_code != 0:
             raise PreflightFailed(
                 f"{where} exited with status {done.exit_code} (expected 0); "
-                f"it printed: {last_line(log)}; log {log}"
+                f"it printed: {printed_line(log)}; log {log}"
             )
         if wrap_callgrind:
             counted = executor.run(wrap_command(bench.run), workdir, log, bench.timeout_s, env=env)
@@ -208,7 +230,7 @@ def _bench_runs(
         try:
             got = collect_metrics(done.stdout, workdir, config.metrics)
         except MetricParseError as exc:
-            raise PreflightFailed(f"{where}: {exc}; it printed: {last_line(log)}") from None
+            raise PreflightFailed(f"{where}: {exc}; it printed: {printed_line(log)}") from None
         for spec in config.metrics:
             value = got[spec.name]
             if resolve_scale(spec) == "diff":  # a count: zero is a value (allocs/op 0)
@@ -267,14 +289,11 @@ def pairs_for(half_log: float, pairs: int, min_effect: float) -> int:
     return max(MIN_PAIRS, min(MAX_PAIRS, needed))
 
 
-def last_line(log: Path) -> str:
-    """The last line a command printed (perfsup's own markers left out), shortened."""
+def printed_line(log: Path) -> str:
+    """The line of a command's log that says why it failed, quoted and shortened.
+    A METRIC line says less than an error message: it counts only when alone."""
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        line = telling_line(log, skip=("--- perfsup:", "---- "), quiet=("METRIC ",))
     except OSError:
         return "(no output)"
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    printed = [ln for ln in lines if not ln.startswith(("--- perfsup:", "---- "))]
-    # a METRIC line says less about why a command failed than an error message does
-    telling = [ln for ln in printed if not ln.startswith("METRIC ")] or printed
-    return repr(telling[-1][:200]) if telling else "nothing"
+    return repr(line[:200]) if line else "nothing"

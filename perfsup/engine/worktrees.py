@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfsup.config import Config
-from perfsup.engine.errors import RunFailed, last_line
+from perfsup.engine.errors import RunFailed, failure_line
 from perfsup.engine.rundir import RunPaths
 from perfsup.store import Node
 from perfsup.workspace.executor import Executor
@@ -52,7 +52,8 @@ class BuiltTrees:
             )
             if result.exit_code != 0:
                 raise RunFailed(
-                    f"node {node.id} no longer builds (status {result.exit_code}): {last_line(log)}"
+                    f"node {node.id} no longer builds (status {result.exit_code}): "
+                    f"{failure_line(log)}"
                 )
         self._built[node.id] = workdir
         return workdir

@@ -50,7 +50,7 @@ from perfsup.workspace.pairs import CANDIDATE, PARENT, BenchOutcome, run_pairs
 from perfsup.workspace.runner import CommandResult, end_line
 from perfsup.workspace.runner_host import default_root, file_lock, host_info, host_lock
 from perfsup.workspace.safegit import clean_env, safe_argv
-from perfsup.workspace.steps import last_line, step_failure
+from perfsup.workspace.steps import failure_line, step_failure
 
 __all__ = ["Failed", "run_experiment"]
 
@@ -282,7 +282,7 @@ class _Runner:
             return
         status, reason = failure
         if why and status == failed:  # e.g. the parent's build: say what it means
-            reason = f"{why}: {last_line(result.log_path)}"
+            reason = f"{why}: {failure_line(result.log_path)}"
         raise Failed(status, reason)
 
     # ---------------------------------------------------------- benchmark

@@ -16,7 +16,8 @@ written, and the file never holds more than the limit plus one line.
 Several commands may append to one log (the benchmark's pairs): a new
 `CappedLog` finds the marker an earlier one left and goes on counting.
 
-`last_line` and `tail_bytes` read the end of a log without reading the rest.
+`telling_line` and `tail_bytes` read the end of a log without reading the
+rest.
 """
 
 from __future__ import annotations
@@ -32,6 +33,16 @@ _MIN_MAX_BYTES = 4096
 _COPY_CHUNK = 256 * 1024
 _LINE_SEARCH = 64 * 1024  # runner lines are at most 64 KiB: a line start is this near
 _MARKER_PREFIX = b"--- perfsup: "
+# A line that says why a command failed, wherever the tool prints it: a Python
+# exception ("E   ModuleNotFoundError: ..."), pytest's "FAILED test - why",
+# a compiler's or argparse's "error:", Go's "panic:", git's "fatal:".
+_TELLING = re.compile(
+    r"^(?:E\s+)?[A-Za-z_][\w.]*(?:Error|Exception)\b:?"
+    r"|^FAILED \S+ - "
+    r"|(?:^|[\s:])(?:fatal )?error(?:\[\w+\])?: "
+    r"|^(?:panic|fatal): "
+)
+_TELLING_LINES = 40  # only the end counts: an old logged exception says nothing
 _MARKER = re.compile(rb"--- perfsup: ([0-9,]{1,32}) bytes of output dropped here[^\n]{0,200}\n")
 
 
@@ -158,13 +169,18 @@ def tail_bytes(path: Path, count: int) -> bytes:
         return handle.read(count)
 
 
-def last_line(path: Path, window: int = _LINE_SEARCH, skip: tuple[str, ...] = ()) -> str | None:
-    """The last non-empty line of a log not starting with one of `skip`, from its
-    last `window` bytes only; None when there is none there."""
-    data = tail_bytes(path, window)
-    lines = [ln for ln in data.decode("utf-8", errors="replace").splitlines() if ln]
-    if len(data) == window and len(lines) > 1:
+def telling_line(path: Path, skip: tuple[str, ...] = (), quiet: tuple[str, ...] = ()) -> str | None:
+    """The line that best says why a command failed, from the end of its log:
+    the last error or exception message among its last lines, else its last
+    line (lines starting with `skip` never count; `quiet` ones only when
+    nothing else was printed). Reads the log's last 64 KiB only."""
+    data = tail_bytes(path, _LINE_SEARCH)
+    lines = [ln.strip() for ln in data.decode("utf-8", errors="replace").splitlines()]
+    if len(data) == _LINE_SEARCH and len(lines) > 1:
         lines = lines[1:]  # the first may be the end of a longer line
-    meaningful = [ln for ln in lines if not ln.startswith(skip)]
-    found = meaningful or lines
-    return found[-1] if found else None
+    printed = [ln for ln in lines if ln and not ln.startswith(skip)]
+    for line in reversed(printed[-_TELLING_LINES:]):
+        if _TELLING.search(line):
+            return line
+    plain = [ln for ln in printed if not ln.startswith(quiet)] or printed
+    return plain[-1] if plain else None

@@ -1,8 +1,9 @@
 """What a failed build or check is called, on every executor.
 
-The reason ends with the command's own last line (a compiler error, the
-check's verdict), so a person reads why without opening the log; the engine
-running the step here and the runner on another host both use this.
+The reason ends with the command's own line that says why (an exception, a
+compiler error, the check's verdict; else its last line), so a person reads
+why without opening the log; the engine running the step here and the runner
+on another host both use this.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfsup.store.models import NodeStatus
+from perfsup.workspace.logcap import telling_line
 from perfsup.workspace.runner import CommandResult
 
-__all__ = ["last_line", "step_failure"]
+__all__ = ["failure_line", "step_failure"]
 
 # Lines perfsup writes into a log around the command's own output.
 _OWN_LINES = ("--- perfsup:", "---- ")
@@ -29,16 +31,16 @@ def step_failure(
     if result.exit_code != 0:
         return (
             failed,
-            f"{step} exited with status {result.exit_code}: {last_line(result.log_path)}",
+            f"{step} exited with status {result.exit_code}: {failure_line(result.log_path)}",
         )
     return None
 
 
-def last_line(log: Path) -> str:
-    """The last non-empty line of a log that the command wrote, for a one-line reason."""
+def failure_line(log: Path) -> str:
+    """The line of a failed command's log that says why (see `telling_line`),
+    for a one-line reason; reads the end of the log only."""
     try:
-        lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln]
+        line = telling_line(log, skip=_OWN_LINES)
     except OSError:
         return "(no log)"
-    meaningful = [ln for ln in lines if not ln.startswith(_OWN_LINES)]
-    return (meaningful or lines or ["(no output)"])[-1][:300]
+    return (line or "(no output)")[:300]
