@@ -293,7 +293,7 @@ def printed_line(log: Path) -> str:
     """The line of a command's log that says why it failed, quoted and shortened.
     A METRIC line says less than an error message: it counts only when alone."""
     try:
-        line = telling_line(log, skip=("--- perfsup:", "---- "), quiet=("METRIC ",))
+        line = telling_line(log, quiet=("METRIC ",))
     except OSError:
         return "(no output)"
     return repr(line[:200]) if line else "nothing"

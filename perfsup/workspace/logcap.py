@@ -43,6 +43,8 @@ _TELLING = re.compile(
     r"|^(?:panic|fatal): "
 )
 _TELLING_LINES = 40  # only the end counts: an old logged exception says nothing
+# Lines perfsup writes into a log around a command's own output.
+OWN_LINES = ("--- perfsup:", "---- ")
 _MARKER = re.compile(rb"--- perfsup: ([0-9,]{1,32}) bytes of output dropped here[^\n]{0,200}\n")
 
 
@@ -169,7 +171,9 @@ def tail_bytes(path: Path, count: int) -> bytes:
         return handle.read(count)
 
 
-def telling_line(path: Path, skip: tuple[str, ...] = (), quiet: tuple[str, ...] = ()) -> str | None:
+def telling_line(
+    path: Path, skip: tuple[str, ...] = OWN_LINES, quiet: tuple[str, ...] = ()
+) -> str | None:
     """The line that best says why a command failed, from the end of its log:
     the last error or exception message among its last lines, else its last
     line (lines starting with `skip` never count; `quiet` ones only when

@@ -16,9 +16,6 @@ from perfsup.workspace.runner import CommandResult
 
 __all__ = ["failure_line", "step_failure"]
 
-# Lines perfsup writes into a log around the command's own output.
-_OWN_LINES = ("--- perfsup:", "---- ")
-
 
 def step_failure(
     step: str, result: CommandResult, timeout_s: float, failed: NodeStatus
@@ -40,7 +37,7 @@ def failure_line(log: Path) -> str:
     """The line of a failed command's log that says why (see `telling_line`),
     for a one-line reason; reads the end of the log only."""
     try:
-        line = telling_line(log, skip=_OWN_LINES)
+        line = telling_line(log)
     except OSError:
         return "(no log)"
     return (line or "(no output)")[:300]
